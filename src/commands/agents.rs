@@ -1,0 +1,72 @@
+//! `swarm agents`: registered agents, their task, heartbeat and liveness.
+
+use super::{Ctx, EXIT_OK};
+use crate::cli::AgentsArgs;
+use anyhow::Result;
+use serde::Serialize;
+
+/// One agent as `agents --json` shows it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct AgentRow {
+    id: String,
+    name: Option<String>,
+    state: String,
+    current_task: Option<String>,
+    claims: Vec<String>,
+    pid: Option<u32>,
+    host: Option<String>,
+    heartbeat: Option<String>,
+    worktree: Option<String>,
+    branch: Option<String>,
+}
+
+pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
+    let ws = ctx.workspace()?;
+    let (_, registry) = ws.snapshot()?;
+    let rows: Vec<AgentRow> = registry
+        .agents
+        .iter()
+        .filter(|(_, a)| args.all || !a.is_retired())
+        .map(|(id, a)| AgentRow {
+            id: id.clone(),
+            name: a.name.clone(),
+            state: a.state.clone().unwrap_or_else(|| "alive".into()),
+            current_task: a.current_task.clone(),
+            claims: registry
+                .claimed_tasks
+                .iter()
+                .filter(|(_, c)| &c.agent == id)
+                .map(|(t, _)| t.clone())
+                .collect(),
+            pid: a.pid,
+            host: a.host.clone(),
+            heartbeat: a.heartbeat.clone(),
+            worktree: a.worktree.clone(),
+            branch: a.branch.clone(),
+        })
+        .collect();
+    if args.json {
+        crate::output::json(&rows)?;
+        return Ok(EXIT_OK);
+    }
+    let ui = &ctx.ui;
+    let id_w = rows.iter().map(|r| r.id.len()).max().unwrap_or(5).max(5);
+    let mut lines = vec![ui.bold_out(&format!("{:id_w$}  {:6}  {:8}  {:20}  CLAIMS", "AGENT", "STATE", "PID", "HEARTBEAT"))];
+    for r in &rows {
+        let claims = if r.claims.is_empty() { "-".to_string() } else { r.claims.join(", ") };
+        lines.push(format!(
+            "{:id_w$}  {:6}  {:8}  {:20}  {claims}",
+            r.id,
+            r.state,
+            r.pid.map_or("-".into(), |p| p.to_string()),
+            r.heartbeat.as_deref().unwrap_or("-"),
+        ));
+    }
+    crate::output::lines(lines)?;
+    let hidden = registry.agents.len() - rows.len();
+    if hidden > 0 {
+        ui.note(&format!("{} agents shown; {hidden} dead or done (--all shows them)", rows.len()));
+    }
+    Ok(EXIT_OK)
+}

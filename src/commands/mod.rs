@@ -1,0 +1,78 @@
+//! One file per subcommand: convert arguments, call the library, render the result.
+
+mod agents;
+mod join_status;
+mod list;
+mod plan;
+mod setup;
+mod task;
+
+use crate::cli::{Cli, Command, Global};
+use crate::ui::Ui;
+use crate::workspace::{Settings, Workspace};
+use anyhow::{bail, Result};
+use std::time::Duration;
+
+/// Exit status: success.
+pub const EXIT_OK: u8 = 0;
+/// Exit status: nothing to claim / not ready.
+pub const EXIT_NOT_READY: u8 = 3;
+
+/// What every command gets: how to talk, and where things are.
+pub struct Ctx {
+    /// Output for people.
+    pub ui: Ui,
+    /// The global settings.
+    pub settings: Settings,
+}
+
+impl Ctx {
+    /// Finds the workspace.
+    pub fn workspace(&self) -> Result<Workspace> {
+        Workspace::discover(self.settings.clone())
+    }
+}
+
+/// Runs the parsed command line; returns the exit status.
+pub fn run(cli: Cli) -> Result<u8> {
+    let ctx = Ctx {
+        ui: Ui::new(cli.global.color, cli.global.quiet, cli.global.verbose),
+        settings: settings(&cli.global)?,
+    };
+    match cli.command {
+        Command::Setup(args) => setup::exec(&ctx, &args),
+        Command::List(args) => list::exec(&ctx, &args),
+        Command::JoinStatus(args) => join_status::exec(&ctx, &args),
+        Command::Task(cmd) => task::exec(&ctx, cmd),
+        Command::Agents(args) => agents::exec(&ctx, &args),
+        Command::Plan(cmd) => plan::exec(&ctx, cmd),
+        Command::Completions { shell } => {
+            let mut cmd = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(shell, &mut cmd, "swarm", &mut std::io::stdout());
+            Ok(EXIT_OK)
+        }
+    }
+}
+
+fn settings(g: &Global) -> Result<Settings> {
+    let lock_timeout = match g.lock_timeout {
+        Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
+        Some(s) => bail!("invalid --lock-timeout {s}: expected a number of seconds >= 0"),
+        None => None,
+    };
+    if !(g.lease.is_finite() && g.lease > 0.0) {
+        bail!("invalid --lease {}: expected a number of minutes > 0", g.lease);
+    }
+    if g.max_attempts == 0 {
+        bail!("invalid --max-attempts 0: expected at least 1");
+    }
+    Ok(Settings {
+        dir: g.dir.clone(),
+        tasks_dir: g.tasks_dir.clone(),
+        project: g.project.clone(),
+        lock_timeout,
+        lease: chrono::Duration::milliseconds((g.lease * 60_000.0) as i64),
+        max_attempts: g.max_attempts,
+        quiet: g.quiet,
+    })
+}

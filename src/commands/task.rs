@@ -1,0 +1,203 @@
+//! `swarm task claim|update|done|release|show`: what agents call from their worktree.
+
+use super::{Ctx, EXIT_NOT_READY, EXIT_OK};
+use crate::cli::{AgentArg, TaskCommand};
+use crate::error::UsageError;
+use crate::ids;
+use crate::ops::claim::{self, ClaimOutcome, Target};
+use crate::ops::list::{self, Filter};
+use crate::ops::task::{self, Update};
+use crate::plan::Status;
+use crate::store::Actor;
+use crate::ui;
+use anyhow::Result;
+use serde::Serialize;
+
+/// `task claim --json`.
+#[derive(Debug, Serialize)]
+struct ClaimJson<'a> {
+    task: Option<&'a str>,
+    agent: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    title: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    reason: Option<&'a str>,
+}
+
+pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
+    match cmd {
+        TaskCommand::Claim { id, next, as_agent, agent, json } => {
+            let Some(actor) = actor(&agent)? else {
+                return Err(UsageError(
+                    "task claim needs an agent id: pass --agent ID or set SWARM_AGENT_ID".into(),
+                )
+                .into());
+            };
+            let target = match (next, id) {
+                (_, Some(id)) => Target::Id(id),
+                _ => Target::Next,
+            };
+            let ws = ctx.workspace()?;
+            let outcome = claim::claim(&ws, &actor, &target, as_agent.as_deref())?;
+            render_claim(ctx, &actor, &outcome, json)
+        }
+        TaskCommand::Update { id, status, progress, agent } => {
+            if status.is_none() && progress.is_none() {
+                return Err(UsageError("task update needs --status and/or --progress".into()).into());
+            }
+            let actor = actor(&agent)?;
+            let ws = ctx.workspace()?;
+            let done = task::update(&ws, actor.as_ref(), &id, &Update { status, progress })?;
+            report(ctx, &done);
+            Ok(EXIT_OK)
+        }
+        TaskCommand::Done { id, agent } => {
+            let actor = actor(&agent)?;
+            let ws = ctx.workspace()?;
+            let update = Update { status: Some(Status::Completed), progress: None };
+            let done = task::update(&ws, actor.as_ref(), &id, &update)?;
+            report(ctx, &done);
+            Ok(EXIT_OK)
+        }
+        TaskCommand::Release { id, agent } => {
+            let actor = actor(&agent)?;
+            let ws = ctx.workspace()?;
+            let done = task::release(&ws, actor.as_ref(), &id)?;
+            report(ctx, &done);
+            Ok(EXIT_OK)
+        }
+        TaskCommand::Show { id, json } => show(ctx, &id, json),
+    }
+}
+
+fn actor(arg: &AgentArg) -> Result<Option<Actor>> {
+    match arg.agent.as_deref().filter(|a| !a.is_empty()) {
+        Some(id) => {
+            ids::check_agent_id(id)?;
+            Ok(Some(Actor::leased(id)))
+        }
+        None => Ok(None),
+    }
+}
+
+fn render_claim(ctx: &Ctx, actor: &Actor, outcome: &ClaimOutcome, json: bool) -> Result<u8> {
+    let (task, title, reason) = match outcome {
+        ClaimOutcome::Claimed { task, title } | ClaimOutcome::AlreadyHeld { task, title } => {
+            (Some(task.as_str()), Some(title.as_str()), None)
+        }
+        ClaimOutcome::NotReady(why) => (None, None, Some(why.as_str())),
+    };
+    if json {
+        let title = title.filter(|t| !t.is_empty());
+        crate::output::json(&ClaimJson { task, agent: &actor.id, title, reason })?;
+    } else if let Some(task) = task {
+        crate::output::lines([task.to_string()])?;
+    }
+    match outcome {
+        ClaimOutcome::Claimed { task, title } => {
+            let title = if title.is_empty() { String::new() } else { format!(" ({title})") };
+            ctx.ui.note(&format!("swarm: {} claimed {task}{title}", actor.id));
+            Ok(EXIT_OK)
+        }
+        ClaimOutcome::AlreadyHeld { task, .. } => {
+            ctx.ui.note(&format!("swarm: {} already holds {task}", actor.id));
+            Ok(EXIT_OK)
+        }
+        ClaimOutcome::NotReady(why) => {
+            ctx.ui.note(&format!("swarm: nothing to claim: {why}"));
+            Ok(EXIT_NOT_READY)
+        }
+    }
+}
+
+fn report(ctx: &Ctx, u: &task::Updated) {
+    let status = ctx.ui.status_err(u.to, u.to.as_str());
+    let progress = u.progress.map(|p| format!(", {p}%")).unwrap_or_default();
+    let change = if u.from == u.to { status } else { format!("{} -> {status}", u.from) };
+    ctx.ui.note(&format!("swarm: {}: {change}{progress}", u.task));
+}
+
+/// `task show --json`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+struct TaskDetail {
+    #[serde(flatten)]
+    row: list::TaskRow,
+    description: String,
+    blocks: Vec<String>,
+    claimed_at: Option<String>,
+    previous_branch: Option<String>,
+}
+
+fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
+    let ws = ctx.workspace()?;
+    let (plan, registry) = ws.snapshot()?;
+    let Some(i) = plan.find(id) else {
+        anyhow::bail!("{}: no task {id:?} in the plan", plan.path().display());
+    };
+    let rows = list::rows(&plan, &registry, &Filter::default());
+    let row = rows[i].clone();
+    let detail = TaskDetail {
+        description: plan.tasks[i].description.clone(),
+        blocks: plan
+            .tasks
+            .iter()
+            .filter(|t| t.blocked_by.contains(&i))
+            .map(|t| t.id.clone())
+            .collect(),
+        claimed_at: registry.claimed_tasks.get(id).and_then(|c| c.claimed_at.clone()),
+        previous_branch: plan
+            .field(i, "previousBranch")
+            .and_then(|v| v.as_str())
+            .map(str::to_string),
+        row,
+    };
+    if json {
+        crate::output::json(&detail)?;
+        return Ok(EXIT_OK);
+    }
+    let ui = &ctx.ui;
+    let r = &detail.row;
+    let mut out = vec![format!(
+        "{}  {}  {}",
+        ui.bold_out(&r.id),
+        ui.status_out(r.status, r.status.as_str()),
+        r.title
+    )];
+    out.push(format!(
+        "  agent: {}   progress: {}   attempts: {}   priority: {}   estimate: {}",
+        r.agent.as_deref().unwrap_or("-"),
+        ui::percent(r.progress),
+        r.attempts,
+        r.priority,
+        r.estimate_hours.map_or("-".into(), ui::hours)
+    ));
+    let blockers: Vec<String> = r
+        .blocked_by
+        .iter()
+        .filter_map(|b| rows.iter().find(|x| &x.id == b))
+        .map(|b| format!("{} ({})", b.id, b.status))
+        .collect();
+    out.push(format!("  blocked by: {}", if blockers.is_empty() { "-".into() } else { blockers.join(", ") }));
+    out.push(format!("  blocks: {}", if detail.blocks.is_empty() { "-".into() } else { detail.blocks.join(", ") }));
+    let readiness = if r.ready {
+        "ready".to_string()
+    } else if !r.waiting_for.is_empty() {
+        format!("waits for {}", r.waiting_for.join(", "))
+    } else {
+        format!("not ready ({})", r.status)
+    };
+    out.push(format!("  {readiness}"));
+    if let Some(at) = &detail.claimed_at {
+        out.push(format!("  claimed at: {at}"));
+    }
+    if let Some(b) = &detail.previous_branch {
+        out.push(format!("  previous attempt: {b}"));
+    }
+    if !detail.description.is_empty() {
+        out.push(String::new());
+        out.extend(detail.description.lines().map(|l| format!("  {l}")));
+    }
+    crate::output::lines(out)?;
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,58 @@
+//! events.jsonl: one JSON object per line for every claim, release, status change, recovery.
+
+use serde::{Deserialize, Serialize};
+use std::fs::OpenOptions;
+use std::io::{self, Write};
+use std::path::Path;
+
+/// One transition.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Event {
+    /// When (RFC 3339, UTC).
+    pub time: String,
+    /// What: `register`, `claim`, `release`, `status`, `recover`, `orphan`, `drop-claim`.
+    pub event: String,
+    /// The agent concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub agent: Option<String>,
+    /// The task concerned.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task: Option<String>,
+    /// Status before.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Status after.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Why, for people.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+/// Appends events to the log in one write and makes them durable.
+pub fn append(path: &Path, events: &[Event]) -> io::Result<()> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut buf = Vec::new();
+    for e in events {
+        serde_json::to_writer(&mut buf, e).map_err(io::Error::other)?;
+        buf.push(b'\n');
+    }
+    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    file.write_all(&buf)?;
+    file.sync_data()
+}
+
+/// Reads every event in the log (lines that do not parse are skipped: the log is advisory).
+pub fn read(path: &Path) -> io::Result<Vec<Event>> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    Ok(text
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect())
+}

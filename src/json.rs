@@ -1,0 +1,42 @@
+//! Typed JSON reading with the field path and line:column in every error.
+
+use serde::de::DeserializeOwned;
+
+/// A JSON error with its position and the field it concerns.
+#[derive(Debug)]
+pub struct JsonError {
+    /// 1-based line.
+    pub line: usize,
+    /// 1-based column.
+    pub column: usize,
+    /// "at <path>: <what was wrong>", without the position.
+    pub message: String,
+}
+
+/// Parses `text` into `T`; rejects trailing content.
+pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+    let mut de = serde_json::Deserializer::from_str(text);
+    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        convert(&inner, (path != ".").then_some(path))
+    })?;
+    de.end().map_err(|e| convert(&e, None))?;
+    Ok(value)
+}
+
+fn convert(e: &serde_json::Error, path: Option<String>) -> JsonError {
+    let full = e.to_string();
+    let suffix = format!(" at line {} column {}", e.line(), e.column());
+    let bare = full.strip_suffix(&suffix).unwrap_or(&full).to_string();
+    let message = match (e.classify(), path) {
+        (serde_json::error::Category::Data, Some(path)) => format!("{path}: {bare}"),
+        (serde_json::error::Category::Eof, _) => format!("{bare} (the file is cut short)"),
+        (_, _) => bare,
+    };
+    JsonError {
+        line: e.line(),
+        column: e.column(),
+        message,
+    }
+}

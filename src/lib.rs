@@ -1,0 +1,22 @@
+//! swarm: run many coding agents in parallel on one task graph, safely.
+//!
+//! The binary is a thin shell over this library: `cli` parses, `commands` render, and the
+//! rest does the work: `plan` (status.json), `registry` (claims, lock, liveness), `store`
+//! (locked transactions with reconcile), `scheduler` (pure decisions), `ops` (operations).
+
+pub mod atomic;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod events;
+pub mod ids;
+pub mod json;
+pub mod ops;
+pub mod output;
+pub mod plan;
+pub mod registry;
+pub mod scheduler;
+pub mod setup;
+pub mod store;
+pub mod ui;
+pub mod workspace;

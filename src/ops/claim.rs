@@ -1,0 +1,105 @@
+//! Claiming tasks: the next ready one, or a named one.
+
+use crate::plan::Glob;
+use crate::scheduler;
+use crate::store::Actor;
+use crate::workspace::Workspace;
+use anyhow::{bail, Result};
+
+/// What to claim.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// The best ready task for this agent.
+    Next,
+    /// This task.
+    Id(String),
+}
+
+/// How a claim ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClaimOutcome {
+    /// The agent now holds the task.
+    Claimed {
+        /// Task id.
+        task: String,
+        /// Task title.
+        title: String,
+    },
+    /// The agent already held it (claiming again is harmless).
+    AlreadyHeld {
+        /// Task id.
+        task: String,
+        /// Task title.
+        title: String,
+    },
+    /// Nothing can be claimed; why, for people.
+    NotReady(String),
+}
+
+/// Claims for `actor` under the lock. With `Target::Next`, tasks matching the pre-assigned
+/// patterns of `prefer_as` (a `coordination.agents` id) come first.
+pub fn claim(ws: &Workspace, actor: &Actor, target: &Target, prefer_as: Option<&str>) -> Result<ClaimOutcome> {
+    let mut txn = ws.begin("task claim", Some(actor))?;
+    let preferred: Vec<Glob> = match prefer_as {
+        Some(a) => match txn.plan.agent_spec(a) {
+            Some(spec) => spec.tasks.clone(),
+            None => bail!(
+                "{}: coordination.agents has no agent {a:?}",
+                txn.plan.path().display()
+            ),
+        },
+        None => Vec::new(),
+    };
+    let ready = scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
+    let chosen = match target {
+        Target::Next => match scheduler::pick_next(&txn.plan, &ready, &preferred) {
+            Some(i) => i,
+            None => {
+                let why = scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i));
+                txn.commit()?;
+                return Ok(ClaimOutcome::NotReady(why));
+            }
+        },
+        Target::Id(id) => {
+            let Some(i) = txn.plan.find(id) else {
+                bail!("{}: no task {id:?} in the plan", txn.plan.path().display());
+            };
+            if txn.holder(i) == Some(actor.id.as_str()) {
+                let t = &txn.plan.tasks[i];
+                let out = ClaimOutcome::AlreadyHeld { task: t.id.clone(), title: t.title.clone() };
+                txn.commit()?;
+                return Ok(out);
+            }
+            if !ready[i] {
+                let why = why_not_ready(&txn, i);
+                txn.commit()?;
+                return Ok(ClaimOutcome::NotReady(why));
+            }
+            i
+        }
+    };
+    txn.claim(chosen, &actor.id);
+    let t = &txn.plan.tasks[chosen];
+    let out = ClaimOutcome::Claimed { task: t.id.clone(), title: t.title.clone() };
+    txn.commit()?;
+    Ok(out)
+}
+
+fn why_not_ready(txn: &crate::store::Txn<'_>, i: usize) -> String {
+    let t = &txn.plan.tasks[i];
+    if let Some(holder) = txn.holder(i).or(t.agent.as_deref().filter(|_| t.claimed)) {
+        return format!("task {} is claimed by {holder}", t.id);
+    }
+    if t.status != crate::plan::Status::Pending {
+        return format!("task {} is {}", t.id, t.status);
+    }
+    let waits: Vec<String> = txn
+        .plan
+        .waiting_for(i)
+        .map(|b| {
+            let bt = &txn.plan.tasks[b];
+            format!("{} ({})", bt.id, bt.status)
+        })
+        .collect();
+    format!("task {} waits for {}", t.id, waits.join(", "))
+}

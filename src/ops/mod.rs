@@ -1,0 +1,7 @@
+//! Operations behind the commands: each takes the workspace and plain arguments and returns a
+//! typed result that commands render.
+
+pub mod claim;
+pub mod join;
+pub mod list;
+pub mod task;

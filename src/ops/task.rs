@@ -1,0 +1,95 @@
+//! Changing one task: status, progress, done, release.
+
+use crate::plan::Status;
+use crate::store::{Actor, Txn};
+use crate::workspace::Workspace;
+use anyhow::{bail, Result};
+
+/// What `task update` asks for.
+#[derive(Debug, Clone, Default)]
+pub struct Update {
+    /// New status.
+    pub status: Option<Status>,
+    /// New progress, 0–100.
+    pub progress: Option<u8>,
+}
+
+/// The task after a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Updated {
+    /// Task id.
+    pub task: String,
+    /// Status before.
+    pub from: Status,
+    /// Status after.
+    pub to: Status,
+    /// Progress after.
+    pub progress: Option<u8>,
+}
+
+/// Applies `update` to task `id`. An agent may change only tasks it holds or unclaimed ones;
+/// without an agent identity (a person at the terminal) any task may be changed.
+pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) -> Result<Updated> {
+    if let Some(p) = update.progress {
+        if p > 100 {
+            bail!("invalid progress {p}: expected a percentage from 0 to 100");
+        }
+    }
+    let mut txn = ws.begin("task update", actor)?;
+    let i = find(&txn, id)?;
+    check_may_change(&txn, actor, i)?;
+    let from = txn.plan.tasks[i].status;
+    if let Some(status) = update.status {
+        match status {
+            Status::InProgress if txn.holder(i).is_none() => bail!(
+                "task {id} is not claimed; claim it with `swarm task claim {id}` to start it"
+            ),
+            Status::InProgress => {}
+            _ if status == from && txn.holder(i).is_none() => {}
+            _ => txn.set_status(i, status, actor.map(|a| a.id.as_str())),
+        }
+    }
+    if let Some(p) = update.progress {
+        txn.set_progress(i, p);
+    }
+    let t = &txn.plan.tasks[i];
+    let out = Updated { task: t.id.clone(), from, to: t.status, progress: t.progress };
+    txn.commit()?;
+    Ok(out)
+}
+
+/// Gives a claimed task back to the pool without counting an attempt.
+pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str) -> Result<Updated> {
+    let mut txn = ws.begin("task release", actor)?;
+    let i = find(&txn, id)?;
+    check_may_change(&txn, actor, i)?;
+    let from = txn.plan.tasks[i].status;
+    if txn.holder(i).is_none() && from != Status::InProgress {
+        bail!("task {id} is not claimed (it is {from}); nothing to release");
+    }
+    txn.release(i, Some("released".into()));
+    let t = &txn.plan.tasks[i];
+    let out = Updated { task: t.id.clone(), from, to: t.status, progress: t.progress };
+    txn.commit()?;
+    Ok(out)
+}
+
+fn find(txn: &Txn<'_>, id: &str) -> Result<usize> {
+    match txn.plan.find(id) {
+        Some(i) => Ok(i),
+        None => bail!("{}: no task {id:?} in the plan", txn.plan.path().display()),
+    }
+}
+
+fn check_may_change(txn: &Txn<'_>, actor: Option<&Actor>, i: usize) -> Result<()> {
+    if let (Some(actor), Some(holder)) = (actor, txn.holder(i)) {
+        if holder != actor.id {
+            bail!(
+                "task {} is claimed by {holder}, not by {}; only its holder can change it (a person can, without --agent / SWARM_AGENT_ID)",
+                txn.plan.tasks[i].id,
+                actor.id
+            );
+        }
+    }
+    Ok(())
+}

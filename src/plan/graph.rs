@@ -1,0 +1,126 @@
+//! The task graph: cycle detection, topological order, readiness and critical paths, each in
+//! O(tasks + edges).
+
+use super::Task;
+
+/// Orders tasks so that every blocker comes before the tasks it blocks, or returns one cycle
+/// (task indexes, each waiting for the next, the first repeated at the end).
+pub fn topological_order(blocked_by: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+    let n = blocked_by.len();
+    let dependents = dependents(blocked_by);
+    let mut indegree: Vec<usize> = blocked_by.iter().map(Vec::len).collect();
+    let mut order: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut head = 0;
+    while head < order.len() {
+        let t = order[head];
+        head += 1;
+        for &d in &dependents[t] {
+            indegree[d] -= 1;
+            if indegree[d] == 0 {
+                order.push(d);
+            }
+        }
+    }
+    if order.len() == n {
+        return Ok(order);
+    }
+    // Every task left has a blocker that is also left: walking blockers must revisit a task.
+    let start = (0..n).find(|&i| indegree[i] > 0).unwrap_or(0);
+    let mut position = vec![usize::MAX; n];
+    let mut path = Vec::new();
+    let mut v = start;
+    while position[v] == usize::MAX {
+        position[v] = path.len();
+        path.push(v);
+        v = blocked_by[v]
+            .iter()
+            .copied()
+            .find(|&b| indegree[b] > 0)
+            .unwrap_or(v);
+    }
+    let mut cycle = path.split_off(position[v]);
+    cycle.push(v);
+    Err(cycle)
+}
+
+/// For each task, the tasks that list it in `blockedBy`.
+pub fn dependents(blocked_by: &[Vec<usize>]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); blocked_by.len()];
+    for (t, blockers) in blocked_by.iter().enumerate() {
+        for &b in blockers {
+            out[b].push(t);
+        }
+    }
+    out
+}
+
+/// Hours of work left on a task: its estimate (1 when absent) less its progress; 0 when done.
+pub fn remaining_hours(task: &Task) -> f64 {
+    if task.status.is_done() {
+        return 0.0;
+    }
+    let estimate = task.estimate.unwrap_or(1.0);
+    let done = f64::from(task.progress.unwrap_or(0).min(100)) / 100.0;
+    estimate * (1.0 - done)
+}
+
+/// For each task, the longest chain of remaining work that starts with it and runs through
+/// the tasks waiting on it (its own remaining hours included).
+pub fn critical_path_from(tasks: &[Task], order: &[usize]) -> Vec<f64> {
+    let blocked_by: Vec<Vec<usize>> = tasks.iter().map(|t| t.blocked_by.clone()).collect();
+    let dependents = dependents(&blocked_by);
+    let mut path = vec![0.0; tasks.len()];
+    for &t in order.iter().rev() {
+        let longest_after = dependents[t]
+            .iter()
+            .map(|&d| path[d])
+            .fold(0.0, f64::max);
+        path[t] = remaining_hours(&tasks[t]) + longest_after;
+    }
+    path
+}
+
+/// For each task, the longest chain of remaining work that ends with it (its blockers' chains
+/// plus its own remaining hours): when it could be done at the earliest, given enough agents.
+pub fn critical_path_to(tasks: &[Task], order: &[usize]) -> Vec<f64> {
+    let mut path = vec![0.0; tasks.len()];
+    for &t in order {
+        let longest_before = tasks[t]
+            .blocked_by
+            .iter()
+            .map(|&b| path[b])
+            .fold(0.0, f64::max);
+        path[t] = remaining_hours(&tasks[t]) + longest_before;
+    }
+    path
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn order_puts_blockers_first() {
+        let blocked_by = vec![vec![1], vec![], vec![0, 1]];
+        let order = topological_order(&blocked_by).unwrap();
+        let pos = |t| order.iter().position(|&x| x == t).unwrap();
+        assert!(pos(1) < pos(0) && pos(0) < pos(2));
+    }
+
+    #[test]
+    fn cycle_is_reported_closed() {
+        // 0 waits for 1, 1 waits for 2, 2 waits for 0; 3 is free.
+        let blocked_by = vec![vec![1], vec![2], vec![0], vec![]];
+        let cycle = topological_order(&blocked_by).unwrap_err();
+        assert_eq!(cycle.len(), 4);
+        assert_eq!(cycle.first(), cycle.last());
+        for w in cycle.windows(2) {
+            assert!(blocked_by[w[0]].contains(&w[1]));
+        }
+    }
+
+    #[test]
+    fn self_block_is_a_cycle() {
+        assert_eq!(topological_order(&[vec![0]]).unwrap_err(), vec![0, 0]);
+    }
+}

@@ -1,0 +1,213 @@
+//! Reading and validating status.json.
+
+use super::file::{NamedMap, PlanFile};
+use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
+use crate::ids;
+use serde_json::Value;
+use std::collections::HashMap;
+use std::fmt;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// Why a plan could not be used. Every message names the file; JSON errors give line:column.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The plan file is not there.
+    #[error("{path}: no plan here ({hint})")]
+    Missing {
+        /// The expected file.
+        path: PathBuf,
+        /// What to do about it.
+        hint: String,
+    },
+    /// The file exists but cannot be read.
+    #[error("{path}: cannot read the plan: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: io::Error,
+    },
+    /// Not JSON, or a field of the wrong type.
+    #[error("{path}:{line}:{column}: {message}")]
+    Syntax {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column.
+        column: usize,
+        /// What was wrong and what was expected.
+        message: String,
+    },
+    /// Valid JSON that does not make a valid plan.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong.
+        message: String,
+    },
+}
+
+struct Shown<'a>(&'a Path);
+impl fmt::Display for Shown<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.display().fmt(f)
+    }
+}
+
+pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            let hint = if dir.is_dir() {
+                "create status.json here, or use --project / SWARM_PROJECT to pick another plan"
+                    .to_string()
+            } else {
+                format!(
+                    "the project directory {} does not exist; check --tasks-dir / SWARM_TASKS_DIR and --project / SWARM_PROJECT",
+                    Shown(dir)
+                )
+            };
+            return Err(PlanError::Missing {
+                path: path.into(),
+                hint,
+            });
+        }
+        Err(source) => {
+            return Err(PlanError::Read {
+                path: path.into(),
+                source,
+            })
+        }
+    };
+    let text = String::from_utf8(bytes).map_err(|e| PlanError::Invalid {
+        path: path.into(),
+        message: format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+    })?;
+    parse(path, &text)
+}
+
+pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
+    let file: PlanFile = crate::json::from_str(text).map_err(|e| PlanError::Syntax {
+        path: path.into(),
+        line: e.line,
+        column: e.column,
+        message: e.message,
+    })?;
+    let doc: Value = serde_json::from_str(text).map_err(|e| PlanError::Syntax {
+        path: path.into(),
+        line: e.line(),
+        column: e.column(),
+        message: e.to_string(),
+    })?;
+    let invalid = |message: String| PlanError::Invalid {
+        path: path.into(),
+        message,
+    };
+    let entries = file.tasks.0;
+    let mut index = HashMap::with_capacity(entries.len());
+    for (i, (id, _)) in entries.iter().enumerate() {
+        ids::check_task_id(id).map_err(|e| invalid(format!("tasks: {e}")))?;
+        index.insert(id.clone(), i);
+    }
+    let mut tasks = Vec::with_capacity(entries.len());
+    for (id, t) in entries {
+        let mut blocked_by = Vec::new();
+        for b in t.blocked_by.unwrap_or_default() {
+            let Some(&bi) = index.get(&b) else {
+                return Err(invalid(format!(
+                    "task {id:?} is blocked by {b:?}, which is not a task in this plan"
+                )));
+            };
+            if !blocked_by.contains(&bi) {
+                blocked_by.push(bi);
+            }
+        }
+        tasks.push(Task {
+            id,
+            title: t.title.unwrap_or_default(),
+            description: t.description.unwrap_or_default(),
+            status: t.status.unwrap_or(Status::Pending),
+            blocked_by,
+            priority: t.priority.unwrap_or_default(),
+            estimate: t.estimate.map(|e| e.0),
+            progress: t.progress.map(|p| p.0),
+            agent: t.agent.filter(|a| !a.is_empty()),
+            claimed: t.claimed.unwrap_or(false),
+            attempts: t.attempts.unwrap_or(0),
+        });
+    }
+    let blocked_by: Vec<Vec<usize>> = tasks.iter().map(|t| t.blocked_by.clone()).collect();
+    let order = graph::topological_order(&blocked_by).map_err(|cycle| {
+        let names: Vec<String> = cycle.iter().map(|&i| format!("{:?}", tasks[i].id)).collect();
+        invalid(format!(
+            "dependency cycle: {} (each task is blocked by the next)",
+            names.join(" -> ")
+        ))
+    })?;
+    let join_points = join_points(file.join_points, &tasks).map_err(invalid)?;
+    let agents = match file.coordination.and_then(|c| c.agents) {
+        Some(agents) => agent_specs(agents).map_err(invalid)?,
+        None => Vec::new(),
+    };
+    Ok(Plan {
+        path: path.into(),
+        doc,
+        tasks,
+        index,
+        order,
+        join_points,
+        agents,
+    })
+}
+
+fn join_points(
+    points: Option<NamedMap<super::file::JoinPointFile>>,
+    tasks: &[Task],
+) -> Result<Vec<JoinPoint>, String> {
+    let mut out = Vec::new();
+    for (name, jp) in points.map(|p| p.0).unwrap_or_default() {
+        let requires: Vec<Glob> = jp.requires.iter().map(|p| Glob::new(p)).collect();
+        let mut matched = vec![false; tasks.len()];
+        for g in &requires {
+            let mut any = false;
+            for (i, t) in tasks.iter().enumerate() {
+                if g.matches(&t.id) {
+                    matched[i] = true;
+                    any = true;
+                }
+            }
+            if !any {
+                let what = if g.is_wildcard() { "matches no task" } else { "is not a task in this plan" };
+                return Err(format!(
+                    "joinPoints.{name}: requires {:?}, which {what}",
+                    g.as_str()
+                ));
+            }
+        }
+        let tasks = (0..tasks.len()).filter(|&i| matched[i]).collect();
+        out.push(JoinPoint { name, requires, tasks });
+    }
+    Ok(out)
+}
+
+fn agent_specs(agents: NamedMap<super::file::AgentSpecFile>) -> Result<Vec<AgentSpec>, String> {
+    let mut out = Vec::new();
+    for (id, a) in agents.0 {
+        ids::check_agent_id(&id).map_err(|e| format!("coordination.agents: {e}"))?;
+        if let Some(branch) = &a.branch {
+            ids::check_branch_name(branch)
+                .map_err(|e| format!("coordination.agents.{id}.branch: {e}"))?;
+        }
+        out.push(AgentSpec {
+            id,
+            worktree: a.worktree,
+            branch: a.branch,
+            tasks: a.tasks.unwrap_or_default().iter().map(|p| Glob::new(p)).collect(),
+        });
+    }
+    Ok(out)
+}

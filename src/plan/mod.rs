@@ -1,0 +1,185 @@
+//! The plan: status.json loaded, validated and kept byte-faithful for rewrites.
+
+mod file;
+pub mod glob;
+pub mod graph;
+mod load;
+pub mod status;
+
+pub use glob::Glob;
+pub use load::PlanError;
+pub use status::{Estimate, Priority, Progress, Status};
+
+use serde_json::{Map, Value};
+use std::collections::HashMap;
+use std::io;
+use std::path::{Path, PathBuf};
+
+/// One task as swarm reads it; the full entry stays in the document.
+#[derive(Debug, Clone)]
+pub struct Task {
+    /// The key in `tasks`.
+    pub id: String,
+    /// Short title ("" when absent).
+    pub title: String,
+    /// Longer description ("" when absent).
+    pub description: String,
+    /// Current status.
+    pub status: Status,
+    /// Indexes of the tasks this one waits for.
+    pub blocked_by: Vec<usize>,
+    /// Scheduling priority.
+    pub priority: Priority,
+    /// Estimate in hours, when given.
+    pub estimate: Option<f64>,
+    /// Percent done, when reported.
+    pub progress: Option<u8>,
+    /// Agent recorded in status.json.
+    pub agent: Option<String>,
+    /// `claimed` flag recorded in status.json.
+    pub claimed: bool,
+    /// How many attempts died before this one.
+    pub attempts: u32,
+}
+
+/// A named set of tasks that must all be done before integration.
+#[derive(Debug, Clone)]
+pub struct JoinPoint {
+    /// Its key in `joinPoints`.
+    pub name: String,
+    /// Patterns as written.
+    pub requires: Vec<Glob>,
+    /// The tasks the patterns match, in plan order.
+    pub tasks: Vec<usize>,
+}
+
+/// A pre-assigned agent from `coordination.agents`.
+#[derive(Debug, Clone)]
+pub struct AgentSpec {
+    /// Its key.
+    pub id: String,
+    /// Worktree path as written (relative to the main worktree).
+    pub worktree: Option<String>,
+    /// Branch name.
+    pub branch: Option<String>,
+    /// Task patterns it prefers.
+    pub tasks: Vec<Glob>,
+}
+
+/// A loaded plan: the raw document (for faithful rewrites) and the typed view.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    path: PathBuf,
+    doc: Value,
+    /// Tasks in plan order.
+    pub tasks: Vec<Task>,
+    index: HashMap<String, usize>,
+    /// Blockers before the tasks they block.
+    pub order: Vec<usize>,
+    /// Join points in plan order.
+    pub join_points: Vec<JoinPoint>,
+    /// Pre-assigned agents in plan order.
+    pub agents: Vec<AgentSpec>,
+}
+
+impl Plan {
+    /// Reads and validates the plan at `path`.
+    pub fn load(path: &Path) -> Result<Plan, PlanError> {
+        load::load(path)
+    }
+
+    /// Validates `text` as the plan at `path` (which is only used in messages and for saving).
+    pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
+        load::parse(path, text)
+    }
+
+    /// Where the plan lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The index of task `id`.
+    pub fn find(&self, id: &str) -> Option<usize> {
+        self.index.get(id).copied()
+    }
+
+    /// The pre-assigned agent `id`, if the plan has one.
+    pub fn agent_spec(&self, id: &str) -> Option<&AgentSpec> {
+        self.agents.iter().find(|a| a.id == id)
+    }
+
+    /// Whether every blocker of task `i` is completed or reviewed.
+    pub fn blockers_done(&self, i: usize) -> bool {
+        self.tasks[i]
+            .blocked_by
+            .iter()
+            .all(|&b| self.tasks[b].status.is_done())
+    }
+
+    /// The blockers of task `i` that are not done yet.
+    pub fn waiting_for(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        self.tasks[i]
+            .blocked_by
+            .iter()
+            .copied()
+            .filter(|&b| !self.tasks[b].status.is_done())
+    }
+
+    /// Sets the status of task `i`.
+    pub fn set_status(&mut self, i: usize, status: Status) {
+        self.tasks[i].status = status;
+        self.entry(i)
+            .insert("status".into(), Value::from(status.as_str()));
+    }
+
+    /// Records (or clears) the agent working on task `i`.
+    pub fn set_claim(&mut self, i: usize, agent: Option<&str>) {
+        self.tasks[i].agent = agent.map(str::to_string);
+        self.tasks[i].claimed = agent.is_some();
+        let entry = self.entry(i);
+        entry.insert("agent".into(), agent.map_or(Value::Null, Value::from));
+        entry.insert("claimed".into(), Value::Bool(agent.is_some()));
+    }
+
+    /// Sets the progress of task `i` (0–100).
+    pub fn set_progress(&mut self, i: usize, percent: u8) {
+        self.tasks[i].progress = Some(percent);
+        self.entry(i)
+            .insert("progress".into(), Value::from(percent));
+    }
+
+    /// Sets the attempt counter of task `i`.
+    pub fn set_attempts(&mut self, i: usize, attempts: u32) {
+        self.tasks[i].attempts = attempts;
+        self.entry(i)
+            .insert("attempts".into(), Value::from(attempts));
+    }
+
+    /// Sets any other field of task `i` (e.g. the branch of a previous attempt).
+    pub fn set_field(&mut self, i: usize, key: &str, value: Value) {
+        self.entry(i).insert(key.into(), value);
+    }
+
+    /// Reads a field of task `i` as written in the document.
+    pub fn field(&self, i: usize, key: &str) -> Option<&Value> {
+        self.doc["tasks"][self.tasks[i].id.as_str()].get(key)
+    }
+
+    /// Writes the document back atomically; unknown fields keep their place.
+    pub fn save(&self) -> io::Result<()> {
+        crate::atomic::write_json(&self.path, &self.doc)
+    }
+
+    fn entry(&mut self, i: usize) -> &mut Map<String, Value> {
+        let id = self.tasks[i].id.as_str();
+        // The loader checked that every task is an object; a fresh one is a safe fallback.
+        let slot = &mut self.doc["tasks"][id];
+        if !slot.is_object() {
+            *slot = Value::Object(Map::new());
+        }
+        match slot {
+            Value::Object(map) => map,
+            _ => unreachable!("slot was just made an object"),
+        }
+    }
+}

@@ -1,0 +1,123 @@
+//! task-registry.json: the old scripts' shape plus swarm's fields; unknown fields survive.
+
+use chrono::{DateTime, Utc};
+use indexmap::IndexMap;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+
+/// The whole registry file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a registry object")]
+pub struct Registry {
+    /// Format version (the old scripts wrote "1.0").
+    #[serde(default = "default_version")]
+    pub version: Value,
+    /// When it was last written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_updated: Option<String>,
+    /// Every agent ever registered, by id.
+    #[serde(default)]
+    pub agents: IndexMap<String, AgentEntry>,
+    /// Live claims, by task id.
+    #[serde(default)]
+    pub claimed_tasks: IndexMap<String, ClaimEntry>,
+    /// Fields swarm does not know, kept as they were.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+fn default_version() -> Value {
+    Value::from("1.0")
+}
+
+impl Default for Registry {
+    fn default() -> Self {
+        Registry {
+            version: default_version(),
+            last_updated: None,
+            agents: IndexMap::new(),
+            claimed_tasks: IndexMap::new(),
+            extra: Map::new(),
+        }
+    }
+}
+
+/// What the registry knows about one agent.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "an agent object")]
+pub struct AgentEntry {
+    /// Human-friendly name (`claude-worker-NNNN`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// When it registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_time: Option<String>,
+    /// The task it works on now.
+    #[serde(default)]
+    pub current_task: Option<String>,
+    /// Its process, when swarm started it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid: Option<u32>,
+    /// The start time of that process (clock ticks since boot), to detect pid reuse.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pid_start: Option<u64>,
+    /// Host name where it runs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    /// Its worktree.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub worktree: Option<String>,
+    /// Its branch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub branch: Option<String>,
+    /// Last sign of life.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub heartbeat: Option<String>,
+    /// `alive`, `dead` or `done`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub state: Option<String>,
+    /// Fields swarm does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+impl AgentEntry {
+    /// The newest sign of life among heartbeat and start time.
+    pub fn last_seen(&self) -> Option<DateTime<Utc>> {
+        [&self.heartbeat, &self.start_time]
+            .into_iter()
+            .filter_map(|t| parse_time(t.as_deref()?))
+            .max()
+    }
+
+    /// Whether the agent has been marked dead or finished.
+    pub fn is_retired(&self) -> bool {
+        matches!(self.state.as_deref(), Some("dead" | "done"))
+    }
+}
+
+/// One live claim.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", expecting = "a claim object")]
+pub struct ClaimEntry {
+    /// The agent holding it.
+    pub agent: String,
+    /// When it was claimed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claimed_at: Option<String>,
+    /// Fields swarm does not know.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
+}
+
+/// The time format of both files: RFC 3339 in UTC, to the second (what `jq todate` writes).
+pub fn format_time(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+/// Reads a time written by swarm or the old scripts.
+pub fn parse_time(s: &str) -> Option<DateTime<Utc>> {
+    DateTime::parse_from_rfc3339(s)
+        .ok()
+        .map(|t| t.with_timezone(&Utc))
+}

@@ -1,0 +1,138 @@
+//! Pure scheduling: which tasks are ready, which one an agent should take next, and why
+//! nothing is ready. Plan in, decision out.
+
+use crate::plan::{graph, Glob, Plan, Status};
+
+/// For every task, whether it can be claimed now: pending, unclaimed, every blocker done.
+/// `claimed(id)` says whether the registry holds a claim on a task.
+pub fn readiness(plan: &Plan, claimed: impl Fn(&str) -> bool) -> Vec<bool> {
+    plan.tasks
+        .iter()
+        .enumerate()
+        .map(|(i, t)| {
+            t.status == Status::Pending && !t.claimed && plan.blockers_done(i) && !claimed(&t.id)
+        })
+        .collect()
+}
+
+/// Picks the task an agent should claim next among the ready ones, by: (1) tasks matching the
+/// agent's pre-assigned patterns; (2) priority; (3) longest remaining critical path through
+/// the tasks that wait on it; (4) plan order.
+pub fn pick_next(plan: &Plan, ready: &[bool], preferred: &[Glob]) -> Option<usize> {
+    let candidates: Vec<usize> = (0..plan.tasks.len()).filter(|&i| ready[i]).collect();
+    if candidates.len() <= 1 {
+        return candidates.first().copied();
+    }
+    let path = graph::critical_path_from(&plan.tasks, &plan.order);
+    candidates.into_iter().min_by(|&a, &b| {
+        let pref = |i: usize| !preferred.iter().any(|g| g.matches(&plan.tasks[i].id));
+        pref(a)
+            .cmp(&pref(b))
+            .then(plan.tasks[a].priority.cmp(&plan.tasks[b].priority))
+            .then(path[b].total_cmp(&path[a]))
+            .then(a.cmp(&b))
+    })
+}
+
+/// Why nothing can be claimed, in one paragraph for people. `holder(i)` names the agent
+/// holding task `i`.
+pub fn explain_nothing_ready<'a>(plan: &'a Plan, holder: impl Fn(usize) -> Option<&'a str>) -> String {
+    let n = plan.tasks.len();
+    if n == 0 {
+        return "the plan has no tasks".to_string();
+    }
+    let done = plan.tasks.iter().filter(|t| t.status.is_done()).count();
+    if done == n {
+        return format!("all {n} tasks are done");
+    }
+    let mut claimed = Vec::new();
+    let mut blocked = Vec::new();
+    let mut failed = Vec::new();
+    for (i, t) in plan.tasks.iter().enumerate() {
+        match t.status {
+            Status::Failed => failed.push(t.id.clone()),
+            Status::InProgress => {
+                let who = holder(i).or(t.agent.as_deref()).unwrap_or("nobody");
+                claimed.push(format!("{} by {who}", t.id));
+            }
+            Status::Pending => {
+                let waits: Vec<&str> = plan.waiting_for(i).map(|b| plan.tasks[b].id.as_str()).collect();
+                if waits.is_empty() {
+                    let who = holder(i).or(t.agent.as_deref()).unwrap_or("another agent");
+                    claimed.push(format!("{} by {who}", t.id));
+                } else {
+                    blocked.push(format!("{} waits for {}", t.id, waits.join(", ")));
+                }
+            }
+            Status::Completed | Status::Reviewed => {}
+        }
+    }
+    let mut parts = vec![format!("{done} of {n} done")];
+    for (items, what) in [(&claimed, "claimed"), (&blocked, "blocked"), (&failed, "failed")] {
+        if !items.is_empty() {
+            parts.push(format!("{} {what} ({})", items.len(), abbreviate(items, 5)));
+        }
+    }
+    parts.join("; ")
+}
+
+fn abbreviate(items: &[String], keep: usize) -> String {
+    let shown = items.iter().take(keep).cloned().collect::<Vec<_>>().join("; ");
+    if items.len() > keep {
+        format!("{shown}; and {} more", items.len() - keep)
+    } else {
+        shown
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn plan(json: &str) -> Plan {
+        Plan::parse(Path::new("status.json"), json).unwrap()
+    }
+
+    #[test]
+    fn chain_only_head_is_ready() {
+        let p = plan(r#"{"tasks":{"a":{},"b":{"blockedBy":["a"]},"c":{"blockedBy":["b"]}}}"#);
+        assert_eq!(readiness(&p, |_| false), vec![true, false, false]);
+        assert_eq!(readiness(&p, |id| id == "a"), vec![false, false, false]);
+    }
+
+    #[test]
+    fn priority_beats_plan_order_and_critical_path_breaks_ties() {
+        let p = plan(r#"{"tasks":{
+            "low":{"priority":"low"},
+            "short":{},
+            "long":{},
+            "after-long":{"blockedBy":["long"],"estimate":"5h"},
+            "urgent":{"priority":1}}}"#);
+        let ready = readiness(&p, |_| false);
+        assert_eq!(pick_next(&p, &ready, &[]), Some(4), "priority 1 first");
+        let mut r = ready.clone();
+        r[4] = false;
+        assert_eq!(pick_next(&p, &r, &[]), Some(2), "longest path among equal priority");
+        r[2] = false;
+        assert_eq!(pick_next(&p, &r, &[]), Some(1), "plan order");
+    }
+
+    #[test]
+    fn preassigned_patterns_come_first() {
+        let p = plan(r#"{"tasks":{"core/a":{"priority":"high"},"ui/b":{"priority":"low"}}}"#);
+        let ready = readiness(&p, |_| false);
+        assert_eq!(pick_next(&p, &ready, &[Glob::new("ui/*")]), Some(1));
+        assert_eq!(pick_next(&p, &ready, &[]), Some(0));
+    }
+
+    #[test]
+    fn explains_blocked_and_claimed() {
+        let p = plan(r#"{"tasks":{"a":{"status":"in-progress","agent":"x","claimed":true},"b":{"blockedBy":["a"]}}}"#);
+        let why = explain_nothing_ready(&p, |_| None);
+        assert!(why.contains("a by x"), "{why}");
+        assert!(why.contains("b waits for a"), "{why}");
+        let done = plan(r#"{"tasks":{"a":{"status":"completed"}}}"#);
+        assert_eq!(explain_nothing_ready(&done, |_| None), "all 1 tasks are done");
+    }
+}

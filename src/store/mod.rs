@@ -1,0 +1,188 @@
+//! A locked transaction over the plan and the registry: lock, load, reconcile, change, write.
+
+mod mutate;
+mod reconcile;
+
+use crate::events::{self, Event};
+use crate::plan::Plan;
+use crate::registry::{self, model::format_time, AgentEntry, Registry, RegistryLock};
+use crate::workspace::Workspace;
+use anyhow::{Context, Result};
+use chrono::{DateTime, Utc};
+
+/// Who is acting: an agent id, and its process when swarm started it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Actor {
+    /// The agent id.
+    pub id: String,
+    /// Its process, for agents swarm runs (liveness by pid instead of lease).
+    pub pid: Option<u32>,
+}
+
+impl Actor {
+    /// An agent known only by id (a script, `--agent X`): it holds a lease.
+    pub fn leased(id: &str) -> Actor {
+        Actor {
+            id: id.to_string(),
+            pid: None,
+        }
+    }
+}
+
+/// The plan and registry, loaded under the lock and reconciled. Changes are written by
+/// `commit`; dropping it without committing writes nothing.
+pub struct Txn<'w> {
+    ws: &'w Workspace,
+    _lock: RegistryLock,
+    /// The plan as it is now.
+    pub plan: Plan,
+    /// The registry as it is now.
+    pub registry: Registry,
+    now: DateTime<Utc>,
+    host: String,
+    plan_dirty: bool,
+    registry_dirty: bool,
+    // Tasks that reached a final status are written to the plan first, claims first otherwise;
+    // see reconcile.rs for why each order leaves a state the next reconcile resolves.
+    plan_first: bool,
+    events: Vec<Event>,
+    notices: Vec<String>,
+}
+
+impl Workspace {
+    /// Locks, loads and reconciles. `what` names the operation for the lock holder message;
+    /// `actor`, when given, is registered or has its lease renewed before reconciling.
+    pub fn begin(&self, what: &str, actor: Option<&Actor>) -> Result<Txn<'_>> {
+        if !self.is_set_up() {
+            // Validate before creating anything: bad input changes nothing.
+            self.load_plan()?;
+            self.ensure_coordination_dir(false)?;
+        }
+        let lock = RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout, what)?;
+        let plan = self.load_plan()?;
+        let registry = self.load_registry()?;
+        let mut txn = Txn {
+            ws: self,
+            _lock: lock,
+            plan,
+            registry,
+            now: Utc::now(),
+            host: registry::liveness::host_name(),
+            plan_dirty: false,
+            registry_dirty: false,
+            plan_first: false,
+            events: Vec::new(),
+            notices: Vec::new(),
+        };
+        if let Some(actor) = actor {
+            txn.touch(actor);
+        }
+        txn.reconcile();
+        Ok(txn)
+    }
+
+    /// The plan and registry as they are, reconciled; nothing is created when the workspace
+    /// has not been set up yet.
+    pub fn snapshot(&self) -> Result<(Plan, Registry)> {
+        if !self.is_set_up() {
+            return Ok((self.load_plan()?, Registry::default()));
+        }
+        let txn = self.begin("read", None)?;
+        txn.finish()
+    }
+}
+
+impl Txn<'_> {
+    /// The workspace this transaction belongs to.
+    pub fn workspace(&self) -> &Workspace {
+        self.ws
+    }
+
+    /// The time the transaction started.
+    pub fn now(&self) -> DateTime<Utc> {
+        self.now
+    }
+
+    /// Registers `actor` or renews its lease.
+    pub fn touch(&mut self, actor: &Actor) {
+        let now = format_time(self.now);
+        let host = self.host.clone();
+        let entry = self.registry.agents.entry(actor.id.clone()).or_insert_with(|| {
+            self.events.push(Event {
+                time: now.clone(),
+                event: "register".into(),
+                agent: Some(actor.id.clone()),
+                task: None,
+                from: None,
+                to: None,
+                detail: None,
+            });
+            AgentEntry {
+                name: Some(actor.id.clone()),
+                start_time: Some(now.clone()),
+                ..AgentEntry::default()
+            }
+        });
+        entry.heartbeat = Some(now);
+        entry.state = Some("alive".into());
+        if let Some(pid) = actor.pid {
+            entry.pid = Some(pid);
+            entry.pid_start = registry::liveness::process_start(pid);
+            entry.host = Some(host);
+        }
+        self.registry_dirty = true;
+    }
+
+    /// Writes what changed (in crash-safe order), appends the events, prints notices.
+    pub fn commit(self) -> Result<()> {
+        self.finish().map(|_| ())
+    }
+
+    /// Like `commit`, and hands back the state as written.
+    pub fn finish(mut self) -> Result<(Plan, Registry)> {
+        if self.registry_dirty {
+            self.registry.last_updated = Some(format_time(self.now));
+        }
+        let write_plan = |plan: &Plan| {
+            plan.save()
+                .with_context(|| format!("{}: cannot write the plan", plan.path().display()))
+        };
+        let registry_path = self.ws.registry_path();
+        if self.plan_first {
+            if self.plan_dirty {
+                write_plan(&self.plan)?;
+            }
+            if self.registry_dirty {
+                registry::save(&registry_path, &self.registry)?;
+            }
+        } else {
+            if self.registry_dirty {
+                registry::save(&registry_path, &self.registry)?;
+            }
+            if self.plan_dirty {
+                write_plan(&self.plan)?;
+            }
+        }
+        let events_path = self.ws.events_path();
+        events::append(&events_path, &self.events)
+            .with_context(|| format!("{}: cannot append events", events_path.display()))?;
+        if !self.ws.settings.quiet {
+            for n in &self.notices {
+                eprintln!("swarm: {n}");
+            }
+        }
+        Ok((self.plan, self.registry))
+    }
+
+    fn log(&mut self, event: &str, agent: Option<&str>, task: Option<&str>, from: Option<&str>, to: Option<&str>, detail: Option<String>) {
+        self.events.push(Event {
+            time: format_time(self.now),
+            event: event.into(),
+            agent: agent.map(str::to_string),
+            task: task.map(str::to_string),
+            from: from.map(str::to_string),
+            to: to.map(str::to_string),
+            detail,
+        });
+    }
+}

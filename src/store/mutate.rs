@@ -1,0 +1,93 @@
+//! The changes commands make, each applied to both files at once so they cannot disagree.
+
+use super::Txn;
+use crate::plan::Status;
+use crate::registry::{model::format_time, ClaimEntry};
+use serde_json::Map;
+
+impl Txn<'_> {
+    /// The agent holding a claim on task `i`, if any.
+    pub fn holder(&self, i: usize) -> Option<&str> {
+        let task = &self.plan.tasks[i];
+        self.registry
+            .claimed_tasks
+            .get(&task.id)
+            .map(|c| c.agent.as_str())
+    }
+
+    /// Gives task `i` to `agent`: a registry claim, and the task in progress in the plan.
+    pub fn claim(&mut self, i: usize, agent: &str) {
+        let id = self.plan.tasks[i].id.clone();
+        let from = self.plan.tasks[i].status;
+        self.registry.claimed_tasks.insert(
+            id.clone(),
+            ClaimEntry {
+                agent: agent.to_string(),
+                claimed_at: Some(format_time(self.now)),
+                extra: Map::new(),
+            },
+        );
+        if let Some(a) = self.registry.agents.get_mut(agent) {
+            a.current_task = Some(id.clone());
+        }
+        self.plan.set_status(i, Status::InProgress);
+        self.plan.set_claim(i, Some(agent));
+        self.plan_dirty = true;
+        self.registry_dirty = true;
+        self.log("claim", Some(agent), Some(&id), Some(from.as_str()), Some("in-progress"), None);
+    }
+
+    /// Gives task `i` back: no claim, status pending, ready again once its blockers are done.
+    pub fn release(&mut self, i: usize, detail: Option<String>) {
+        let (agent, from) = self.drop_claim(i);
+        self.plan.set_status(i, Status::Pending);
+        self.plan.set_claim(i, None);
+        self.plan_dirty = true;
+        let id = self.plan.tasks[i].id.clone();
+        self.log("release", agent.as_deref(), Some(&id), Some(from.as_str()), Some("pending"), detail);
+    }
+
+    /// Moves task `i` to a final status (completed, reviewed, failed) or back to pending,
+    /// ending any claim. The agent stays recorded in the plan as the one who did it.
+    pub fn set_status(&mut self, i: usize, status: Status, agent: Option<&str>) {
+        if status == Status::Pending {
+            return self.release(i, None);
+        }
+        let (holder, from) = self.drop_claim(i);
+        let who = holder.or_else(|| agent.map(str::to_string));
+        self.plan.set_status(i, status);
+        self.plan.set_claim(i, None);
+        if let Some(who) = &who {
+            self.plan.set_field(i, "agent", who.as_str().into());
+        }
+        if status.is_done() {
+            self.plan.set_progress(i, 100);
+        }
+        self.plan_dirty = true;
+        self.plan_first = true;
+        let id = self.plan.tasks[i].id.clone();
+        self.log("status", who.as_deref(), Some(&id), Some(from.as_str()), Some(status.as_str()), None);
+    }
+
+    /// Records progress on task `i`.
+    pub fn set_progress(&mut self, i: usize, percent: u8) {
+        self.plan.set_progress(i, percent);
+        self.plan_dirty = true;
+    }
+
+    /// Removes the registry claim on task `i`; returns who held it and the status before.
+    fn drop_claim(&mut self, i: usize) -> (Option<String>, Status) {
+        let id = self.plan.tasks[i].id.clone();
+        let from = self.plan.tasks[i].status;
+        let holder = self.registry.claimed_tasks.shift_remove(&id).map(|c| c.agent);
+        if let Some(agent) = &holder {
+            if let Some(a) = self.registry.agents.get_mut(agent) {
+                if a.current_task.as_deref() == Some(id.as_str()) {
+                    a.current_task = None;
+                }
+            }
+            self.registry_dirty = true;
+        }
+        (holder, from)
+    }
+}

@@ -1,0 +1,157 @@
+//! Bringing the registry and the plan back into agreement, and freeing dead agents' tasks.
+//!
+//! Write order makes every crash leave a state with one meaning: a claim writes the registry
+//! first, a release writes the registry first, a final status writes the plan first. So:
+//! - a registry claim on a task the plan still shows pending is a claim cut short: the claim
+//!   wins (as it does for entries written by the old scripts);
+//! - a registry claim on a task the plan shows completed, reviewed or failed is a finish cut
+//!   short: the claim is dropped;
+//! - a task the plan shows claimed with no registry claim is a release cut short: it goes back
+//!   to pending.
+
+use super::Txn;
+use crate::plan::Status;
+use crate::registry::liveness::{judge, Liveness};
+use crate::registry::model::parse_time;
+use crate::registry::AgentEntry;
+use chrono::{DateTime, Utc};
+use std::collections::HashMap;
+
+impl Txn<'_> {
+    /// Frees the claims of dead agents and resolves every disagreement between the files.
+    pub(super) fn reconcile(&mut self) {
+        self.release_dead_agents();
+        self.align_claims_with_plan();
+    }
+
+    fn release_dead_agents(&mut self) {
+        let mut newest_claim: HashMap<&str, DateTime<Utc>> = HashMap::new();
+        for claim in self.registry.claimed_tasks.values() {
+            if let Some(t) = claim.claimed_at.as_deref().and_then(parse_time) {
+                let e = newest_claim.entry(claim.agent.as_str()).or_insert(t);
+                *e = (*e).max(t);
+            }
+        }
+        let lease = self.ws.settings.lease;
+        let mut dead: Vec<(String, String)> = Vec::new();
+        for (id, agent) in &self.registry.agents {
+            if agent.is_retired() {
+                continue;
+            }
+            let claimed = newest_claim.get(id.as_str()).copied();
+            if let Liveness::Dead(why) = judge(agent, claimed, &self.host, self.now, lease) {
+                dead.push((id.clone(), why));
+            }
+        }
+        // Claims by agents the registry does not list (hand-edited or old files).
+        for claim in self.registry.claimed_tasks.values() {
+            let agent = claim.agent.as_str();
+            if self.registry.agents.contains_key(agent) || dead.iter().any(|(d, _)| d == agent) {
+                continue;
+            }
+            let claimed = newest_claim.get(agent).copied();
+            if let Liveness::Dead(why) = judge(&AgentEntry::default(), claimed, &self.host, self.now, lease) {
+                dead.push((agent.to_string(), why));
+            }
+        }
+        for (agent, why) in dead {
+            self.retire_dead_agent(&agent, &why);
+        }
+    }
+
+    fn retire_dead_agent(&mut self, agent: &str, why: &str) {
+        let branch = self.registry.agents.get(agent).and_then(|a| a.branch.clone());
+        if let Some(entry) = self.registry.agents.get_mut(agent) {
+            entry.state = Some("dead".into());
+            entry.current_task = None;
+        }
+        self.registry_dirty = true;
+        let held: Vec<String> = self
+            .registry
+            .claimed_tasks
+            .iter()
+            .filter(|(_, c)| c.agent == agent)
+            .map(|(t, _)| t.clone())
+            .collect();
+        if held.is_empty() {
+            self.log("dead", Some(agent), None, None, None, Some(why.to_string()));
+            return;
+        }
+        for task in held {
+            let Some(i) = self.plan.find(&task) else {
+                self.registry.claimed_tasks.shift_remove(&task);
+                continue;
+            };
+            let attempts = self.plan.tasks[i].attempts + 1;
+            self.release(i, Some(format!("agent {agent} is dead: {why}")));
+            self.plan.set_attempts(i, attempts);
+            if let Some(branch) = &branch {
+                self.plan.set_field(i, "previousBranch", branch.as_str().into());
+            }
+            let max = self.ws.settings.max_attempts;
+            if attempts >= max {
+                self.set_status(i, Status::Failed, None);
+                self.notices.push(format!(
+                    "agent {agent} is dead ({why}); task {task} failed after {attempts} attempts"
+                ));
+            } else {
+                self.notices.push(format!(
+                    "agent {agent} is dead ({why}); task {task} is pending again (attempt {attempts} of {max} used)"
+                ));
+            }
+            self.log("recover", Some(agent), Some(&task), None, None, Some(why.to_string()));
+        }
+    }
+
+    fn align_claims_with_plan(&mut self) {
+        let claims: Vec<(String, String)> = self
+            .registry
+            .claimed_tasks
+            .iter()
+            .map(|(t, c)| (t.clone(), c.agent.clone()))
+            .collect();
+        for (task, agent) in claims {
+            let Some(i) = self.plan.find(&task) else {
+                self.registry.claimed_tasks.shift_remove(&task);
+                self.registry_dirty = true;
+                self.notices.push(format!("dropped the claim of {agent} on {task}: the plan has no such task"));
+                self.log("drop-claim", Some(&agent), Some(&task), None, None, Some("not in the plan".into()));
+                continue;
+            };
+            let t = &self.plan.tasks[i];
+            match t.status {
+                Status::Pending | Status::InProgress
+                    if t.status == Status::Pending || t.agent.as_deref() != Some(agent.as_str()) || !t.claimed =>
+                {
+                    let from = t.status;
+                    self.plan.set_status(i, Status::InProgress);
+                    self.plan.set_claim(i, Some(&agent));
+                    self.plan_dirty = true;
+                    self.log("status", Some(&agent), Some(&task), Some(from.as_str()), Some("in-progress"), Some("restored from the registry claim".into()));
+                }
+                Status::Completed | Status::Reviewed | Status::Failed => {
+                    self.registry.claimed_tasks.shift_remove(&task);
+                    if let Some(a) = self.registry.agents.get_mut(&agent) {
+                        if a.current_task.as_deref() == Some(task.as_str()) {
+                            a.current_task = None;
+                        }
+                    }
+                    self.registry_dirty = true;
+                    self.log("drop-claim", Some(&agent), Some(&task), None, None, Some(format!("task is {}", t.status)));
+                }
+                _ => {}
+            }
+        }
+        for i in 0..self.plan.tasks.len() {
+            let t = &self.plan.tasks[i];
+            let marked = t.claimed || (t.status == Status::InProgress && t.agent.is_some());
+            let active = matches!(t.status, Status::Pending | Status::InProgress);
+            if marked && active && !self.registry.claimed_tasks.contains_key(&t.id) {
+                self.release(i, Some("no claim in the registry".into()));
+                if let Some(e) = self.events.last_mut() {
+                    e.event = "orphan".into();
+                }
+            }
+        }
+    }
+}
