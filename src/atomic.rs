@@ -6,7 +6,10 @@ use std::path::Path;
 
 /// Replaces `path` with what `fill` writes, so that a crash at any instant leaves either the
 /// old or the new content, never a mix. The caller holds the registry lock.
-pub fn replace_with(path: &Path, fill: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> io::Result<()> {
+pub fn replace_with(
+    path: &Path,
+    fill: impl FnOnce(&mut dyn Write) -> io::Result<()>,
+) -> io::Result<()> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),

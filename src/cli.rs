@@ -5,7 +5,13 @@ use std::path::PathBuf;
 
 /// Run many coding agents in parallel on one task graph, safely.
 #[derive(Debug, Parser)]
-#[command(name = "swarm", version, about, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "swarm",
+    version,
+    about,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     /// Options every command takes.
     #[command(flatten)]
@@ -40,7 +46,13 @@ pub struct Global {
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_timeout: Option<f64>,
     /// Minutes an agent without a live process keeps its claims without a sign of life.
-    #[arg(long, global = true, value_name = "MINUTES", default_value_t = 30.0, env = "SWARM_LEASE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "MINUTES",
+        default_value_t = 30.0,
+        env = "SWARM_LEASE"
+    )]
     pub lease: f64,
     /// Attempts after which a task whose agents keep dying is marked failed.
     #[arg(long, global = true, value_name = "N", default_value_t = 3)]
@@ -218,7 +230,10 @@ pub enum PlanCommand {
 
 fn parse_status(s: &str) -> Result<crate::plan::Status, String> {
     crate::plan::Status::parse(s).ok_or_else(|| {
-        let all: Vec<&str> = crate::plan::Status::ALL.iter().map(|s| s.as_str()).collect();
+        let all: Vec<&str> = crate::plan::Status::ALL
+            .iter()
+            .map(|s| s.as_str())
+            .collect();
         format!("expected one of {}", all.join(", "))
     })
 }

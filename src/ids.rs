@@ -42,7 +42,9 @@ pub fn check_task_id(id: &str) -> Result<()> {
 
 /// Checks a branch name with git's ref-name rules.
 pub fn check_branch_name(name: &str) -> Result<()> {
-    if !git2::Branch::name_is_valid(name).unwrap_or(false) {
+    // libgit2 accepts a few names that `git branch` refuses.
+    let git_refuses = name == "HEAD" || name == "@" || name.starts_with('-');
+    if git_refuses || !git2::Branch::name_is_valid(name).unwrap_or(false) {
         bail!("invalid branch name {name:?}: git does not accept it as a branch name");
     }
     Ok(())
@@ -57,7 +59,9 @@ mod tests {
         for ok in ["agent-1", "agent-1764000000-42", "a.b_c"] {
             assert!(check_agent_id(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "a/b", "..", "a..b", "-x", ".x", "a b", "x.lock", "a\\b", "é"] {
+        for bad in [
+            "", "a/b", "..", "a..b", "-x", ".x", "a b", "x.lock", "a\\b", "é",
+        ] {
             assert!(check_agent_id(bad).is_err(), "{bad}");
         }
     }
@@ -65,7 +69,9 @@ mod tests {
     #[test]
     fn branch_names_follow_git() {
         assert!(check_branch_name("work/agent-1").is_ok());
-        for bad in ["a..b", "a b", "x~1", "-x", "a.lock", "a//b", "@", ""] {
+        for bad in [
+            "a..b", "a b", "x~1", "-x", "a.lock", "a//b", "@", "HEAD", "",
+        ] {
             assert!(check_branch_name(bad).is_err(), "{bad}");
         }
     }

@@ -1,6 +1,30 @@
 //! Typed JSON reading with the field path and line:column in every error.
 
-use serde::de::DeserializeOwned;
+use serde::de::value::MapAccessDeserializer;
+use serde::de::{DeserializeOwned, MapAccess, Visitor};
+use serde::{Deserialize, Deserializer};
+use std::fmt;
+use std::marker::PhantomData;
+
+/// A struct that must be written as a JSON object. (serde's derived structs also accept an
+/// array of field values, which no one writes on purpose in status.json.)
+pub struct ObjectOnly<T>(pub T);
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for ObjectOnly<T> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectVisitor<T>(PhantomData<T>);
+        impl<'de, T: Deserialize<'de>> Visitor<'de> for ObjectVisitor<T> {
+            type Value = ObjectOnly<T>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, map: A) -> Result<Self::Value, A::Error> {
+                T::deserialize(MapAccessDeserializer::new(map)).map(ObjectOnly)
+            }
+        }
+        d.deserialize_map(ObjectVisitor(PhantomData))
+    }
+}
 
 /// A JSON error with its position and the field it concerns.
 #[derive(Debug)]
@@ -13,10 +37,10 @@ pub struct JsonError {
     pub message: String,
 }
 
-/// Parses `text` into `T`; rejects trailing content.
+/// Parses `text` into `T`, which must be written as a JSON object; rejects trailing content.
 pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    let value = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+    let ObjectOnly(value) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();
         let inner = e.into_inner();
         convert(&inner, (path != ".").then_some(path))
@@ -36,7 +60,8 @@ fn convert(e: &serde_json::Error, path: Option<String>) -> JsonError {
     };
     JsonError {
         line: e.line(),
-        column: e.column(),
+        // serde_json says column 0 when it fails before consuming the first character.
+        column: e.column().max(1),
         message,
     }
 }

@@ -36,7 +36,10 @@ pub fn pick_next(plan: &Plan, ready: &[bool], preferred: &[Glob]) -> Option<usiz
 
 /// Why nothing can be claimed, in one paragraph for people. `holder(i)` names the agent
 /// holding task `i`.
-pub fn explain_nothing_ready<'a>(plan: &'a Plan, holder: impl Fn(usize) -> Option<&'a str>) -> String {
+pub fn explain_nothing_ready<'a>(
+    plan: &'a Plan,
+    holder: impl Fn(usize) -> Option<&'a str>,
+) -> String {
     let n = plan.tasks.len();
     if n == 0 {
         return "the plan has no tasks".to_string();
@@ -56,7 +59,10 @@ pub fn explain_nothing_ready<'a>(plan: &'a Plan, holder: impl Fn(usize) -> Optio
                 claimed.push(format!("{} by {who}", t.id));
             }
             Status::Pending => {
-                let waits: Vec<&str> = plan.waiting_for(i).map(|b| plan.tasks[b].id.as_str()).collect();
+                let waits: Vec<&str> = plan
+                    .waiting_for(i)
+                    .map(|b| plan.tasks[b].id.as_str())
+                    .collect();
                 if waits.is_empty() {
                     let who = holder(i).or(t.agent.as_deref()).unwrap_or("another agent");
                     claimed.push(format!("{} by {who}", t.id));
@@ -68,7 +74,11 @@ pub fn explain_nothing_ready<'a>(plan: &'a Plan, holder: impl Fn(usize) -> Optio
         }
     }
     let mut parts = vec![format!("{done} of {n} done")];
-    for (items, what) in [(&claimed, "claimed"), (&blocked, "blocked"), (&failed, "failed")] {
+    for (items, what) in [
+        (&claimed, "claimed"),
+        (&blocked, "blocked"),
+        (&failed, "failed"),
+    ] {
         if !items.is_empty() {
             parts.push(format!("{} {what} ({})", items.len(), abbreviate(items, 5)));
         }
@@ -77,7 +87,12 @@ pub fn explain_nothing_ready<'a>(plan: &'a Plan, holder: impl Fn(usize) -> Optio
 }
 
 fn abbreviate(items: &[String], keep: usize) -> String {
-    let shown = items.iter().take(keep).cloned().collect::<Vec<_>>().join("; ");
+    let shown = items
+        .iter()
+        .take(keep)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
     if items.len() > keep {
         format!("{shown}; and {} more", items.len() - keep)
     } else {
@@ -103,17 +118,23 @@ mod tests {
 
     #[test]
     fn priority_beats_plan_order_and_critical_path_breaks_ties() {
-        let p = plan(r#"{"tasks":{
+        let p = plan(
+            r#"{"tasks":{
             "low":{"priority":"low"},
             "short":{},
             "long":{},
             "after-long":{"blockedBy":["long"],"estimate":"5h"},
-            "urgent":{"priority":1}}}"#);
+            "urgent":{"priority":1}}}"#,
+        );
         let ready = readiness(&p, |_| false);
         assert_eq!(pick_next(&p, &ready, &[]), Some(4), "priority 1 first");
         let mut r = ready.clone();
         r[4] = false;
-        assert_eq!(pick_next(&p, &r, &[]), Some(2), "longest path among equal priority");
+        assert_eq!(
+            pick_next(&p, &r, &[]),
+            Some(2),
+            "longest path among equal priority"
+        );
         r[2] = false;
         assert_eq!(pick_next(&p, &r, &[]), Some(1), "plan order");
     }
@@ -128,11 +149,16 @@ mod tests {
 
     #[test]
     fn explains_blocked_and_claimed() {
-        let p = plan(r#"{"tasks":{"a":{"status":"in-progress","agent":"x","claimed":true},"b":{"blockedBy":["a"]}}}"#);
+        let p = plan(
+            r#"{"tasks":{"a":{"status":"in-progress","agent":"x","claimed":true},"b":{"blockedBy":["a"]}}}"#,
+        );
         let why = explain_nothing_ready(&p, |_| None);
         assert!(why.contains("a by x"), "{why}");
         assert!(why.contains("b waits for a"), "{why}");
         let done = plan(r#"{"tasks":{"a":{"status":"completed"}}}"#);
-        assert_eq!(explain_nothing_ready(&done, |_| None), "all 1 tasks are done");
+        assert_eq!(
+            explain_nothing_ready(&done, |_| None),
+            "all 1 tasks are done"
+        );
     }
 }

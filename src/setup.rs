@@ -37,15 +37,21 @@ pub fn run(ws: &Workspace, use_gitignore: bool) -> Result<SetupReport> {
     }
     let registry_path = ws.registry_path();
     if !registry_path.exists() {
-        let _lock = registry::RegistryLock::acquire(&lock_path, ws.settings.lock_timeout, "setup")?;
+        let _lock = registry::RegistryLock::acquire(&lock_path, ws.settings.lock_timeout)?;
         if !registry_path.exists() {
-            let mut reg = Registry::default();
-            reg.last_updated = Some(registry::model::format_time(chrono::Utc::now()));
+            let reg = Registry {
+                last_updated: Some(registry::model::format_time(chrono::Utc::now())),
+                ..Registry::default()
+            };
             registry::save(&registry_path, &reg)?;
             done.push(format!("created {}", registry_path.display()));
         }
     }
-    let (plan, registry) = if done.is_empty() { ws.snapshot()? } else { (plan, ws.load_registry()?) };
+    let (plan, registry) = if done.is_empty() {
+        ws.snapshot()?
+    } else {
+        (plan, ws.load_registry()?)
+    };
     let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
     Ok(SetupReport {
         done,

@@ -118,7 +118,11 @@ pub fn hours(h: f64) -> String {
         format!("{}m", (h * 60.0).round())
     } else if h < 24.0 {
         let r = (h * 10.0).round() / 10.0;
-        if r.fract() == 0.0 { format!("{r:.0}h") } else { format!("{r:.1}h") }
+        if r.fract() == 0.0 {
+            format!("{r:.0}h")
+        } else {
+            format!("{r:.1}h")
+        }
     } else {
         format!("{}d {}h", (h / 24.0).floor(), (h % 24.0).round())
     }

@@ -192,11 +192,20 @@ fn git_open_error(at: &Path, e: git2::Error) -> anyhow::Error {
             at.display()
         );
     }
-    anyhow::anyhow!("{}: cannot open the git repository: {}", at.display(), e.message())
+    anyhow::anyhow!(
+        "{}: cannot open the git repository: {}",
+        at.display(),
+        e.message()
+    )
 }
 
 fn check_project_name(name: &str) -> Result<()> {
-    if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\\']) || name.chars().any(char::is_control) {
+    if name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\'])
+        || name.chars().any(char::is_control)
+    {
         bail!("invalid project name {name:?}: it must be a single directory name");
     }
     Ok(())
@@ -210,10 +219,7 @@ fn add_ignore_line(file: &Path, line: &str) -> Result<bool> {
         Err(e) => return Err(e).with_context(|| format!("{}: cannot read", file.display())),
     };
     let bare = line.trim_matches('/');
-    if current
-        .lines()
-        .any(|l| l.trim().trim_matches('/') == bare)
-    {
+    if current.lines().any(|l| l.trim().trim_matches('/') == bare) {
         return Ok(false);
     }
     if let Some(dir) = file.parent() {

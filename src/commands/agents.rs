@@ -52,9 +52,16 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     }
     let ui = &ctx.ui;
     let id_w = rows.iter().map(|r| r.id.len()).max().unwrap_or(5).max(5);
-    let mut lines = vec![ui.bold_out(&format!("{:id_w$}  {:6}  {:8}  {:20}  CLAIMS", "AGENT", "STATE", "PID", "HEARTBEAT"))];
+    let mut lines = vec![ui.bold_out(&format!(
+        "{:id_w$}  {:6}  {:8}  {:20}  CLAIMS",
+        "AGENT", "STATE", "PID", "HEARTBEAT"
+    ))];
     for r in &rows {
-        let claims = if r.claims.is_empty() { "-".to_string() } else { r.claims.join(", ") };
+        let claims = if r.claims.is_empty() {
+            "-".to_string()
+        } else {
+            r.claims.join(", ")
+        };
         lines.push(format!(
             "{:id_w$}  {:6}  {:8}  {:20}  {claims}",
             r.id,
@@ -66,7 +73,10 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     crate::output::lines(lines)?;
     let hidden = registry.agents.len() - rows.len();
     if hidden > 0 {
-        ui.note(&format!("{} agents shown; {hidden} dead or done (--all shows them)", rows.len()));
+        ui.note(&format!(
+            "{} agents shown; {hidden} dead or done (--all shows them)",
+            rows.len()
+        ));
     }
     Ok(EXIT_OK)
 }

@@ -17,7 +17,11 @@ pub fn exec(ctx: &Ctx, args: &JoinStatusArgs) -> Result<u8> {
                 bail!(
                     "{}: no join point {name:?} (the plan has: {})",
                     plan.path().display(),
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") }
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    }
                 );
             }
         },
@@ -26,11 +30,7 @@ pub fn exec(ctx: &Ctx, args: &JoinStatusArgs) -> Result<u8> {
     if points.is_empty() {
         bail!("{}: the plan defines no joinPoints", plan.path().display());
     }
-    let live = registry
-        .agents
-        .values()
-        .filter(|a| !a.is_retired())
-        .count();
+    let live = registry.agents.values().filter(|a| !a.is_retired()).count();
     let reports: Vec<JoinReport> = points
         .iter()
         .map(|p| join::report(&plan, &registry, p, live))
@@ -66,12 +66,21 @@ fn render(ctx: &Ctx, r: &JoinReport, out: &mut Vec<String>) {
         r.done,
         r.total
     ));
-    let id_w = r.tasks.iter().map(|t| t.id.chars().count()).max().unwrap_or(0);
+    let id_w = r
+        .tasks
+        .iter()
+        .map(|t| t.id.chars().count())
+        .max()
+        .unwrap_or(0);
     for t in &r.tasks {
         let line = format!(
             "  {}  {}  {:>4}  {}",
             ui::pad(&t.id, t.id.chars().count(), id_w),
-            ui::pad(&ui.status_out(t.status, t.status.as_str()), t.status.as_str().len(), 11),
+            ui::pad(
+                &ui.status_out(t.status, t.status.as_str()),
+                t.status.as_str().len(),
+                11
+            ),
             ui::percent(t.progress),
             t.agent.as_deref().unwrap_or("-")
         );

@@ -39,7 +39,11 @@ pub fn exec(ctx: &Ctx, args: &ListArgs) -> Result<u8> {
         s.waiting,
         s.done,
         s.failed,
-        if rows.len() < all.len() { format!(" ({} shown)", rows.len()) } else { String::new() }
+        if rows.len() < all.len() {
+            format!(" ({} shown)", rows.len())
+        } else {
+            String::new()
+        }
     ));
     Ok(EXIT_OK)
 }
@@ -57,7 +61,12 @@ fn note(row: &TaskRow) -> String {
 }
 
 fn table(ui: &Ui, rows: &[TaskRow], deps: Option<&HashMap<&str, &TaskRow>>) -> Vec<String> {
-    let id_w = rows.iter().map(|r| r.id.chars().count()).max().unwrap_or(4).max(4);
+    let id_w = rows
+        .iter()
+        .map(|r| r.id.chars().count())
+        .max()
+        .unwrap_or(4)
+        .max(4);
     let agent_w = rows
         .iter()
         .map(|r| r.agent.as_deref().unwrap_or("-").chars().count())
@@ -82,10 +91,20 @@ fn table(ui: &Ui, rows: &[TaskRow], deps: Option<&HashMap<&str, &TaskRow>>) -> V
         out.push(line.trim_end().to_string());
         if let Some(all) = deps {
             for b in &r.blocked_by {
-                let Some(br) = all.get(b.as_str()) else { continue };
-                let who = br.agent.as_deref().map(|a| format!(", {a}")).unwrap_or_default();
+                let Some(br) = all.get(b.as_str()) else {
+                    continue;
+                };
+                let who = br
+                    .agent
+                    .as_deref()
+                    .map(|a| format!(", {a}"))
+                    .unwrap_or_default();
                 let prog = br.progress.map(|p| format!(", {p}%")).unwrap_or_default();
-                let mark = if br.status.is_done() { "done" } else { "waiting" };
+                let mark = if br.status.is_done() {
+                    "done"
+                } else {
+                    "waiting"
+                };
                 out.push(format!(
                     "    {} {b} ({}{who}{prog}) {}",
                     ui.dim_out("<-"),
@@ -132,12 +151,19 @@ fn structure(ui: &Ui, rows: &[TaskRow]) -> Vec<String> {
                     (Some(a), n) => format!("  {a} {n}"),
                     (None, n) => format!("  {n}"),
                 };
-                out.push(format!("{indent}{name}  {}{}", ui.status_out(r.status, r.status.as_str()), extra.trim_end()));
+                out.push(format!(
+                    "{indent}{name}  {}{}",
+                    ui.status_out(r.status, r.status.as_str()),
+                    extra.trim_end()
+                ));
             } else {
                 out.push(format!(
                     "{indent}{}  {}",
                     ui.bold_out(&format!("{name}/")),
-                    ui.verdict_out(child.done == child.total, &format!("{}/{} done", child.done, child.total))
+                    ui.verdict_out(
+                        child.done == child.total,
+                        &format!("{}/{} done", child.done, child.total)
+                    )
                 ));
                 render(ui, rows, child, depth + 1, out);
             }

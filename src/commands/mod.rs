@@ -61,7 +61,10 @@ fn settings(g: &Global) -> Result<Settings> {
         None => None,
     };
     if !(g.lease.is_finite() && g.lease > 0.0) {
-        bail!("invalid --lease {}: expected a number of minutes > 0", g.lease);
+        bail!(
+            "invalid --lease {}: expected a number of minutes > 0",
+            g.lease
+        );
     }
     if g.max_attempts == 0 {
         bail!("invalid --max-attempts 0: expected at least 1");

@@ -26,7 +26,13 @@ struct ClaimJson<'a> {
 
 pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
     match cmd {
-        TaskCommand::Claim { id, next, as_agent, agent, json } => {
+        TaskCommand::Claim {
+            id,
+            next,
+            as_agent,
+            agent,
+            json,
+        } => {
             let Some(actor) = actor(&agent)? else {
                 return Err(UsageError(
                     "task claim needs an agent id: pass --agent ID or set SWARM_AGENT_ID".into(),
@@ -41,9 +47,16 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             let outcome = claim::claim(&ws, &actor, &target, as_agent.as_deref())?;
             render_claim(ctx, &actor, &outcome, json)
         }
-        TaskCommand::Update { id, status, progress, agent } => {
+        TaskCommand::Update {
+            id,
+            status,
+            progress,
+            agent,
+        } => {
             if status.is_none() && progress.is_none() {
-                return Err(UsageError("task update needs --status and/or --progress".into()).into());
+                return Err(
+                    UsageError("task update needs --status and/or --progress".into()).into(),
+                );
             }
             let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
@@ -54,7 +67,10 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
         TaskCommand::Done { id, agent } => {
             let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
-            let update = Update { status: Some(Status::Completed), progress: None };
+            let update = Update {
+                status: Some(Status::Completed),
+                progress: None,
+            };
             let done = task::update(&ws, actor.as_ref(), &id, &update)?;
             report(ctx, &done);
             Ok(EXIT_OK)
@@ -89,18 +105,29 @@ fn render_claim(ctx: &Ctx, actor: &Actor, outcome: &ClaimOutcome, json: bool) ->
     };
     if json {
         let title = title.filter(|t| !t.is_empty());
-        crate::output::json(&ClaimJson { task, agent: &actor.id, title, reason })?;
+        crate::output::json(&ClaimJson {
+            task,
+            agent: &actor.id,
+            title,
+            reason,
+        })?;
     } else if let Some(task) = task {
         crate::output::lines([task.to_string()])?;
     }
     match outcome {
         ClaimOutcome::Claimed { task, title } => {
-            let title = if title.is_empty() { String::new() } else { format!(" ({title})") };
-            ctx.ui.note(&format!("swarm: {} claimed {task}{title}", actor.id));
+            let title = if title.is_empty() {
+                String::new()
+            } else {
+                format!(" ({title})")
+            };
+            ctx.ui
+                .note(&format!("swarm: {} claimed {task}{title}", actor.id));
             Ok(EXIT_OK)
         }
         ClaimOutcome::AlreadyHeld { task, .. } => {
-            ctx.ui.note(&format!("swarm: {} already holds {task}", actor.id));
+            ctx.ui
+                .note(&format!("swarm: {} already holds {task}", actor.id));
             Ok(EXIT_OK)
         }
         ClaimOutcome::NotReady(why) => {
@@ -113,8 +140,13 @@ fn render_claim(ctx: &Ctx, actor: &Actor, outcome: &ClaimOutcome, json: bool) ->
 fn report(ctx: &Ctx, u: &task::Updated) {
     let status = ctx.ui.status_err(u.to, u.to.as_str());
     let progress = u.progress.map(|p| format!(", {p}%")).unwrap_or_default();
-    let change = if u.from == u.to { status } else { format!("{} -> {status}", u.from) };
-    ctx.ui.note(&format!("swarm: {}: {change}{progress}", u.task));
+    let change = if u.from == u.to {
+        status
+    } else {
+        format!("{} -> {status}", u.from)
+    };
+    ctx.ui
+        .note(&format!("swarm: {}: {change}{progress}", u.task));
 }
 
 /// `task show --json`.
@@ -145,7 +177,10 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
             .filter(|t| t.blocked_by.contains(&i))
             .map(|t| t.id.clone())
             .collect(),
-        claimed_at: registry.claimed_tasks.get(id).and_then(|c| c.claimed_at.clone()),
+        claimed_at: registry
+            .claimed_tasks
+            .get(id)
+            .and_then(|c| c.claimed_at.clone()),
         previous_branch: plan
             .field(i, "previousBranch")
             .and_then(|v| v.as_str())
@@ -178,8 +213,22 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
         .filter_map(|b| rows.iter().find(|x| &x.id == b))
         .map(|b| format!("{} ({})", b.id, b.status))
         .collect();
-    out.push(format!("  blocked by: {}", if blockers.is_empty() { "-".into() } else { blockers.join(", ") }));
-    out.push(format!("  blocks: {}", if detail.blocks.is_empty() { "-".into() } else { detail.blocks.join(", ") }));
+    out.push(format!(
+        "  blocked by: {}",
+        if blockers.is_empty() {
+            "-".into()
+        } else {
+            blockers.join(", ")
+        }
+    ));
+    out.push(format!(
+        "  blocks: {}",
+        if detail.blocks.is_empty() {
+            "-".into()
+        } else {
+            detail.blocks.join(", ")
+        }
+    ));
     let readiness = if r.ready {
         "ready".to_string()
     } else if !r.waiting_for.is_empty() {

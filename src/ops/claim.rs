@@ -38,8 +38,28 @@ pub enum ClaimOutcome {
 
 /// Claims for `actor` under the lock. With `Target::Next`, tasks matching the pre-assigned
 /// patterns of `prefer_as` (a `coordination.agents` id) come first.
-pub fn claim(ws: &Workspace, actor: &Actor, target: &Target, prefer_as: Option<&str>) -> Result<ClaimOutcome> {
-    let mut txn = ws.begin("task claim", Some(actor))?;
+pub fn claim(
+    ws: &Workspace,
+    actor: &Actor,
+    target: &Target,
+    prefer_as: Option<&str>,
+) -> Result<ClaimOutcome> {
+    let mut txn = ws.begin_checked(Some(actor), |plan| {
+        if let Target::Id(id) = target {
+            if plan.find(id).is_none() {
+                bail!("{}: no task {id:?} in the plan", plan.path().display());
+            }
+        }
+        if let Some(a) = prefer_as {
+            if plan.agent_spec(a).is_none() {
+                bail!(
+                    "{}: coordination.agents has no agent {a:?}",
+                    plan.path().display()
+                );
+            }
+        }
+        Ok(())
+    })?;
     let preferred: Vec<Glob> = match prefer_as {
         Some(a) => match txn.plan.agent_spec(a) {
             Some(spec) => spec.tasks.clone(),
@@ -66,7 +86,10 @@ pub fn claim(ws: &Workspace, actor: &Actor, target: &Target, prefer_as: Option<&
             };
             if txn.holder(i) == Some(actor.id.as_str()) {
                 let t = &txn.plan.tasks[i];
-                let out = ClaimOutcome::AlreadyHeld { task: t.id.clone(), title: t.title.clone() };
+                let out = ClaimOutcome::AlreadyHeld {
+                    task: t.id.clone(),
+                    title: t.title.clone(),
+                };
                 txn.commit()?;
                 return Ok(out);
             }
@@ -80,7 +103,10 @@ pub fn claim(ws: &Workspace, actor: &Actor, target: &Target, prefer_as: Option<&
     };
     txn.claim(chosen, &actor.id);
     let t = &txn.plan.tasks[chosen];
-    let out = ClaimOutcome::Claimed { task: t.id.clone(), title: t.title.clone() };
+    let out = ClaimOutcome::Claimed {
+        task: t.id.clone(),
+        title: t.title.clone(),
+    };
     txn.commit()?;
     Ok(out)
 }

@@ -51,14 +51,19 @@ impl Filter {
         (self.statuses.is_empty() || self.statuses.contains(&row.status))
             && (!self.unassigned || row.agent.is_none())
             && (!self.ready || row.ready)
-            && self.agent.as_ref().is_none_or(|a| row.agent.as_ref() == Some(a))
+            && self
+                .agent
+                .as_ref()
+                .is_none_or(|a| row.agent.as_ref() == Some(a))
     }
 }
 
 /// Builds the rows in plan order, filtered.
 pub fn rows(plan: &Plan, registry: &Registry, filter: &Filter) -> Vec<TaskRow> {
     let ready = scheduler::readiness(plan, |id| registry.claimed_tasks.contains_key(id));
-    let ids = |v: &mut dyn Iterator<Item = usize>| -> Vec<String> { v.map(|b| plan.tasks[b].id.clone()).collect() };
+    let ids = |v: &mut dyn Iterator<Item = usize>| -> Vec<String> {
+        v.map(|b| plan.tasks[b].id.clone()).collect()
+    };
     plan.tasks
         .iter()
         .enumerate()
@@ -102,7 +107,10 @@ pub struct Summary {
 
 /// Summarises rows.
 pub fn summary(rows: &[TaskRow]) -> Summary {
-    let mut s = Summary { total: rows.len(), ..Summary::default() };
+    let mut s = Summary {
+        total: rows.len(),
+        ..Summary::default()
+    };
     for r in rows {
         match r.status {
             Status::Pending if r.ready => s.ready += 1,

@@ -1,6 +1,6 @@
 //! Changing one task: status, progress, done, release.
 
-use crate::plan::Status;
+use crate::plan::{Plan, Status};
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
 use anyhow::{bail, Result};
@@ -35,15 +35,15 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
             bail!("invalid progress {p}: expected a percentage from 0 to 100");
         }
     }
-    let mut txn = ws.begin("task update", actor)?;
-    let i = find(&txn, id)?;
+    let mut txn = ws.begin_checked(actor, |plan| find(plan, id).map(|_| ()))?;
+    let i = find(&txn.plan, id)?;
     check_may_change(&txn, actor, i)?;
     let from = txn.plan.tasks[i].status;
     if let Some(status) = update.status {
         match status {
-            Status::InProgress if txn.holder(i).is_none() => bail!(
-                "task {id} is not claimed; claim it with `swarm task claim {id}` to start it"
-            ),
+            Status::InProgress if txn.holder(i).is_none() => {
+                bail!("task {id} is not claimed; claim it with `swarm task claim {id}` to start it")
+            }
             Status::InProgress => {}
             _ if status == from && txn.holder(i).is_none() => {}
             _ => txn.set_status(i, status, actor.map(|a| a.id.as_str())),
@@ -53,31 +53,52 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
         txn.set_progress(i, p);
     }
     let t = &txn.plan.tasks[i];
-    let out = Updated { task: t.id.clone(), from, to: t.status, progress: t.progress };
+    let out = Updated {
+        task: t.id.clone(),
+        from,
+        to: t.status,
+        progress: t.progress,
+    };
     txn.commit()?;
     Ok(out)
 }
 
 /// Gives a claimed task back to the pool without counting an attempt.
 pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str) -> Result<Updated> {
-    let mut txn = ws.begin("task release", actor)?;
-    let i = find(&txn, id)?;
+    let not_claimed = |status: Status| {
+        anyhow::anyhow!("task {id} is not claimed (it is {status}); nothing to release")
+    };
+    let mut txn = ws.begin_checked(actor, |plan| {
+        let t = &plan.tasks[find(plan, id)?];
+        // Before setup no registry exists, so only the plan can show a claim.
+        match t.status == Status::InProgress || t.claimed {
+            true => Ok(()),
+            false if ws.is_set_up() => Ok(()),
+            false => Err(not_claimed(t.status)),
+        }
+    })?;
+    let i = find(&txn.plan, id)?;
     check_may_change(&txn, actor, i)?;
     let from = txn.plan.tasks[i].status;
     if txn.holder(i).is_none() && from != Status::InProgress {
-        bail!("task {id} is not claimed (it is {from}); nothing to release");
+        return Err(not_claimed(from));
     }
     txn.release(i, Some("released".into()));
     let t = &txn.plan.tasks[i];
-    let out = Updated { task: t.id.clone(), from, to: t.status, progress: t.progress };
+    let out = Updated {
+        task: t.id.clone(),
+        from,
+        to: t.status,
+        progress: t.progress,
+    };
     txn.commit()?;
     Ok(out)
 }
 
-fn find(txn: &Txn<'_>, id: &str) -> Result<usize> {
-    match txn.plan.find(id) {
+fn find(plan: &Plan, id: &str) -> Result<usize> {
+    match plan.find(id) {
         Some(i) => Ok(i),
-        None => bail!("{}: no task {id:?} in the plan", txn.plan.path().display()),
+        None => bail!("{}: no task {id:?} in the plan", plan.path().display()),
     }
 }
 

@@ -12,6 +12,7 @@ use std::marker::PhantomData;
 
 /// The top level of status.json.
 #[derive(Deserialize)]
+#[serde(expecting = "a plan object: {\"tasks\": {...}}")]
 pub(crate) struct PlanFile {
     pub tasks: NamedMap<TaskFile>,
     #[serde(default)]
@@ -70,8 +71,8 @@ pub(crate) struct JoinPointFile {
     pub requires: Vec<String>,
 }
 
-/// A JSON object read in order that refuses empty and duplicate keys (serde_json would keep the
-/// last duplicate silently).
+/// A JSON object of objects, read in order, that refuses empty and duplicate keys (serde_json
+/// would keep the last duplicate silently).
 pub(crate) struct NamedMap<T>(pub Vec<(String, T)>);
 
 impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
@@ -92,7 +93,7 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
                     if !seen.insert(key.clone()) {
                         return Err(de::Error::custom(format!("duplicate id {key:?}")));
                     }
-                    let value = map.next_value::<T>()?;
+                    let crate::json::ObjectOnly(value) = map.next_value()?;
                     entries.push((key, value));
                 }
                 Ok(NamedMap(entries))

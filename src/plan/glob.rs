@@ -53,7 +53,9 @@ fn matches_from(pat: &[u8], text: &[u8]) -> bool {
             }
             false
         }
-        Some(b'?') => text.first().is_some_and(|&c| c != b'/') && matches_from(&pat[1..], &text[1..]),
+        Some(b'?') => {
+            text.first().is_some_and(|&c| c != b'/') && matches_from(&pat[1..], &text[1..])
+        }
         Some(&c) => text.first() == Some(&c) && matches_from(&pat[1..], &text[1..]),
     }
 }

@@ -71,10 +71,7 @@ pub fn critical_path_from(tasks: &[Task], order: &[usize]) -> Vec<f64> {
     let dependents = dependents(&blocked_by);
     let mut path = vec![0.0; tasks.len()];
     for &t in order.iter().rev() {
-        let longest_after = dependents[t]
-            .iter()
-            .map(|&d| path[d])
-            .fold(0.0, f64::max);
+        let longest_after = dependents[t].iter().map(|&d| path[d]).fold(0.0, f64::max);
         path[t] = remaining_hours(&tasks[t]) + longest_after;
     }
     path

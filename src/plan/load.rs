@@ -85,7 +85,10 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
     };
     let text = String::from_utf8(bytes).map_err(|e| PlanError::Invalid {
         path: path.into(),
-        message: format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()),
+        message: format!(
+            "not UTF-8 text (invalid byte at offset {})",
+            e.utf8_error().valid_up_to()
+        ),
     })?;
     parse(path, &text)
 }
@@ -100,7 +103,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
     let doc: Value = serde_json::from_str(text).map_err(|e| PlanError::Syntax {
         path: path.into(),
         line: e.line(),
-        column: e.column(),
+        column: e.column().max(1),
         message: e.to_string(),
     })?;
     let invalid = |message: String| PlanError::Invalid {
@@ -142,7 +145,10 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
     }
     let blocked_by: Vec<Vec<usize>> = tasks.iter().map(|t| t.blocked_by.clone()).collect();
     let order = graph::topological_order(&blocked_by).map_err(|cycle| {
-        let names: Vec<String> = cycle.iter().map(|&i| format!("{:?}", tasks[i].id)).collect();
+        let names: Vec<String> = cycle
+            .iter()
+            .map(|&i| format!("{:?}", tasks[i].id))
+            .collect();
         invalid(format!(
             "dependency cycle: {} (each task is blocked by the next)",
             names.join(" -> ")
@@ -181,7 +187,11 @@ fn join_points(
                 }
             }
             if !any {
-                let what = if g.is_wildcard() { "matches no task" } else { "is not a task in this plan" };
+                let what = if g.is_wildcard() {
+                    "matches no task"
+                } else {
+                    "is not a task in this plan"
+                };
                 return Err(format!(
                     "joinPoints.{name}: requires {:?}, which {what}",
                     g.as_str()
@@ -189,7 +199,11 @@ fn join_points(
             }
         }
         let tasks = (0..tasks.len()).filter(|&i| matched[i]).collect();
-        out.push(JoinPoint { name, requires, tasks });
+        out.push(JoinPoint {
+            name,
+            requires,
+            tasks,
+        });
     }
     Ok(out)
 }
@@ -206,7 +220,12 @@ fn agent_specs(agents: NamedMap<super::file::AgentSpecFile>) -> Result<Vec<Agent
             id,
             worktree: a.worktree,
             branch: a.branch,
-            tasks: a.tasks.unwrap_or_default().iter().map(|p| Glob::new(p)).collect(),
+            tasks: a
+                .tasks
+                .unwrap_or_default()
+                .iter()
+                .map(|p| Glob::new(p))
+                .collect(),
         });
     }
     Ok(out)

@@ -52,9 +52,9 @@ pub fn judge(
         if agent.host.as_deref() == Some(host) && can_see_processes() {
             return match (process_start(pid), agent.pid_start) {
                 (None, _) => Liveness::Dead(format!("process {pid} is gone")),
-                (Some(now_start), Some(recorded)) if now_start != recorded => {
-                    Liveness::Dead(format!("process {pid} is gone (its pid now belongs to another process)"))
-                }
+                (Some(now_start), Some(recorded)) if now_start != recorded => Liveness::Dead(
+                    format!("process {pid} is gone (its pid now belongs to another process)"),
+                ),
                 _ => Liveness::Alive,
             };
         }
@@ -97,8 +97,14 @@ mod tests {
     fn lease_decides_for_agents_without_pid() {
         let now = super::super::model::parse_time("2026-01-01T12:00:00Z").unwrap();
         let lease = Duration::minutes(30);
-        assert_eq!(judge(&agent("2026-01-01T11:45:00Z"), None, "h", now, lease), Liveness::Alive);
-        assert!(matches!(judge(&agent("2026-01-01T11:00:00Z"), None, "h", now, lease), Liveness::Dead(_)));
+        assert_eq!(
+            judge(&agent("2026-01-01T11:45:00Z"), None, "h", now, lease),
+            Liveness::Alive
+        );
+        assert!(matches!(
+            judge(&agent("2026-01-01T11:00:00Z"), None, "h", now, lease),
+            Liveness::Dead(_)
+        ));
         // An old-script entry: no heartbeat, judged by its claim time.
         let old = AgentEntry::default();
         assert_eq!(judge(&old, Some(now), "h", now, lease), Liveness::Alive);
@@ -115,12 +121,27 @@ mod tests {
             ..Default::default()
         };
         let now = Utc::now();
-        assert_eq!(judge(&alive, None, &host, now, Duration::minutes(1)), Liveness::Alive);
+        assert_eq!(
+            judge(&alive, None, &host, now, Duration::minutes(1)),
+            Liveness::Alive
+        );
         if can_see_processes() {
-            let reused = AgentEntry { pid_start: Some(1), ..alive.clone() };
-            assert!(matches!(judge(&reused, None, &host, now, Duration::minutes(1)), Liveness::Dead(_)));
-            let gone = AgentEntry { pid: Some(u32::MAX - 1), ..alive };
-            assert!(matches!(judge(&gone, None, &host, now, Duration::minutes(1)), Liveness::Dead(_)));
+            let reused = AgentEntry {
+                pid_start: Some(1),
+                ..alive.clone()
+            };
+            assert!(matches!(
+                judge(&reused, None, &host, now, Duration::minutes(1)),
+                Liveness::Dead(_)
+            ));
+            let gone = AgentEntry {
+                pid: Some(u32::MAX - 1),
+                ..alive
+            };
+            assert!(matches!(
+                judge(&gone, None, &host, now, Duration::minutes(1)),
+                Liveness::Dead(_)
+            ));
         }
     }
 }

@@ -3,7 +3,6 @@
 
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::mpsc;
 use std::thread;
@@ -12,14 +11,15 @@ use std::time::{Duration, Instant};
 /// A held lock; dropping it unlocks.
 #[derive(Debug)]
 pub struct RegistryLock {
-    file: File,
+    // Held only to keep the lock; closing it unlocks.
+    _file: File,
     path: PathBuf,
 }
 
 impl RegistryLock {
-    /// Takes the lock at `path`, waiting as long as it takes, or up to `timeout`. While it
-    /// waits it says once on stderr who holds it.
-    pub fn acquire(path: &Path, timeout: Option<Duration>, what: &str) -> Result<RegistryLock> {
+    /// Takes the lock at `path`, waiting as long as it takes, or up to `timeout`. When the wait
+    /// is noticeable it says once on stderr who holds it.
+    pub fn acquire(path: &Path, timeout: Option<Duration>) -> Result<RegistryLock> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -39,25 +39,15 @@ impl RegistryLock {
                 return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
             }
         }
-        let mut lock = RegistryLock {
-            file,
+        Ok(RegistryLock {
+            _file: file,
             path: path.into(),
-        };
-        lock.record_holder(what);
-        Ok(lock)
+        })
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
-    }
-
-    // The content is only a hint for the "waiting for" message; failure to write it is harmless.
-    fn record_holder(&mut self, what: &str) {
-        let text = format!("pid {} ({what})\n", std::process::id());
-        let _ = self.file.set_len(0);
-        let _ = self.file.seek(SeekFrom::Start(0));
-        let _ = self.file.write_all(text.as_bytes());
     }
 }
 
@@ -110,11 +100,58 @@ fn wait(file: &File, path: &Path, timeout: Option<Duration>) -> Result<()> {
     }
 }
 
+/// Who holds the lock on `path`, for messages: the kernel's lock table names the process, so
+/// the lock file never needs to be written (a refused command leaves every byte as it was).
 fn holder(path: &Path) -> String {
-    let mut text = String::new();
-    let _ = File::open(path).and_then(|mut f| f.read_to_string(&mut text));
-    match text.trim() {
-        "" => "another process".to_string(),
-        t => t.to_string(),
+    match holder_pid(path) {
+        Some(pid) => {
+            let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+            let words: Vec<String> = cmdline
+                .split(|b| *b == 0)
+                .filter(|w| !w.is_empty())
+                .map(|w| String::from_utf8_lossy(w).into_owned())
+                .collect();
+            let mut cmd = words.join(" ");
+            if cmd.chars().count() > 80 {
+                cmd = cmd.chars().take(77).collect::<String>() + "...";
+            }
+            if cmd.is_empty() {
+                format!("pid {pid}")
+            } else {
+                format!("pid {pid} ({cmd})")
+            }
+        }
+        None => "another process".to_string(),
+    }
+}
+
+/// The pid holding a flock on `path`, from /proc/locks (Linux); `None` elsewhere.
+fn holder_pid(path: &Path) -> Option<u32> {
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::unix::fs::MetadataExt;
+        let md = std::fs::metadata(path).ok()?;
+        let dev = md.dev();
+        let major = ((dev >> 8) & 0xfff) | ((dev >> 32) & !0xfff);
+        let minor = (dev & 0xff) | ((dev >> 12) & !0xff);
+        let table = std::fs::read_to_string("/proc/locks").ok()?;
+        table.lines().find_map(|line| {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            // "1: FLOCK ADVISORY WRITE 1234 fd:01:5678 0 EOF"; waiters have "->" after the index.
+            if f.len() < 6 || f[1] != "FLOCK" {
+                return None;
+            }
+            let mut id = f[5].split(':');
+            let (ma, mi, ino) = (id.next()?, id.next()?, id.next()?);
+            let same = u64::from_str_radix(ma, 16).ok()? == major
+                && u64::from_str_radix(mi, 16).ok()? == minor
+                && ino.parse::<u64>().ok()? == md.ino();
+            same.then(|| f[4].parse().ok()).flatten()
+        })
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = path;
+        None
     }
 }

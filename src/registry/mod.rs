@@ -17,7 +17,9 @@ pub fn load(path: &Path) -> Result<Registry> {
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Registry::default()),
-        Err(e) => return Err(e).with_context(|| format!("{}: cannot read the registry", path.display())),
+        Err(e) => {
+            return Err(e).with_context(|| format!("{}: cannot read the registry", path.display()))
+        }
     };
     if text.trim().is_empty() {
         return Ok(Registry::default());

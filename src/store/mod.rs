@@ -50,16 +50,26 @@ pub struct Txn<'w> {
 }
 
 impl Workspace {
-    /// Locks, loads and reconciles. `what` names the operation for the lock holder message;
-    /// `actor`, when given, is registered or has its lease renewed before reconciling.
-    pub fn begin(&self, what: &str, actor: Option<&Actor>) -> Result<Txn<'_>> {
+    /// Locks, loads and reconciles. `actor`, when given, is registered or has its lease
+    /// renewed before reconciling.
+    pub fn begin(&self, actor: Option<&Actor>) -> Result<Txn<'_>> {
+        self.begin_checked(actor, |_| Ok(()))
+    }
+
+    /// Like `begin`, refusing early with `check`'s error: a command refused for bad input
+    /// (an unknown task, say) creates nothing, not even the coordination dir on first use.
+    pub fn begin_checked(
+        &self,
+        actor: Option<&Actor>,
+        check: impl Fn(&Plan) -> Result<()>,
+    ) -> Result<Txn<'_>> {
         if !self.is_set_up() {
-            // Validate before creating anything: bad input changes nothing.
-            self.load_plan()?;
+            check(&self.load_plan()?)?;
             self.ensure_coordination_dir(false)?;
         }
-        let lock = RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout, what)?;
+        let lock = RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout)?;
         let plan = self.load_plan()?;
+        check(&plan)?;
         let registry = self.load_registry()?;
         let mut txn = Txn {
             ws: self,
@@ -87,7 +97,7 @@ impl Workspace {
         if !self.is_set_up() {
             return Ok((self.load_plan()?, Registry::default()));
         }
-        let txn = self.begin("read", None)?;
+        let txn = self.begin(None)?;
         txn.finish()
     }
 }
@@ -107,22 +117,26 @@ impl Txn<'_> {
     pub fn touch(&mut self, actor: &Actor) {
         let now = format_time(self.now);
         let host = self.host.clone();
-        let entry = self.registry.agents.entry(actor.id.clone()).or_insert_with(|| {
-            self.events.push(Event {
-                time: now.clone(),
-                event: "register".into(),
-                agent: Some(actor.id.clone()),
-                task: None,
-                from: None,
-                to: None,
-                detail: None,
+        let entry = self
+            .registry
+            .agents
+            .entry(actor.id.clone())
+            .or_insert_with(|| {
+                self.events.push(Event {
+                    time: now.clone(),
+                    event: "register".into(),
+                    agent: Some(actor.id.clone()),
+                    task: None,
+                    from: None,
+                    to: None,
+                    detail: None,
+                });
+                AgentEntry {
+                    name: Some(actor.id.clone()),
+                    start_time: Some(now.clone()),
+                    ..AgentEntry::default()
+                }
             });
-            AgentEntry {
-                name: Some(actor.id.clone()),
-                start_time: Some(now.clone()),
-                ..AgentEntry::default()
-            }
-        });
         entry.heartbeat = Some(now);
         entry.state = Some("alive".into());
         if let Some(pid) = actor.pid {
@@ -174,7 +188,15 @@ impl Txn<'_> {
         Ok((self.plan, self.registry))
     }
 
-    fn log(&mut self, event: &str, agent: Option<&str>, task: Option<&str>, from: Option<&str>, to: Option<&str>, detail: Option<String>) {
+    fn log(
+        &mut self,
+        event: &str,
+        agent: Option<&str>,
+        task: Option<&str>,
+        from: Option<&str>,
+        to: Option<&str>,
+        detail: Option<String>,
+    ) {
         self.events.push(Event {
             time: format_time(self.now),
             event: event.into(),

@@ -34,7 +34,14 @@ impl Txn<'_> {
         self.plan.set_claim(i, Some(agent));
         self.plan_dirty = true;
         self.registry_dirty = true;
-        self.log("claim", Some(agent), Some(&id), Some(from.as_str()), Some("in-progress"), None);
+        self.log(
+            "claim",
+            Some(agent),
+            Some(&id),
+            Some(from.as_str()),
+            Some("in-progress"),
+            None,
+        );
     }
 
     /// Gives task `i` back: no claim, status pending, ready again once its blockers are done.
@@ -44,7 +51,14 @@ impl Txn<'_> {
         self.plan.set_claim(i, None);
         self.plan_dirty = true;
         let id = self.plan.tasks[i].id.clone();
-        self.log("release", agent.as_deref(), Some(&id), Some(from.as_str()), Some("pending"), detail);
+        self.log(
+            "release",
+            agent.as_deref(),
+            Some(&id),
+            Some(from.as_str()),
+            Some("pending"),
+            detail,
+        );
     }
 
     /// Moves task `i` to a final status (completed, reviewed, failed) or back to pending,
@@ -66,7 +80,14 @@ impl Txn<'_> {
         self.plan_dirty = true;
         self.plan_first = true;
         let id = self.plan.tasks[i].id.clone();
-        self.log("status", who.as_deref(), Some(&id), Some(from.as_str()), Some(status.as_str()), None);
+        self.log(
+            "status",
+            who.as_deref(),
+            Some(&id),
+            Some(from.as_str()),
+            Some(status.as_str()),
+            None,
+        );
     }
 
     /// Records progress on task `i`.
@@ -79,7 +100,11 @@ impl Txn<'_> {
     fn drop_claim(&mut self, i: usize) -> (Option<String>, Status) {
         let id = self.plan.tasks[i].id.clone();
         let from = self.plan.tasks[i].status;
-        let holder = self.registry.claimed_tasks.shift_remove(&id).map(|c| c.agent);
+        let holder = self
+            .registry
+            .claimed_tasks
+            .shift_remove(&id)
+            .map(|c| c.agent);
         if let Some(agent) = &holder {
             if let Some(a) = self.registry.agents.get_mut(agent) {
                 if a.current_task.as_deref() == Some(id.as_str()) {

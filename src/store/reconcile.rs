@@ -50,7 +50,9 @@ impl Txn<'_> {
                 continue;
             }
             let claimed = newest_claim.get(agent).copied();
-            if let Liveness::Dead(why) = judge(&AgentEntry::default(), claimed, &self.host, self.now, lease) {
+            if let Liveness::Dead(why) =
+                judge(&AgentEntry::default(), claimed, &self.host, self.now, lease)
+            {
                 dead.push((agent.to_string(), why));
             }
         }
@@ -60,7 +62,11 @@ impl Txn<'_> {
     }
 
     fn retire_dead_agent(&mut self, agent: &str, why: &str) {
-        let branch = self.registry.agents.get(agent).and_then(|a| a.branch.clone());
+        let branch = self
+            .registry
+            .agents
+            .get(agent)
+            .and_then(|a| a.branch.clone());
         if let Some(entry) = self.registry.agents.get_mut(agent) {
             entry.state = Some("dead".into());
             entry.current_task = None;
@@ -86,7 +92,8 @@ impl Txn<'_> {
             self.release(i, Some(format!("agent {agent} is dead: {why}")));
             self.plan.set_attempts(i, attempts);
             if let Some(branch) = &branch {
-                self.plan.set_field(i, "previousBranch", branch.as_str().into());
+                self.plan
+                    .set_field(i, "previousBranch", branch.as_str().into());
             }
             let max = self.ws.settings.max_attempts;
             if attempts >= max {
@@ -99,7 +106,14 @@ impl Txn<'_> {
                     "agent {agent} is dead ({why}); task {task} is pending again (attempt {attempts} of {max} used)"
                 ));
             }
-            self.log("recover", Some(agent), Some(&task), None, None, Some(why.to_string()));
+            self.log(
+                "recover",
+                Some(agent),
+                Some(&task),
+                None,
+                None,
+                Some(why.to_string()),
+            );
         }
     }
 
@@ -114,20 +128,38 @@ impl Txn<'_> {
             let Some(i) = self.plan.find(&task) else {
                 self.registry.claimed_tasks.shift_remove(&task);
                 self.registry_dirty = true;
-                self.notices.push(format!("dropped the claim of {agent} on {task}: the plan has no such task"));
-                self.log("drop-claim", Some(&agent), Some(&task), None, None, Some("not in the plan".into()));
+                self.notices.push(format!(
+                    "dropped the claim of {agent} on {task}: the plan has no such task"
+                ));
+                self.log(
+                    "drop-claim",
+                    Some(&agent),
+                    Some(&task),
+                    None,
+                    None,
+                    Some("not in the plan".into()),
+                );
                 continue;
             };
             let t = &self.plan.tasks[i];
             match t.status {
                 Status::Pending | Status::InProgress
-                    if t.status == Status::Pending || t.agent.as_deref() != Some(agent.as_str()) || !t.claimed =>
+                    if t.status == Status::Pending
+                        || t.agent.as_deref() != Some(agent.as_str())
+                        || !t.claimed =>
                 {
                     let from = t.status;
                     self.plan.set_status(i, Status::InProgress);
                     self.plan.set_claim(i, Some(&agent));
                     self.plan_dirty = true;
-                    self.log("status", Some(&agent), Some(&task), Some(from.as_str()), Some("in-progress"), Some("restored from the registry claim".into()));
+                    self.log(
+                        "status",
+                        Some(&agent),
+                        Some(&task),
+                        Some(from.as_str()),
+                        Some("in-progress"),
+                        Some("restored from the registry claim".into()),
+                    );
                 }
                 Status::Completed | Status::Reviewed | Status::Failed => {
                     self.registry.claimed_tasks.shift_remove(&task);
@@ -137,7 +169,14 @@ impl Txn<'_> {
                         }
                     }
                     self.registry_dirty = true;
-                    self.log("drop-claim", Some(&agent), Some(&task), None, None, Some(format!("task is {}", t.status)));
+                    self.log(
+                        "drop-claim",
+                        Some(&agent),
+                        Some(&task),
+                        None,
+                        None,
+                        Some(format!("task is {}", t.status)),
+                    );
                 }
                 _ => {}
             }

@@ -1,1 +1,8 @@
-fn main() {}
+//! The one integration test binary: the real `swarm` on real temporary git repositories.
+
+mod bad_input;
+mod claims;
+mod concurrency;
+mod legacy;
+mod support;
+mod views;

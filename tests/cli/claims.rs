@@ -1,0 +1,232 @@
+//! Claiming, finishing and releasing tasks; readiness along dependencies.
+
+use crate::support::{stderr, stdout, Env, CHAIN};
+use serde_json::Value;
+
+#[test]
+fn chain_readiness_follows_completed_blockers() {
+    let env = Env::with_plan(CHAIN);
+    let ready = |env: &Env| -> Vec<String> {
+        let o = env.run(&["list", "--ready", "--json"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+        rows.iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ready(&env), ["a"]);
+
+    let deps = env.run(&["list", "--show-dependencies"]);
+    let text = stdout(&deps);
+    let c_line = text
+        .lines()
+        .find(|l| l.starts_with("c "))
+        .expect("a line for c");
+    assert!(c_line.contains("waits for b"), "{text}");
+
+    let done = env.run(&["task", "done", "a"]);
+    assert!(done.status.success(), "{}", stderr(&done));
+    assert_eq!(ready(&env), ["b"]);
+    let text = stdout(&env.run(&["list", "--show-dependencies"]));
+    let c_line = text.lines().find(|l| l.starts_with("c ")).unwrap();
+    assert!(c_line.contains("waits for b"), "{text}");
+    assert!(
+        !text
+            .lines()
+            .find(|l| l.starts_with("b "))
+            .unwrap()
+            .contains("waits"),
+        "{text}"
+    );
+}
+
+#[test]
+fn claim_next_marks_both_files_and_reports_json() {
+    let env = Env::with_plan(CHAIN);
+    let o = env.run(&["task", "claim", "--next", "--agent", "agent-1", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["task"], "a");
+    assert_eq!(v["agent"], "agent-1");
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["a"]["status"], "in-progress");
+    assert_eq!(plan["tasks"]["a"]["agent"], "agent-1");
+    assert_eq!(plan["tasks"]["a"]["claimed"], true);
+    let reg = env.registry();
+    assert_eq!(reg["claimedTasks"]["a"]["agent"], "agent-1");
+    assert_eq!(reg["agents"]["agent-1"]["currentTask"], "a");
+    let events = std::fs::read_to_string(env.repo.join(".claude-agents/events.jsonl")).unwrap();
+    assert!(
+        events
+            .lines()
+            .any(|l| l.contains("\"claim\"") && l.contains("\"a\"")),
+        "{events}"
+    );
+}
+
+#[test]
+fn nothing_ready_exits_3_and_says_why() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "--next", "--agent", "x"])
+        .status
+        .success());
+    let o = env.run(&["task", "claim", "--next", "--agent", "y"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(o.stdout.is_empty(), "no data on stdout: {}", stdout(&o));
+    let err = stderr(&o);
+    assert!(err.contains("a by x"), "{err}");
+    assert!(err.contains("b waits for a"), "{err}");
+
+    assert!(env
+        .run(&["task", "done", "a", "--agent", "x"])
+        .status
+        .success());
+    for (agent, id) in [("x", "b"), ("x", "c")] {
+        let o = env.run(&["task", "claim", "--next", "--agent", agent]);
+        assert_eq!(stdout(&o).trim(), id);
+        assert!(env
+            .run(&["task", "done", id, "--agent", agent])
+            .status
+            .success());
+    }
+    let o = env.run(&["task", "claim", "--next", "--agent", "y"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("all 3 tasks are done"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn claim_by_id_refuses_blocked_and_held_tasks() {
+    let env = Env::with_plan(CHAIN);
+    let o = env.run(&["task", "claim", "b", "--agent", "x"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("waits for a"), "{}", stderr(&o));
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let again = env.run(&["task", "claim", "a", "--agent", "x"]);
+    assert!(again.status.success(), "claiming what you hold is harmless");
+    let other = env.run(&["task", "claim", "a", "--agent", "y"]);
+    assert_eq!(other.status.code(), Some(3));
+    assert!(
+        stderr(&other).contains("claimed by x"),
+        "{}",
+        stderr(&other)
+    );
+}
+
+#[test]
+fn only_the_holder_changes_a_claimed_task() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let o = env.run(&["task", "done", "a", "--agent", "y"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("claimed by x"), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "in-progress");
+
+    let o = env.run(&["task", "update", "a", "--progress", "40", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["progress"], 40);
+
+    // SWARM_AGENT_ID is the same identity as --agent.
+    let o = env
+        .swarm()
+        .env("SWARM_AGENT_ID", "x")
+        .args(["task", "release", "a"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "pending");
+    assert!(env.registry()["claimedTasks"].get("a").is_none());
+    let o = env.run(&["task", "claim", "--next", "--agent", "y"]);
+    assert_eq!(stdout(&o).trim(), "a", "a released task is ready again");
+}
+
+#[test]
+fn update_sets_status_and_progress() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let o = env.run(&["task", "update", "a", "--status", "failed", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "failed");
+    assert!(
+        env.registry()["claimedTasks"].get("a").is_none(),
+        "a final status ends the claim"
+    );
+    let o = env.run(&["task", "update", "a"]);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "update with nothing to do is a usage error"
+    );
+    let o = env.run(&["task", "update", "a", "--progress", "101"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn commands_work_from_inside_a_linked_worktree() {
+    let env = Env::with_plan(CHAIN);
+    let wt = env.repo.parent().unwrap().join("proj-agent");
+    crate::support::git(
+        &env.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "work/x",
+            wt.to_str().unwrap(),
+        ],
+    );
+    let o = env
+        .swarm_in(&wt)
+        .args(["task", "claim", "--next", "--agent", "x"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "a");
+    // The coordination dir is the main worktree's, not one inside the linked worktree.
+    assert!(env.registry_path().is_file());
+    assert!(!wt.join(".claude-agents").exists());
+    let o = env
+        .swarm_in(&wt.join("."))
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn setup_is_idempotent_and_excludes_the_coordination_dir() {
+    let env = Env::with_plan(CHAIN);
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(env.registry_path().is_file());
+    assert!(env.repo.join(".claude-agents/task-registry.lock").is_file());
+    let exclude = std::fs::read_to_string(env.repo.join(".git/info/exclude")).unwrap();
+    assert!(
+        exclude.lines().any(|l| l == "/.claude-agents/"),
+        "{exclude}"
+    );
+    let status = crate::support::git(&env.repo, &["status", "--porcelain"]);
+    assert!(status.is_empty(), "git sees nothing new: {status}");
+    let before = env.snapshot();
+    let o = env.run(&["setup"]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("nothing changed"), "{}", stderr(&o));
+    assert!(
+        crate::support::changed(&before, &env.snapshot()).is_empty(),
+        "a second setup changes nothing"
+    );
+}

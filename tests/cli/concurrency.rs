@@ -1,0 +1,184 @@
+//! Real concurrent processes: many claimers at once, a lock holder killed with SIGKILL.
+
+use crate::support::{flat_plan, stderr, Env};
+use std::collections::HashMap;
+use std::process::{Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// Claims in a loop as `agent` until swarm exits 3; returns the tasks it got.
+fn claim_until_empty(env: &Env, agent: &str) -> Vec<String> {
+    let mut got = Vec::new();
+    loop {
+        let o = env.run(&["task", "claim", "--next", "--agent", agent, "-q"]);
+        match o.status.code() {
+            Some(0) => got.push(String::from_utf8_lossy(&o.stdout).trim().to_string()),
+            Some(3) => return got,
+            other => panic!("claimer {agent} exited {other:?}: {}", stderr(&o)),
+        }
+    }
+}
+
+#[test]
+fn sixteen_concurrent_claimers_claim_every_task_exactly_once() {
+    let env = Env::with_plan(&flat_plan(200));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let results: Vec<(String, Vec<String>)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..16)
+            .map(|i| {
+                let env = &env;
+                s.spawn(move || {
+                    let agent = format!("agent-{i}");
+                    let got = claim_until_empty(env, &agent);
+                    (agent, got)
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("claimer thread"))
+            .collect()
+    });
+    let mut owner: HashMap<String, String> = HashMap::new();
+    for (agent, tasks) in &results {
+        for t in tasks {
+            if let Some(prev) = owner.insert(t.clone(), agent.clone()) {
+                panic!("task {t} claimed twice: by {prev} and {agent}");
+            }
+        }
+    }
+    assert_eq!(owner.len(), 200, "every task claimed");
+    let reg = env.registry();
+    let claims = reg["claimedTasks"].as_object().unwrap();
+    assert_eq!(claims.len(), 200);
+    let plan = env.plan();
+    for (task, agent) in &owner {
+        assert_eq!(claims[task]["agent"], agent.as_str());
+        assert_eq!(plan["tasks"][task]["agent"], agent.as_str());
+        assert_eq!(plan["tasks"][task]["status"], "in-progress");
+    }
+    assert!(
+        results.iter().filter(|(_, t)| !t.is_empty()).count() > 1,
+        "work was shared"
+    );
+}
+
+fn lock_path(env: &Env) -> std::path::PathBuf {
+    env.repo.join(".claude-agents/task-registry.lock")
+}
+
+/// Starts `flock` holding the registry lock (its child does not inherit it: -o), and waits
+/// until the lock is really held.
+fn hold_lock(env: &Env) -> std::process::Child {
+    let mut child = Command::new("flock")
+        .arg("-o")
+        .arg(lock_path(env))
+        .args(["sleep", "60"])
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("flock(1) is installed");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let probe = Command::new("flock")
+            .arg("-n")
+            .arg(lock_path(env))
+            .arg("true")
+            .status()
+            .unwrap();
+        if !probe.success() {
+            return child;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("flock never took the lock");
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+}
+
+#[test]
+fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
+    let env = Env::with_plan(&flat_plan(3));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let mut holder = hold_lock(&env);
+    // While it lives, the lock is really held: a claim with a short timeout gives up.
+    let o = env.run(&[
+        "task",
+        "claim",
+        "--next",
+        "--agent",
+        "x",
+        "--lock-timeout",
+        "0.5",
+    ]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("still locked"), "{err}");
+    assert_eq!(
+        err.matches("waiting for lock").count(),
+        1,
+        "said once: {err}"
+    );
+    // SIGKILL: no cleanup runs, yet the kernel drops the lock.
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let o = env.run(&[
+        "task",
+        "claim",
+        "--next",
+        "--agent",
+        "x",
+        "--lock-timeout",
+        "5",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 1);
+}
+
+#[test]
+fn claimers_killed_mid_operation_leave_valid_consistent_files() {
+    let env = Env::with_plan(&flat_plan(60));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let bin = assert_cmd::cargo::cargo_bin("swarm");
+    for round in 0..6u64 {
+        let mut children: Vec<_> = (0..6)
+            .map(|i| {
+                Command::new(&bin)
+                    .current_dir(&env.repo)
+                    .env("SWARM_TASKS_DIR", &env.tasks)
+                    .args([
+                        "task",
+                        "claim",
+                        "--next",
+                        "-q",
+                        "--agent",
+                        &format!("r{round}-{i}"),
+                    ])
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .spawn()
+                    .unwrap()
+            })
+            .collect();
+        thread::sleep(Duration::from_millis(2 + round * 3));
+        for c in &mut children {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        // Whatever instant they died at, both files parse and agree after the next command.
+        let o = env.run(&["list", "--json", "-q"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let plan = env.plan();
+        let reg = env.registry();
+        let claims = reg["claimedTasks"].as_object().unwrap();
+        for (id, t) in plan["tasks"].as_object().unwrap() {
+            let claimed = claims.contains_key(id);
+            assert_eq!(
+                claimed,
+                t["status"] == "in-progress",
+                "task {id}: {t} vs claim {claimed}"
+            );
+        }
+    }
+}

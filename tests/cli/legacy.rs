@@ -1,0 +1,151 @@
+//! Files written by the old scripts, with fields swarm does not know, keep working and keep
+//! those fields in their order.
+
+use crate::support::{stderr, stdout, Env};
+use serde_json::Value;
+
+const OLD_PLAN: &str = r#"{
+  "version": "2024-legacy",
+  "tasks": {
+    "setup-foundation/project-structure": {
+      "title": "Project structure",
+      "description": "Lay out the crate",
+      "owner": "team-a",
+      "status": "pending",
+      "blockedBy": [],
+      "notes": ["keep", "these"],
+      "agent": null,
+      "claimed": false,
+      "zz-last": {"nested": true}
+    },
+    "core-features/api": {
+      "title": "API",
+      "status": "pending",
+      "blockedBy": ["setup-foundation/project-structure"],
+      "priority": "high",
+      "estimate": "2h"
+    }
+  },
+  "coordination": {"agents": {}, "mode": "manual"},
+  "joinPoints": {"integration": {"requires": ["setup-foundation/*", "core-features/api"], "owner": "lead"}},
+  "trailer": 42
+}"#;
+
+const OLD_REGISTRY: &str = r#"{
+  "version": "1.0",
+  "lastUpdated": "2024-01-01T00:00:00Z",
+  "agents": {
+    "agent-1700000000-1234": {
+      "name": "claude-worker-1234",
+      "startTime": "2024-01-01T00:00:00Z",
+      "currentTask": null,
+      "terminal": "tmux:1"
+    }
+  },
+  "claimedTasks": {},
+  "custom": {"keep": "me"}
+}"#;
+
+fn keys(v: &Value) -> Vec<String> {
+    v.as_object().unwrap().keys().cloned().collect()
+}
+
+#[test]
+fn old_format_files_load_and_keep_extra_fields_in_order() {
+    let env = Env::with_plan(OLD_PLAN);
+    std::fs::create_dir_all(env.repo.join(".claude-agents")).unwrap();
+    std::fs::write(env.registry_path(), OLD_REGISTRY).unwrap();
+    let before = env.plan();
+
+    let o = env.run(&["task", "claim", "--next", "--agent", "agent-new"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "setup-foundation/project-structure");
+
+    let after = env.plan();
+    assert_eq!(
+        keys(&after),
+        keys(&before),
+        "top-level keys and their order"
+    );
+    assert_eq!(after["trailer"], 42);
+    assert_eq!(after["version"], "2024-legacy");
+    assert_eq!(after["coordination"]["mode"], "manual");
+    assert_eq!(after["joinPoints"]["integration"]["owner"], "lead");
+    let task = &after["tasks"]["setup-foundation/project-structure"];
+    assert_eq!(
+        keys(task),
+        [
+            "title",
+            "description",
+            "owner",
+            "status",
+            "blockedBy",
+            "notes",
+            "agent",
+            "claimed",
+            "zz-last"
+        ],
+        "known and unknown task fields stay where they were"
+    );
+    assert_eq!(task["notes"], serde_json::json!(["keep", "these"]));
+    assert_eq!(task["zz-last"]["nested"], true);
+    assert_eq!(task["status"], "in-progress");
+    assert_eq!(task["agent"], "agent-new");
+    assert_eq!(
+        after["tasks"]["core-features/api"],
+        before["tasks"]["core-features/api"]
+    );
+
+    let reg = env.registry();
+    assert_eq!(reg["custom"]["keep"], "me");
+    assert_eq!(reg["agents"]["agent-1700000000-1234"]["terminal"], "tmux:1");
+    assert_eq!(
+        reg["claimedTasks"]["setup-foundation/project-structure"]["agent"],
+        "agent-new"
+    );
+}
+
+#[test]
+fn an_old_registry_claim_wins_over_pending_in_the_plan() {
+    // The old scripts wrote claims to the registry only; swarm must not hand the task out again.
+    let env = Env::with_plan(OLD_PLAN);
+    std::fs::create_dir_all(env.repo.join(".claude-agents")).unwrap();
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let reg = OLD_REGISTRY
+        .replace("\"claimedTasks\": {}", &format!(
+            "\"claimedTasks\": {{\"setup-foundation/project-structure\": {{\"agent\": \"agent-1700000000-1234\", \"claimedAt\": \"{now}\"}}}}"
+        ));
+    std::fs::write(env.registry_path(), reg).unwrap();
+    let o = env.run(&["task", "claim", "--next", "--agent", "agent-new"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let plan = env.plan();
+    let task = &plan["tasks"]["setup-foundation/project-structure"];
+    assert_eq!(task["status"], "in-progress");
+    assert_eq!(task["agent"], "agent-1700000000-1234");
+}
+
+#[test]
+fn an_old_claim_past_its_lease_is_released() {
+    let env = Env::with_plan(OLD_PLAN);
+    std::fs::create_dir_all(env.repo.join(".claude-agents")).unwrap();
+    let reg = OLD_REGISTRY.replace(
+        "\"claimedTasks\": {}",
+        "\"claimedTasks\": {\"setup-foundation/project-structure\": {\"agent\": \"agent-1700000000-1234\", \"claimedAt\": \"2024-01-01T00:00:00Z\"}}",
+    );
+    std::fs::write(env.registry_path(), reg).unwrap();
+    let o = env.run(&["task", "claim", "--next", "--agent", "agent-new"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("agent-1700000000-1234 is dead"),
+        "{}",
+        stderr(&o)
+    );
+    let plan = env.plan();
+    let task = &plan["tasks"]["setup-foundation/project-structure"];
+    assert_eq!(task["agent"], "agent-new");
+    assert_eq!(task["attempts"], 1);
+    assert_eq!(
+        env.registry()["agents"]["agent-1700000000-1234"]["state"],
+        "dead"
+    );
+}

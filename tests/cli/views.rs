@@ -1,0 +1,159 @@
+//! Read commands: list filters and JSON shapes, join-status, task show, agents.
+
+use crate::support::{stderr, stdout, Env, CHAIN};
+use serde_json::Value;
+
+fn json(o: &std::process::Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", stdout(o)))
+}
+
+#[test]
+fn list_json_has_the_documented_shape() {
+    let env = Env::with_plan(CHAIN);
+    let o = env.run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let rows = json(&o);
+    let b = &rows[1];
+    for key in [
+        "id",
+        "title",
+        "status",
+        "agent",
+        "progress",
+        "blockedBy",
+        "ready",
+        "waitingFor",
+    ] {
+        assert!(b.get(key).is_some(), "row lacks {key}: {b}");
+    }
+    assert_eq!(b["id"], "b");
+    assert_eq!(b["status"], "pending");
+    assert_eq!(b["ready"], false);
+    assert_eq!(b["waitingFor"], serde_json::json!(["a"]));
+    assert_eq!(b["blockedBy"], serde_json::json!(["a"]));
+}
+
+#[test]
+fn list_filters_combine() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let ids = |args: &[&str]| -> Vec<String> {
+        let mut full = vec!["list", "--json"];
+        full.extend_from_slice(args);
+        let v = json(&env.run(&full));
+        v.as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_str().unwrap().to_string())
+            .collect()
+    };
+    assert_eq!(ids(&["--agent", "x"]), ["a"]);
+    assert_eq!(ids(&["--status", "pending"]), ["b", "c"]);
+    assert_eq!(ids(&["--status", "pending,in-progress"]), ["a", "b", "c"]);
+    assert_eq!(ids(&["--unassigned"]), ["b", "c"]);
+    assert!(ids(&["--ready"]).is_empty());
+    let o = env.run(&["list", "--status", "bogus"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn show_structure_groups_phases() {
+    let env = Env::with_plan(
+        r#"{"tasks": {"setup/a": {"status": "completed"}, "setup/b": {}, "core/c": {"blockedBy": ["setup/b"]}}}"#,
+    );
+    let text = stdout(&env.run(&["list", "--show-structure"]));
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(
+        lines[0].starts_with("setup/") && lines[0].contains("1/2 done"),
+        "{text}"
+    );
+    assert!(
+        lines[1].starts_with("  a") && lines[1].contains("completed"),
+        "{text}"
+    );
+    assert!(
+        lines[3].starts_with("core/") && lines[3].contains("0/1 done"),
+        "{text}"
+    );
+    assert!(lines[4].contains("waits for setup/b"), "{text}");
+}
+
+#[test]
+fn join_status_exit_code_and_json() {
+    let env = Env::with_plan(CHAIN);
+    let o = env.run(&["join-status", "--json"]);
+    assert_eq!(o.status.code(), Some(3));
+    let v = json(&o);
+    assert_eq!(v["point"], "all");
+    assert_eq!(v["ready"], false);
+    assert_eq!(v["tasks"].as_array().unwrap().len(), 3);
+    for key in ["id", "status", "agent", "progress"] {
+        assert!(v["tasks"][0].get(key).is_some(), "{key}");
+    }
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let text = stdout(&env.run(&["join-status"]));
+    assert!(text.contains("Not Ready"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" a ") && l.contains("in-progress") && l.contains('x')),
+        "{text}"
+    );
+    for t in ["a", "b", "c"] {
+        assert!(env.run(&["task", "done", t]).status.success());
+    }
+    let o = env.run(&["join-status", "--point", "all"]);
+    assert_eq!(o.status.code(), Some(0));
+    assert!(stdout(&o).contains("all: Ready"), "{}", stdout(&o));
+}
+
+#[test]
+fn join_status_json_is_an_array_for_several_points() {
+    let env = Env::with_plan(
+        r#"{"tasks": {"a": {"status": "completed"}, "b": {}},
+            "joinPoints": {"first": {"requires": ["a"]}, "second": {"requires": ["a", "b"]}}}"#,
+    );
+    let o = env.run(&["join-status", "--json"]);
+    assert_eq!(o.status.code(), Some(3), "one point is not ready");
+    let v = json(&o);
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["ready"], true);
+    assert_eq!(v[1]["ready"], false);
+    let o = env.run(&["join-status", "--point", "first"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn task_show_and_agents() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let v = json(&env.run(&["task", "show", "b", "--json"]));
+    assert_eq!(v["waitingFor"], serde_json::json!(["a"]));
+    assert_eq!(v["blocks"], serde_json::json!(["c"]));
+    let text = stdout(&env.run(&["task", "show", "a"]));
+    assert!(
+        text.contains("First") && text.contains("agent: x"),
+        "{text}"
+    );
+    let agents = json(&env.run(&["agents", "--json"]));
+    assert_eq!(agents[0]["id"], "x");
+    assert_eq!(agents[0]["currentTask"], "a");
+    assert_eq!(agents[0]["claims"], serde_json::json!(["a"]));
+}
+
+#[test]
+fn list_works_before_setup_and_creates_nothing() {
+    let env = Env::with_plan(CHAIN);
+    let before = env.snapshot();
+    let o = env.run(&["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
+}
