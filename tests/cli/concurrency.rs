@@ -68,7 +68,8 @@ fn lock_path(env: &Env) -> std::path::PathBuf {
 }
 
 /// Starts `flock` holding the registry lock (its child does not inherit it: -o), and waits
-/// until the lock is really held.
+/// until the lock is really held. The caller kills and waits for it.
+#[allow(clippy::zombie_processes)]
 fn hold_lock(env: &Env) -> std::process::Child {
     let mut child = Command::new("flock")
         .arg("-o")
