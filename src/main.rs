@@ -1,6 +1,9 @@
 //! The `swarm` binary: parse, run, print the error chain once, map it to an exit status.
 
 use clap::Parser;
+
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
 
 fn main() -> ExitCode {

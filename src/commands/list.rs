@@ -17,18 +17,21 @@ pub fn exec(ctx: &Ctx, args: &ListArgs) -> Result<u8> {
         ready: args.ready,
         agent: args.agent.clone(),
     };
-    let rows = list::rows(&plan, &registry, &filter);
+    let ready = list::readiness(&plan, &registry);
+    let rows = list::rows(&plan, &registry, &ready, &filter);
     if args.json {
         crate::output::json(&rows)?;
         return Ok(EXIT_OK);
     }
-    let all = list::rows(&plan, &registry, &Filter::default());
-    let s = list::summary(&all);
-    let status_of: HashMap<&str, &TaskRow> = all.iter().map(|r| (r.id.as_str(), r)).collect();
+    let s = list::summary(&plan, &ready);
     let text = if args.show_structure {
         structure(&ctx.ui, &rows)
+    } else if args.show_dependencies {
+        let all = list::rows(&plan, &registry, &ready, &Filter::default());
+        let by_id: HashMap<&str, &TaskRow> = all.iter().map(|r| (r.id.as_str(), r)).collect();
+        table(&ctx.ui, &rows, Some(&by_id))
     } else {
-        table(&ctx.ui, &rows, args.show_dependencies.then_some(&status_of))
+        table(&ctx.ui, &rows, None)
     };
     crate::output::lines(text)?;
     ctx.ui.note(&format!(
@@ -39,7 +42,7 @@ pub fn exec(ctx: &Ctx, args: &ListArgs) -> Result<u8> {
         s.waiting,
         s.done,
         s.failed,
-        if rows.len() < all.len() {
+        if rows.len() < s.total {
             format!(" ({} shown)", rows.len())
         } else {
             String::new()

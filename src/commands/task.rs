@@ -167,7 +167,8 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
     let Some(i) = plan.find(id) else {
         anyhow::bail!("{}: no task {id:?} in the plan", plan.path().display());
     };
-    let rows = list::rows(&plan, &registry, &Filter::default());
+    let ready = list::readiness(&plan, &registry);
+    let rows = list::rows(&plan, &registry, &ready, &Filter::default());
     let row = rows[i].clone();
     let detail = TaskDetail {
         description: plan.tasks[i].description.clone(),

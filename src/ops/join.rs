@@ -47,11 +47,7 @@ pub fn report(plan: &Plan, registry: &Registry, point: &JoinPoint, agents: usize
             JoinTask {
                 id: t.id.clone(),
                 status: t.status,
-                agent: registry
-                    .claimed_tasks
-                    .get(&t.id)
-                    .map(|c| c.agent.clone())
-                    .or_else(|| t.agent.clone()),
+                agent: super::list::agent_of(plan, registry, i).map(str::to_string),
                 progress: t.progress,
             }
         })

@@ -47,35 +47,43 @@ pub struct Filter {
 }
 
 impl Filter {
-    fn keeps(&self, row: &TaskRow) -> bool {
-        (self.statuses.is_empty() || self.statuses.contains(&row.status))
-            && (!self.unassigned || row.agent.is_none())
-            && (!self.ready || row.ready)
-            && self
-                .agent
-                .as_ref()
-                .is_none_or(|a| row.agent.as_ref() == Some(a))
+    fn keeps(&self, status: Status, agent: Option<&str>, ready: bool) -> bool {
+        (self.statuses.is_empty() || self.statuses.contains(&status))
+            && (!self.unassigned || agent.is_none())
+            && (!self.ready || ready)
+            && self.agent.as_deref().is_none_or(|a| agent == Some(a))
     }
 }
 
-/// Builds the rows in plan order, filtered.
-pub fn rows(plan: &Plan, registry: &Registry, filter: &Filter) -> Vec<TaskRow> {
-    let ready = scheduler::readiness(plan, |id| registry.claimed_tasks.contains_key(id));
+/// Readiness of every task given the registry's claims.
+pub fn readiness(plan: &Plan, registry: &Registry) -> Vec<bool> {
+    scheduler::readiness(plan, |id| registry.claimed_tasks.contains_key(id))
+}
+
+/// The agent shown for task `i`: the claim holder, else the agent recorded in the plan.
+pub fn agent_of<'a>(plan: &'a Plan, registry: &'a Registry, i: usize) -> Option<&'a str> {
+    let t = &plan.tasks[i];
+    registry
+        .claimed_tasks
+        .get(&t.id)
+        .map(|c| c.agent.as_str())
+        .or(t.agent.as_deref())
+}
+
+/// Builds the rows in plan order, filtered; `ready` comes from `readiness`.
+pub fn rows(plan: &Plan, registry: &Registry, ready: &[bool], filter: &Filter) -> Vec<TaskRow> {
     let ids = |v: &mut dyn Iterator<Item = usize>| -> Vec<String> {
         v.map(|b| plan.tasks[b].id.clone()).collect()
     };
     plan.tasks
         .iter()
         .enumerate()
+        .filter(|&(i, t)| filter.keeps(t.status, agent_of(plan, registry, i), ready[i]))
         .map(|(i, t)| TaskRow {
             id: t.id.clone(),
             title: t.title.clone(),
             status: t.status,
-            agent: registry
-                .claimed_tasks
-                .get(&t.id)
-                .map(|c| c.agent.clone())
-                .or_else(|| t.agent.clone()),
+            agent: agent_of(plan, registry, i).map(str::to_string),
             progress: t.progress,
             blocked_by: ids(&mut t.blocked_by.iter().copied()),
             ready: ready[i],
@@ -84,7 +92,6 @@ pub fn rows(plan: &Plan, registry: &Registry, filter: &Filter) -> Vec<TaskRow> {
             estimate_hours: t.estimate,
             attempts: t.attempts,
         })
-        .filter(|r| filter.keeps(r))
         .collect()
 }
 
@@ -105,15 +112,15 @@ pub struct Summary {
     pub failed: usize,
 }
 
-/// Summarises rows.
-pub fn summary(rows: &[TaskRow]) -> Summary {
+/// Counts every task of the plan by state.
+pub fn summary(plan: &Plan, ready: &[bool]) -> Summary {
     let mut s = Summary {
-        total: rows.len(),
+        total: plan.tasks.len(),
         ..Summary::default()
     };
-    for r in rows {
-        match r.status {
-            Status::Pending if r.ready => s.ready += 1,
+    for (t, &ready) in plan.tasks.iter().zip(ready) {
+        match t.status {
+            Status::Pending if ready => s.ready += 1,
             Status::Pending => s.waiting += 1,
             Status::InProgress => s.in_progress += 1,
             Status::Completed | Status::Reviewed => s.done += 1,

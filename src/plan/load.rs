@@ -3,7 +3,8 @@
 use super::file::{NamedMap, PlanFile};
 use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
 use crate::ids;
-use serde_json::Value;
+use crate::json::ObjectOnly;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -94,18 +95,27 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
 }
 
 pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
-    let file: PlanFile = crate::json::from_str(text).map_err(|e| PlanError::Syntax {
+    let syntax = |e: crate::json::JsonError| PlanError::Syntax {
         path: path.into(),
         line: e.line,
         column: e.column,
         message: e.message,
-    })?;
-    let doc: Value = serde_json::from_str(text).map_err(|e| PlanError::Syntax {
-        path: path.into(),
-        line: e.line(),
-        column: e.column().max(1),
-        message: e.to_string(),
-    })?;
+    };
+    let doc = crate::json::parse_value(text).map_err(syntax)?;
+    // Types are checked on the parsed document (one parse); only when they are wrong is the
+    // text parsed again, slowly, for the field path and line:column of the mistake.
+    let file: PlanFile = match ObjectOnly::<PlanFile>::deserialize(&doc) {
+        Ok(ObjectOnly(file)) => file,
+        Err(fast) => {
+            return Err(match crate::json::from_str::<PlanFile>(text) {
+                Err(e) => syntax(e),
+                Ok(_) => PlanError::Invalid {
+                    path: path.into(),
+                    message: fast.to_string(),
+                },
+            })
+        }
+    };
     let invalid = |message: String| PlanError::Invalid {
         path: path.into(),
         message,
@@ -154,7 +164,7 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
             names.join(" -> ")
         ))
     })?;
-    let join_points = join_points(file.join_points, &tasks).map_err(invalid)?;
+    let join_points = join_points(file.join_points, &tasks, &index).map_err(invalid)?;
     let agents = match file.coordination.and_then(|c| c.agents) {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
@@ -173,19 +183,29 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
 fn join_points(
     points: Option<NamedMap<super::file::JoinPointFile>>,
     tasks: &[Task],
+    index: &HashMap<String, usize>,
 ) -> Result<Vec<JoinPoint>, String> {
     let mut out = Vec::new();
     for (name, jp) in points.map(|p| p.0).unwrap_or_default() {
         let requires: Vec<Glob> = jp.requires.iter().map(|p| Glob::new(p)).collect();
         let mut matched = vec![false; tasks.len()];
         for g in &requires {
-            let mut any = false;
-            for (i, t) in tasks.iter().enumerate() {
-                if g.matches(&t.id) {
-                    matched[i] = true;
-                    any = true;
+            // Exact ids are looked up; only wildcards scan the tasks (plans list thousands of ids).
+            let any = if g.is_wildcard() {
+                let mut any = false;
+                for (i, t) in tasks.iter().enumerate() {
+                    if g.matches(&t.id) {
+                        matched[i] = true;
+                        any = true;
+                    }
                 }
-            }
+                any
+            } else if let Some(&i) = index.get(g.as_str()) {
+                matched[i] = true;
+                true
+            } else {
+                false
+            };
             if !any {
                 let what = if g.is_wildcard() {
                     "matches no task"

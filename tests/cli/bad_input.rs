@@ -46,7 +46,7 @@ fn cases() -> Vec<Case> {
         c("bad priority", "{\"tasks\": {\"a\": {\"priority\": \"urgent\"}}}", LIST, &["status.json:1:", "tasks.a.priority", "\"high\""]),
         c("bad estimate", "{\"tasks\": {\"a\": {\"estimate\": \"soon\"}}}", LIST, &["status.json:1:", "tasks.a.estimate", "90m"]),
         c("progress over 100", "{\"tasks\": {\"a\": {\"progress\": 150}}}", LIST, &["status.json:1:", "tasks.a.progress", "0 to 100"]),
-        c("duplicate task id", "{\"tasks\": {\"a\": {},\n \"a\": {}}}", CLAIM, &["status.json:2:", "duplicate id \\\"a\\\""]),
+        c("duplicate task id", "{\"tasks\": {\"a\": {},\n \"a\": {}}}", CLAIM, &["status.json:2:", "duplicate key \\\"a\\\""]),
         c("empty task id", "{\"tasks\": {\"\": {}}}", LIST, &["status.json:1:", "empty id"]),
         c("control char in id", "{\"tasks\": {\"a\\nb\": {}}}", LIST, &["status.json", "control character"]),
         c("unknown blocker", "{\"tasks\": {\"a\": {}, \"b\": {\"blockedBy\": [\"zz\"]}}}", CLAIM, &["status.json", "task \\\"b\\\" is blocked by \\\"zz\\\"", "not a task"]),
