@@ -1,7 +1,7 @@
 //! Typed JSON reading with the field path and line:column in every error.
 
 use serde::de::value::MapAccessDeserializer;
-use serde::de::{self, DeserializeOwned, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde::{Deserialize, Deserializer};
 use serde_json::{Map, Value};
 use std::fmt;
@@ -105,7 +105,7 @@ pub struct JsonError {
 }
 
 /// Parses `text` into `T`, which must be written as a JSON object; rejects trailing content.
-pub fn from_str<T: DeserializeOwned>(text: &str) -> Result<T, JsonError> {
+pub fn from_str<'de, T: Deserialize<'de>>(text: &'de str) -> Result<T, JsonError> {
     let mut de = serde_json::Deserializer::from_str(text);
     let ObjectOnly(value) = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

@@ -6,41 +6,42 @@
 use super::status::{Estimate, Priority, Progress, Status};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
-use std::collections::HashSet;
+use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
 /// The top level of status.json.
 #[derive(Deserialize)]
 #[serde(expecting = "a plan object: {\"tasks\": {...}}")]
-pub(crate) struct PlanFile {
-    pub tasks: NamedMap<TaskFile>,
-    #[serde(default)]
-    pub coordination: Option<CoordinationFile>,
-    #[serde(default, rename = "joinPoints")]
-    pub join_points: Option<NamedMap<JoinPointFile>>,
+pub(crate) struct PlanFile<'a> {
+    #[serde(borrow)]
+    pub tasks: NamedMap<'a, TaskFile<'a>>,
+    #[serde(default, borrow)]
+    pub coordination: Option<CoordinationFile<'a>>,
+    #[serde(default, rename = "joinPoints", borrow)]
+    pub join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
 }
 
 /// One task entry.
 #[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
-pub(crate) struct TaskFile {
-    #[serde(default)]
-    pub title: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
+pub(crate) struct TaskFile<'a> {
+    #[serde(default, borrow)]
+    pub title: Option<Cow<'a, str>>,
+    #[serde(default, borrow)]
+    pub description: Option<Cow<'a, str>>,
     #[serde(default)]
     pub status: Option<Status>,
-    #[serde(default)]
-    pub blocked_by: Option<Vec<String>>,
+    #[serde(default, borrow)]
+    pub blocked_by: Option<Vec<Cow<'a, str>>>,
     #[serde(default)]
     pub priority: Option<Priority>,
     #[serde(default)]
     pub estimate: Option<Estimate>,
     #[serde(default)]
     pub progress: Option<Progress>,
-    #[serde(default)]
-    pub agent: Option<String>,
+    #[serde(default, borrow)]
+    pub agent: Option<Cow<'a, str>>,
     #[serde(default)]
     pub claimed: Option<bool>,
     #[serde(default)]
@@ -49,9 +50,9 @@ pub(crate) struct TaskFile {
 
 /// `coordination`: pre-assigned agents.
 #[derive(Deserialize)]
-pub(crate) struct CoordinationFile {
-    #[serde(default)]
-    pub agents: Option<NamedMap<AgentSpecFile>>,
+pub(crate) struct CoordinationFile<'a> {
+    #[serde(default, borrow)]
+    pub agents: Option<NamedMap<'a, AgentSpecFile>>,
 }
 
 /// One pre-assigned agent.
@@ -67,31 +68,29 @@ pub(crate) struct AgentSpecFile {
 
 /// One join point.
 #[derive(Deserialize)]
-pub(crate) struct JoinPointFile {
-    pub requires: Vec<String>,
+pub(crate) struct JoinPointFile<'a> {
+    #[serde(borrow)]
+    pub requires: Vec<Cow<'a, str>>,
 }
 
 /// A JSON object of objects, read in order, that refuses empty and duplicate keys (serde_json
-/// would keep the last duplicate silently).
-pub(crate) struct NamedMap<T>(pub Vec<(String, T)>);
+/// would keep the last duplicate silently). Keys borrow from the input where they can.
+pub(crate) struct NamedMap<'a, T>(pub Vec<(Cow<'a, str>, T)>);
 
-impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
+impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for NamedMap<'a, T> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct NamedMapVisitor<T>(PhantomData<T>);
-        impl<'de, T: Deserialize<'de>> Visitor<'de> for NamedMapVisitor<T> {
-            type Value = NamedMap<T>;
+        struct NamedMapVisitor<'a, T>(PhantomData<(&'a (), T)>);
+        impl<'de: 'a, 'a, T: Deserialize<'de>> Visitor<'de> for NamedMapVisitor<'a, T> {
+            type Value = NamedMap<'a, T>;
             fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
                 f.write_str("an object keyed by id")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                let mut seen = HashSet::new();
+                // Duplicate keys never get here: `json::parse_value` refuses them first.
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                while let Some(key) = map.next_key::<String>()? {
+                while let Some(BorrowedKey(key)) = map.next_key()? {
                     if key.trim().is_empty() {
                         return Err(de::Error::custom("empty id: expected a non-empty key"));
-                    }
-                    if !seen.insert(key.clone()) {
-                        return Err(de::Error::custom(format!("duplicate id {key:?}")));
                     }
                     let crate::json::ObjectOnly(value) = map.next_value()?;
                     entries.push((key, value));
@@ -100,5 +99,30 @@ impl<'de, T: Deserialize<'de>> Deserialize<'de> for NamedMap<T> {
             }
         }
         d.deserialize_map(NamedMapVisitor(PhantomData))
+    }
+}
+
+/// A map key that borrows from the input when it has no escapes.
+struct BorrowedKey<'a>(Cow<'a, str>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for BorrowedKey<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct KeyVisitor<'b>(PhantomData<&'b ()>);
+        impl<'de: 'b, 'b> Visitor<'de> for KeyVisitor<'b> {
+            type Value = BorrowedKey<'b>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string key")
+            }
+            fn visit_borrowed_str<E>(self, v: &'de str) -> Result<Self::Value, E> {
+                Ok(BorrowedKey(Cow::Borrowed(v)))
+            }
+            fn visit_str<E>(self, v: &str) -> Result<Self::Value, E> {
+                Ok(BorrowedKey(Cow::Owned(v.to_owned())))
+            }
+            fn visit_string<E>(self, v: String) -> Result<Self::Value, E> {
+                Ok(BorrowedKey(Cow::Owned(v)))
+            }
+        }
+        d.deserialize_str(KeyVisitor(PhantomData))
     }
 }

@@ -5,6 +5,7 @@ use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
 use serde::Deserialize;
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::fmt;
 use std::io;
@@ -124,13 +125,13 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
     let mut index = HashMap::with_capacity(entries.len());
     for (i, (id, _)) in entries.iter().enumerate() {
         ids::check_task_id(id).map_err(|e| invalid(format!("tasks: {e}")))?;
-        index.insert(id.clone(), i);
+        index.insert(id.to_string(), i);
     }
     let mut tasks = Vec::with_capacity(entries.len());
     for (id, t) in entries {
         let mut blocked_by = Vec::new();
         for b in t.blocked_by.unwrap_or_default() {
-            let Some(&bi) = index.get(&b) else {
+            let Some(&bi) = index.get(b.as_ref()) else {
                 return Err(invalid(format!(
                     "task {id:?} is blocked by {b:?}, which is not a task in this plan"
                 )));
@@ -140,15 +141,15 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
             }
         }
         tasks.push(Task {
-            id,
-            title: t.title.unwrap_or_default(),
-            description: t.description.unwrap_or_default(),
+            id: id.into_owned(),
+            title: t.title.unwrap_or_default().into_owned(),
+            description: t.description.unwrap_or_default().into_owned(),
             status: t.status.unwrap_or(Status::Pending),
             blocked_by,
             priority: t.priority.unwrap_or_default(),
             estimate: t.estimate.map(|e| e.0),
             progress: t.progress.map(|p| p.0),
-            agent: t.agent.filter(|a| !a.is_empty()),
+            agent: t.agent.filter(|a| !a.is_empty()).map(Cow::into_owned),
             claimed: t.claimed.unwrap_or(false),
             attempts: t.attempts.unwrap_or(0),
         });
@@ -220,7 +221,7 @@ fn join_points(
         }
         let tasks = (0..tasks.len()).filter(|&i| matched[i]).collect();
         out.push(JoinPoint {
-            name,
+            name: name.into_owned(),
             requires,
             tasks,
         });
@@ -228,7 +229,7 @@ fn join_points(
     Ok(out)
 }
 
-fn agent_specs(agents: NamedMap<super::file::AgentSpecFile>) -> Result<Vec<AgentSpec>, String> {
+fn agent_specs(agents: NamedMap<'_, super::file::AgentSpecFile>) -> Result<Vec<AgentSpec>, String> {
     let mut out = Vec::new();
     for (id, a) in agents.0 {
         ids::check_agent_id(&id).map_err(|e| format!("coordination.agents: {e}"))?;
@@ -237,7 +238,7 @@ fn agent_specs(agents: NamedMap<super::file::AgentSpecFile>) -> Result<Vec<Agent
                 .map_err(|e| format!("coordination.agents.{id}.branch: {e}"))?;
         }
         out.push(AgentSpec {
-            id,
+            id: id.into_owned(),
             worktree: a.worktree,
             branch: a.branch,
             tasks: a
