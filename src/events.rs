@@ -1,7 +1,7 @@
 //! events.jsonl: one JSON object per line for every claim, release, status change, recovery.
 
 use serde::{Deserialize, Serialize};
-use std::fs::OpenOptions;
+use std::fs::{File, OpenOptions};
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -29,10 +29,11 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
-/// Appends events to the log in one write and makes them durable.
-pub fn append(path: &Path, events: &[Event]) -> io::Result<()> {
+/// Appends events to the log in one write; returns the file to `sync_data` once the lock is
+/// released (`None` when there was nothing to write).
+pub fn append(path: &Path, events: &[Event]) -> io::Result<Option<File>> {
     if events.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
     let mut buf = Vec::new();
     for e in events {
@@ -41,7 +42,7 @@ pub fn append(path: &Path, events: &[Event]) -> io::Result<()> {
     }
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
     file.write_all(&buf)?;
-    file.sync_data()
+    Ok(Some(file))
 }
 
 /// Reads every event in the log (lines that do not parse are skipped: the log is advisory).

@@ -1,12 +1,12 @@
 //! The `swarm` binary: parse, run, print the error chain once, map it to an exit status.
 
 use clap::Parser;
-
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use std::process::ExitCode;
+use std::sync::atomic::Ordering;
 
 fn main() -> ExitCode {
+    // The process ends right after the command: skip freeing big plans.
+    swarm::plan::LEAK_ON_DROP.store(true, Ordering::Relaxed);
     let cli = swarm::cli::Cli::parse();
     match swarm::commands::run(cli) {
         Ok(code) => ExitCode::from(code),

@@ -43,7 +43,11 @@ pub fn run(ws: &Workspace, use_gitignore: bool) -> Result<SetupReport> {
                 last_updated: Some(registry::model::format_time(chrono::Utc::now())),
                 ..Registry::default()
             };
-            registry::save(&registry_path, &reg)?;
+            let mut syncs = crate::atomic::DirSyncs::default();
+            registry::save(&registry_path, &reg, &mut syncs)?;
+            syncs
+                .sync()
+                .with_context(|| format!("{}: cannot sync", ws.coord_dir.display()))?;
             done.push(format!("created {}", registry_path.display()));
         }
     }

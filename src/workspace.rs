@@ -160,6 +160,9 @@ impl Workspace {
 
 /// Finds the main worktree and the common git dir from any directory of the repository.
 fn main_worktree(start: &Path) -> Result<(PathBuf, PathBuf)> {
+    if let Some(found) = plain_layout(start) {
+        return Ok(found);
+    }
     let repo = git2::Repository::discover(start).map_err(|e| git_open_error(start, e))?;
     let common = repo.commondir().to_path_buf();
     let main = if repo.is_worktree() {
@@ -176,6 +179,41 @@ fn main_worktree(start: &Path) -> Result<(PathBuf, PathBuf)> {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let root = root.components().collect::<PathBuf>();
     Ok((root, common))
+}
+
+/// The two standard layouts, read directly (every claim is a new process, and opening the
+/// repository with libgit2 reads all of git's configuration): a `.git` directory (the main
+/// worktree), or a `.git` file pointing at `<common>/worktrees/<name>` (a linked worktree of a
+/// main worktree whose git dir is `<main>/.git`). Anything else — GIT_DIR, bare repositories,
+/// submodules, separate git dirs — goes through libgit2.
+fn plain_layout(start: &Path) -> Option<(PathBuf, PathBuf)> {
+    if ["GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE"]
+        .iter()
+        .any(|v| std::env::var_os(v).is_some())
+    {
+        return None;
+    }
+    let start = start.canonicalize().ok()?;
+    for dir in start.ancestors() {
+        let dotgit = dir.join(".git");
+        let Ok(meta) = fs::symlink_metadata(&dotgit) else {
+            continue;
+        };
+        if meta.is_dir() {
+            let is_repo = dotgit.join("HEAD").is_file() && !dotgit.join("commondir").exists();
+            return is_repo.then(|| (dir.to_path_buf(), dotgit));
+        }
+        let text = fs::read_to_string(&dotgit).ok()?;
+        let gitdir = dir.join(text.strip_prefix("gitdir:")?.trim());
+        let common_rel = fs::read_to_string(gitdir.join("commondir")).ok()?;
+        let common = gitdir.join(common_rel.trim()).canonicalize().ok()?;
+        if common.file_name()? != ".git" {
+            return None;
+        }
+        let main = common.parent()?.to_path_buf();
+        return main.join(".git").is_dir().then_some((main, common));
+    }
+    None
 }
 
 fn git_open_error(at: &Path, e: git2::Error) -> anyhow::Error {

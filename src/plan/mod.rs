@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One task as swarm reads it; the full entry stays in the document.
 #[derive(Debug, Clone)]
@@ -80,6 +81,22 @@ pub struct Plan {
     pub join_points: Vec<JoinPoint>,
     /// Pre-assigned agents in plan order.
     pub agents: Vec<AgentSpec>,
+}
+
+/// When set, dropping a `Plan` leaks its memory instead of freeing it. The command-line
+/// binary sets it: it exits right after, and freeing a 100k-task tree one node at a time costs
+/// more than the command's own work. Library users that keep running leave it unset.
+pub static LEAK_ON_DROP: AtomicBool = AtomicBool::new(false);
+
+impl Drop for Plan {
+    fn drop(&mut self) {
+        if LEAK_ON_DROP.load(Ordering::Relaxed) {
+            std::mem::forget(std::mem::take(&mut self.doc));
+            std::mem::forget(std::mem::take(&mut self.tasks));
+            std::mem::forget(std::mem::take(&mut self.index));
+            std::mem::forget(std::mem::take(&mut self.order));
+        }
+    }
 }
 
 impl Plan {
@@ -165,9 +182,10 @@ impl Plan {
         self.doc["tasks"][self.tasks[i].id.as_str()].get(key)
     }
 
-    /// Writes the document back atomically; unknown fields keep their place.
-    pub fn save(&self) -> io::Result<()> {
-        crate::atomic::write_json(&self.path, &self.doc)
+    /// Writes the document back atomically; unknown fields keep their place. The rename is
+    /// durable once `syncs` is synced.
+    pub fn save(&self, syncs: &mut crate::atomic::DirSyncs) -> io::Result<()> {
+        crate::atomic::write_json(&self.path, &self.doc, syncs)
     }
 
     fn entry(&mut self, i: usize) -> &mut Map<String, Value> {

@@ -3,6 +3,7 @@
 mod mutate;
 mod reconcile;
 
+use crate::atomic::DirSyncs;
 use crate::events::{self, Event};
 use crate::plan::Plan;
 use crate::registry::{self, model::format_time, AgentEntry, Registry, RegistryLock};
@@ -33,7 +34,7 @@ impl Actor {
 /// `commit`; dropping it without committing writes nothing.
 pub struct Txn<'w> {
     ws: &'w Workspace,
-    _lock: RegistryLock,
+    lock: RegistryLock,
     /// The plan as it is now.
     pub plan: Plan,
     /// The registry as it is now.
@@ -73,7 +74,7 @@ impl Workspace {
         let registry = self.load_registry()?;
         let mut txn = Txn {
             ws: self,
-            _lock: lock,
+            lock,
             plan,
             registry,
             now: Utc::now(),
@@ -157,29 +158,34 @@ impl Txn<'_> {
         if self.registry_dirty {
             self.registry.last_updated = Some(format_time(self.now));
         }
-        let write_plan = |plan: &Plan| {
-            plan.save()
-                .with_context(|| format!("{}: cannot write the plan", plan.path().display()))
-        };
+        let mut syncs = DirSyncs::default();
         let registry_path = self.ws.registry_path();
-        if self.plan_first {
-            if self.plan_dirty {
-                write_plan(&self.plan)?;
-            }
-            if self.registry_dirty {
-                registry::save(&registry_path, &self.registry)?;
-            }
-        } else {
-            if self.registry_dirty {
-                registry::save(&registry_path, &self.registry)?;
-            }
-            if self.plan_dirty {
-                write_plan(&self.plan)?;
-            }
+        let plan_path = self.plan.path().to_path_buf();
+        let write_plan = |plan: &Plan, syncs: &mut DirSyncs| {
+            plan.save(syncs)
+                .with_context(|| format!("{}: cannot write the plan", plan_path.display()))
+        };
+        if self.plan_first && self.plan_dirty {
+            write_plan(&self.plan, &mut syncs)?;
+        }
+        if self.registry_dirty {
+            registry::save(&registry_path, &self.registry, &mut syncs)?;
+        }
+        if !self.plan_first && self.plan_dirty {
+            write_plan(&self.plan, &mut syncs)?;
         }
         let events_path = self.ws.events_path();
-        events::append(&events_path, &self.events)
+        let events_file = events::append(&events_path, &self.events)
             .with_context(|| format!("{}: cannot append events", events_path.display()))?;
+        // Others may go on now; what this process reports is durable once the syncs are done.
+        drop(self.lock);
+        syncs
+            .sync()
+            .context("cannot sync the coordination directories")?;
+        if let Some(f) = events_file {
+            f.sync_data()
+                .with_context(|| format!("{}: cannot sync", events_path.display()))?;
+        }
         if !self.ws.settings.quiet {
             for n in &self.notices {
                 eprintln!("swarm: {n}");
