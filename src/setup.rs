@@ -43,11 +43,7 @@ pub fn run(ws: &Workspace, use_gitignore: bool) -> Result<SetupReport> {
                 last_updated: Some(registry::model::format_time(chrono::Utc::now())),
                 ..Registry::default()
             };
-            let mut syncs = crate::atomic::DirSyncs::default();
-            registry::save(&registry_path, &reg, &mut syncs)?;
-            syncs
-                .sync()
-                .with_context(|| format!("{}: cannot sync", ws.coord_dir.display()))?;
+            registry::save(&registry_path, &reg)?;
             done.push(format!("created {}", registry_path.display()));
         }
     }

@@ -182,10 +182,9 @@ impl Plan {
         self.doc["tasks"][self.tasks[i].id.as_str()].get(key)
     }
 
-    /// Writes the document back atomically; unknown fields keep their place. The rename is
-    /// durable once `syncs` is synced.
-    pub fn save(&self, syncs: &mut crate::atomic::DirSyncs) -> io::Result<()> {
-        crate::atomic::write_json(&self.path, &self.doc, syncs)
+    /// Stages the document for an atomic rewrite; unknown fields keep their place.
+    pub fn stage(&self) -> io::Result<crate::atomic::Staged> {
+        crate::atomic::stage_json(&self.path, &self.doc)
     }
 
     fn entry(&mut self, i: usize) -> &mut Map<String, Value> {

@@ -35,8 +35,8 @@ pub fn load(path: &Path) -> Result<Registry> {
     })
 }
 
-/// Writes the registry atomically; the rename is durable once `syncs` is synced.
-pub fn save(path: &Path, registry: &Registry, syncs: &mut crate::atomic::DirSyncs) -> Result<()> {
-    crate::atomic::write_json(path, registry, syncs)
+/// Writes the registry atomically and durably (outside transactions).
+pub fn save(path: &Path, registry: &Registry) -> Result<()> {
+    crate::atomic::write_json(path, registry)
         .with_context(|| format!("{}: cannot write the registry", path.display()))
 }

@@ -3,7 +3,7 @@
 mod mutate;
 mod reconcile;
 
-use crate::atomic::DirSyncs;
+use crate::atomic::{self, DirSyncs};
 use crate::events::{self, Event};
 use crate::plan::Plan;
 use crate::registry::{self, model::format_time, AgentEntry, Registry, RegistryLock};
@@ -158,21 +158,31 @@ impl Txn<'_> {
         if self.registry_dirty {
             self.registry.last_updated = Some(format_time(self.now));
         }
-        let mut syncs = DirSyncs::default();
         let registry_path = self.ws.registry_path();
         let plan_path = self.plan.path().to_path_buf();
-        let write_plan = |plan: &Plan, syncs: &mut DirSyncs| {
-            plan.save(syncs)
+        let stage_plan = |plan: &Plan| {
+            plan.stage()
                 .with_context(|| format!("{}: cannot write the plan", plan_path.display()))
         };
+        let stage_registry = |reg: &Registry| {
+            atomic::stage_json(&registry_path, reg)
+                .with_context(|| format!("{}: cannot write the registry", registry_path.display()))
+        };
+        let mut staged = Vec::new();
         if self.plan_first && self.plan_dirty {
-            write_plan(&self.plan, &mut syncs)?;
+            staged.push(stage_plan(&self.plan)?);
         }
         if self.registry_dirty {
-            registry::save(&registry_path, &self.registry, &mut syncs)?;
+            staged.push(stage_registry(&self.registry)?);
         }
         if !self.plan_first && self.plan_dirty {
-            write_plan(&self.plan, &mut syncs)?;
+            staged.push(stage_plan(&self.plan)?);
+        }
+        atomic::sync_all_staged(&staged).context("cannot sync the new plan and registry")?;
+        let mut syncs = DirSyncs::default();
+        for s in staged {
+            s.install(&mut syncs)
+                .context("cannot rename the new plan or registry into place")?;
         }
         let events_path = self.ws.events_path();
         let events_file = events::append(&events_path, &self.events)
