@@ -184,8 +184,7 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
             .and_then(|c| c.claimed_at.clone()),
         previous_branch: plan
             .field(i, "previousBranch")
-            .and_then(|v| v.as_str())
-            .map(str::to_string),
+            .and_then(|v| v.as_str().map(str::to_string)),
         row,
     };
     if json {

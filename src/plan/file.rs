@@ -6,12 +6,16 @@
 use super::status::{Estimate, Priority, Progress, Status};
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 use std::borrow::Cow;
+use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// The top level of status.json.
+/// The top level of status.json, fully typed: parsed only to explain a plan the fast reader
+/// (`PlanTop`) refused, with the field path and position of the mistake.
 #[derive(Deserialize)]
+#[allow(dead_code)] // read for its errors only
 #[serde(expecting = "a plan object: {\"tasks\": {...}}")]
 pub(crate) struct PlanFile<'a> {
     #[serde(borrow)]
@@ -86,12 +90,11 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for NamedMap<'a, T> {
                 f.write_str("an object keyed by id")
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-                // Duplicate keys never get here: `json::parse_value` refuses them first.
-                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                let mut entries: Vec<(Cow<'a, str>, T)> =
+                    Vec::with_capacity(map.size_hint().unwrap_or(0));
+                let mut seen = HashSet::new();
                 while let Some(BorrowedKey(key)) = map.next_key()? {
-                    if key.trim().is_empty() {
-                        return Err(de::Error::custom("empty id: expected a non-empty key"));
-                    }
+                    let key = check_key(key, &mut seen)?;
                     let crate::json::ObjectOnly(value) = map.next_value()?;
                     entries.push((key, value));
                 }
@@ -100,6 +103,59 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for NamedMap<'a, T> {
         }
         d.deserialize_map(NamedMapVisitor(PhantomData))
     }
+}
+
+/// The tasks, each kept as its raw JSON text (which borrows from the file and knows its place
+/// in it), so the file can be rewritten task by task.
+pub(crate) struct RawTasks<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
+
+impl<'de: 'a, 'a> Deserialize<'de> for RawTasks<'a> {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct RawTasksVisitor<'a>(PhantomData<&'a ()>);
+        impl<'de: 'a, 'a> Visitor<'de> for RawTasksVisitor<'a> {
+            type Value = RawTasks<'a>;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("an object keyed by task id")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+                let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
+                let mut seen = HashSet::new();
+                while let Some(BorrowedKey(key)) = map.next_key()? {
+                    let key = check_key(key, &mut seen)?;
+                    let raw: &'a RawValue = map.next_value()?;
+                    entries.push((key, raw));
+                }
+                Ok(RawTasks(entries))
+            }
+        }
+        d.deserialize_map(RawTasksVisitor(PhantomData))
+    }
+}
+
+/// The top of status.json with the tasks left raw: the fast way in (see `load::parse`).
+#[derive(Deserialize)]
+#[serde(expecting = "a plan object: {\"tasks\": {...}}")]
+pub(crate) struct PlanTop<'a> {
+    #[serde(borrow)]
+    pub tasks: RawTasks<'a>,
+    #[serde(default, borrow)]
+    pub coordination: Option<CoordinationFile<'a>>,
+    #[serde(default, rename = "joinPoints", borrow)]
+    pub join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
+}
+
+/// Refuses empty and repeated keys (serde_json would keep the last duplicate silently).
+fn check_key<'a, E: de::Error>(
+    key: Cow<'a, str>,
+    seen: &mut HashSet<Cow<'a, str>>,
+) -> Result<Cow<'a, str>, E> {
+    if key.trim().is_empty() {
+        return Err(E::custom("empty id: expected a non-empty key"));
+    }
+    if !seen.insert(key.clone()) {
+        return Err(E::custom(format!("duplicate key {key:?}")));
+    }
+    Ok(key)
 }
 
 /// A map key that borrows from the input when it has no escapes.

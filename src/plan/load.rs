@@ -1,12 +1,11 @@
 //! Reading and validating status.json.
 
-use super::file::{NamedMap, PlanFile};
+use super::file::{NamedMap, PlanFile, PlanTop, TaskFile};
 use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
-use serde::Deserialize;
 use std::borrow::Cow;
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -92,43 +91,60 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
             e.utf8_error().valid_up_to()
         ),
     })?;
-    parse(path, &text)
+    parse(path, text)
 }
 
-pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
-    let syntax = |e: crate::json::JsonError| PlanError::Syntax {
-        path: path.into(),
-        line: e.line,
-        column: e.column,
-        message: e.message,
-    };
-    let doc = crate::json::parse_value(text).map_err(syntax)?;
-    // Types are checked on the parsed document (one parse); only when they are wrong is the
-    // text parsed again, slowly, for the field path and line:column of the mistake.
-    let file: PlanFile = match ObjectOnly::<PlanFile>::deserialize(&doc) {
-        Ok(ObjectOnly(file)) => file,
-        Err(fast) => {
-            return Err(match crate::json::from_str::<PlanFile>(text) {
-                Err(e) => syntax(e),
-                Ok(_) => PlanError::Invalid {
-                    path: path.into(),
-                    message: fast.to_string(),
-                },
-            })
+/// The tasks as read by the fast path: id, where the object is in the file, its fields.
+type Entries<'a> = Vec<(Cow<'a, str>, (usize, usize), TaskFile<'a>)>;
+
+/// The fast way in: the top level is parsed once with each task left as raw text, then each
+/// task's fields are read from its own slice. Any error sends the text through the slow, fully
+/// typed parse, which knows the field path and line:column of the mistake.
+fn read_fast(text: &str) -> Result<(Entries<'_>, PlanTop<'_>), ()> {
+    let ObjectOnly(mut top): ObjectOnly<PlanTop> = serde_json::from_str(text).map_err(|_| ())?;
+    let base = text.as_ptr() as usize;
+    let raw_tasks = std::mem::take(&mut top.tasks.0);
+    let mut entries = Vec::with_capacity(raw_tasks.len());
+    for (id, raw) in raw_tasks {
+        let slice = raw.get();
+        let start = (slice.as_ptr() as usize).checked_sub(base).ok_or(())?;
+        if start + slice.len() > text.len() {
+            return Err(());
         }
+        let ObjectOnly(task): ObjectOnly<TaskFile> = serde_json::from_str(slice).map_err(|_| ())?;
+        entries.push((id, (start, start + slice.len()), task));
+    }
+    Ok((entries, top))
+}
+
+pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
+    let Ok((entries, top)) = read_fast(&text) else {
+        return Err(match crate::json::from_str::<PlanFile>(&text) {
+            Err(e) => PlanError::Syntax {
+                path: path.into(),
+                line: e.line,
+                column: e.column,
+                message: e.message,
+            },
+            Ok(_) => PlanError::Invalid {
+                path: path.into(),
+                message: "not a valid plan (the fast reader refused it; please report this)".into(),
+            },
+        });
     };
     let invalid = |message: String| PlanError::Invalid {
         path: path.into(),
         message,
     };
-    let entries = file.tasks.0;
     let mut index = HashMap::with_capacity(entries.len());
-    for (i, (id, _)) in entries.iter().enumerate() {
+    for (i, (id, _, _)) in entries.iter().enumerate() {
         ids::check_task_id(id).map_err(|e| invalid(format!("tasks: {e}")))?;
         index.insert(id.to_string(), i);
     }
     let mut tasks = Vec::with_capacity(entries.len());
-    for (id, t) in entries {
+    let mut spans = Vec::with_capacity(entries.len());
+    for (id, span, t) in entries {
+        spans.push(span);
         let mut blocked_by = Vec::new();
         for b in t.blocked_by.unwrap_or_default() {
             let Some(&bi) = index.get(b.as_ref()) else {
@@ -165,14 +181,17 @@ pub(super) fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
             names.join(" -> ")
         ))
     })?;
-    let join_points = join_points(file.join_points, &tasks, &index).map_err(invalid)?;
-    let agents = match file.coordination.and_then(|c| c.agents) {
+    let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
+    let agents = match top.coordination.and_then(|c| c.agents) {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
     };
     Ok(Plan {
         path: path.into(),
-        doc,
+        text,
+        spans,
+        edited: BTreeMap::new(),
+        unwritable: None,
         tasks,
         index,
         order,

@@ -5,13 +5,14 @@ pub mod glob;
 pub mod graph;
 mod load;
 pub mod status;
+mod write;
 
 pub use glob::Glob;
 pub use load::PlanError;
 pub use status::{Estimate, Priority, Progress, Status};
 
 use serde_json::{Map, Value};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -67,11 +68,18 @@ pub struct AgentSpec {
     pub tasks: Vec<Glob>,
 }
 
-/// A loaded plan: the raw document (for faithful rewrites) and the typed view.
+/// A loaded plan: the file as read, the task objects changed since, and the typed view.
+/// Saving rewrites only the changed task objects; every other byte stays as it was.
 #[derive(Debug, Clone)]
 pub struct Plan {
     path: PathBuf,
-    doc: Value,
+    text: String,
+    /// Byte range of each task's object in `text`, in plan (= file) order.
+    spans: Vec<(usize, usize)>,
+    /// Task objects changed since loading, by task index.
+    edited: BTreeMap<usize, Map<String, Value>>,
+    /// Why the plan cannot be written back, if a changed task could not be re-read.
+    unwritable: Option<String>,
     /// Tasks in plan order.
     pub tasks: Vec<Task>,
     index: HashMap<String, usize>,
@@ -91,7 +99,8 @@ pub static LEAK_ON_DROP: AtomicBool = AtomicBool::new(false);
 impl Drop for Plan {
     fn drop(&mut self) {
         if LEAK_ON_DROP.load(Ordering::Relaxed) {
-            std::mem::forget(std::mem::take(&mut self.doc));
+            std::mem::forget(std::mem::take(&mut self.text));
+            std::mem::forget(std::mem::take(&mut self.spans));
             std::mem::forget(std::mem::take(&mut self.tasks));
             std::mem::forget(std::mem::take(&mut self.index));
             std::mem::forget(std::mem::take(&mut self.order));
@@ -107,7 +116,7 @@ impl Plan {
 
     /// Validates `text` as the plan at `path` (which is only used in messages and for saving).
     pub fn parse(path: &Path, text: &str) -> Result<Plan, PlanError> {
-        load::parse(path, text)
+        load::parse(path, text.to_owned())
     }
 
     /// Where the plan lives.
@@ -177,26 +186,52 @@ impl Plan {
         self.entry(i).insert(key.into(), value);
     }
 
-    /// Reads a field of task `i` as written in the document.
-    pub fn field(&self, i: usize, key: &str) -> Option<&Value> {
-        self.doc["tasks"][self.tasks[i].id.as_str()].get(key)
+    /// Reads a field of task `i` (as changed, or as written in the file).
+    pub fn field(&self, i: usize, key: &str) -> Option<Value> {
+        match self.edited.get(&i) {
+            Some(map) => map.get(key).cloned(),
+            None => self.read_object(i).ok()?.remove(key),
+        }
     }
 
-    /// Stages the document for an atomic rewrite; unknown fields keep their place.
+    /// Stages the rewritten file: the changed task objects re-serialised in their own layout,
+    /// everything else byte for byte.
     pub fn stage(&self) -> io::Result<crate::atomic::Staged> {
-        crate::atomic::stage_json(&self.path, &self.doc)
+        if let Some(why) = &self.unwritable {
+            return Err(io::Error::other(why.clone()));
+        }
+        let bytes = self.text.as_bytes();
+        crate::atomic::stage(&self.path, |out| {
+            let mut pos = 0;
+            for (&i, object) in &self.edited {
+                let (start, end) = self.spans[i];
+                out.write_all(&bytes[pos..start])?;
+                write::write_object(out, object, &write::layout_of(&self.text, start, end))?;
+                pos = end;
+            }
+            out.write_all(&bytes[pos..])
+        })
+    }
+
+    fn read_object(&self, i: usize) -> Result<Map<String, Value>, serde_json::Error> {
+        let (start, end) = self.spans[i];
+        serde_json::from_str(&self.text[start..end])
     }
 
     fn entry(&mut self, i: usize) -> &mut Map<String, Value> {
-        let id = self.tasks[i].id.as_str();
-        // The loader checked that every task is an object; a fresh one is a safe fallback.
-        let slot = &mut self.doc["tasks"][id];
-        if !slot.is_object() {
-            *slot = Value::Object(Map::new());
+        if !self.edited.contains_key(&i) {
+            // The object was read once already; only exotic content (a number beyond f64, say)
+            // can fail here, and then the plan refuses to be written rather than lose a field.
+            let object = self.read_object(i).unwrap_or_else(|e| {
+                self.unwritable = Some(format!(
+                    "{}: task {:?} cannot be rewritten: {e}",
+                    self.path.display(),
+                    self.tasks[i].id
+                ));
+                Map::new()
+            });
+            self.edited.insert(i, object);
         }
-        match slot {
-            Value::Object(map) => map,
-            _ => unreachable!("slot was just made an object"),
-        }
+        self.edited.entry(i).or_default()
     }
 }

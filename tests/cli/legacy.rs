@@ -149,3 +149,34 @@ fn an_old_claim_past_its_lease_is_released() {
         "dead"
     );
 }
+
+#[test]
+fn a_claim_rewrites_only_the_claimed_task_and_keeps_the_file_layout() {
+    let plan = "{\n\t\"note\": \"hand written\",\n\t\"tasks\": {\n\t\t\"a\": {\"title\": \"A\"},\n\t\t\"b\": {\n\t\t\t\"title\": \"B\",\n\t\t\t\"blockedBy\": [\"a\"]\n\t\t}\n\t}\n}\n";
+    let env = Env::with_plan(plan);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let after = std::fs::read_to_string(env.plan_path()).unwrap();
+    let expected_a = "\t\t\"a\": {\"title\": \"A\", \"status\": \"in-progress\", \"agent\": \"x\", \"claimed\": true},";
+    assert_eq!(
+        after,
+        plan.replace("\t\t\"a\": {\"title\": \"A\"},", expected_a),
+        "{after}"
+    );
+    assert!(env
+        .run(&["task", "done", "a", "--agent", "x"])
+        .status
+        .success());
+    assert!(env
+        .run(&["task", "claim", "b", "--agent", "x"])
+        .status
+        .success());
+    let after = std::fs::read_to_string(env.plan_path()).unwrap();
+    assert!(
+        after.contains("\t\t\"b\": {\n\t\t\t\"title\": \"B\",\n\t\t\t\"blockedBy\": [\n\t\t\t\t\"a\"\n\t\t\t],\n\t\t\t\"status\": \"in-progress\""),
+        "multi-line objects keep their indentation: {after}"
+    );
+    assert!(after.starts_with("{\n\t\"note\": \"hand written\",\n"));
+}
