@@ -42,6 +42,9 @@ if [ "${1:-}" = "__claimers" ]; then
       rc=0
       if [ "$impl" = swarm ]; then
         "$SWARM" -C "$dir/repo" --tasks-dir "$dir/tasks" task claim --next --agent "bench-$p" -q >>"$out" 2>/dev/null || rc=$?
+      elif [ "$impl" = floor ]; then
+        # The same processes doing no work: what starting 80 processes costs on this machine.
+        "$SWARM" --version >/dev/null || rc=$?
       else
         SEED_FIXED=1 bash "$ANCHORS/seed-claim.sh" "$dir/tasks/repo" "$dir/seed-registry.json" >>"$out" 2>/dev/null || rc=$?
       fi
@@ -96,10 +99,11 @@ echo "== contention: 8 claimers x 10 claims, 200-task flat plan" >&2
 C=$(fixture contention 200 --flat)
 bench contention -r "$RUNS" -w 1 --prepare "$(reset_cmd "$C")" \
   -n swarm "bash $0 __claimers swarm 8 10 $C" \
-  -n seed-fixed "bash $0 __claimers seed 8 10 $C"
+  -n seed-fixed "bash $0 __claimers seed 8 10 $C" \
+  -n "floor (swarm --version)" "bash $0 __claimers floor 8 10 $C"
 
-sw=$(mean contention 0); sd=$(mean contention 1)
-summary+=("contention (8x10 claims, 200 tasks): swarm $(python3 -c "print(f'{80/$sw:.0f}')") claims/s, seed-fixed $(python3 -c "print(f'{80/$sd:.1f}')") claims/s -> swarm $(ratio "$sd" "$sw")x the throughput")
+sw=$(mean contention 0); sd=$(mean contention 1); sf=$(mean contention 2)
+summary+=("contention (8x10 claims, 200 tasks): swarm $(python3 -c "print(f'{80/$sw:.0f}')") claims/s, seed-fixed $(python3 -c "print(f'{80/$sd:.1f}')") claims/s -> swarm $(ratio "$sd" "$sw")x the throughput (process floor: $(python3 -c "print(f'{$sf*1000:.0f}')") ms, at most $(ratio "$sd" "$sf")x)")
 fi
 
 if want claim-10k; then

@@ -23,7 +23,7 @@ pub fn pick_next(plan: &Plan, ready: &[bool], preferred: &[Glob]) -> Option<usiz
     if candidates.len() <= 1 {
         return candidates.first().copied();
     }
-    let path = graph::critical_path_from(&plan.tasks, &plan.order);
+    let path = graph::critical_path_from(&plan.tasks, &plan.order, &plan.dependents);
     candidates.into_iter().min_by(|&a, &b| {
         let pref = |i: usize| !preferred.iter().any(|g| g.matches(&plan.tasks[i].id));
         pref(a)

@@ -3,12 +3,15 @@
 
 use super::Task;
 
-/// Orders tasks so that every blocker comes before the tasks it blocks, or returns one cycle
-/// (task indexes, each waiting for the next, the first repeated at the end).
-pub fn topological_order(blocked_by: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
-    let n = blocked_by.len();
-    let dependents = dependents(blocked_by);
-    let mut indegree: Vec<usize> = blocked_by.iter().map(Vec::len).collect();
+/// Orders the `n` tasks so that every blocker comes before the tasks it blocks, or returns one
+/// cycle (task indexes, each waiting for the next, the first repeated at the end).
+/// `blocked_by(i)` lists task i's blockers; `dependents` is their reverse (see `dependents`).
+pub fn topological_order<'a>(
+    n: usize,
+    blocked_by: impl Fn(usize) -> &'a [usize],
+    dependents: &[Vec<usize>],
+) -> Result<Vec<usize>, Vec<usize>> {
+    let mut indegree: Vec<usize> = (0..n).map(|i| blocked_by(i).len()).collect();
     let mut order: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
     let mut head = 0;
     while head < order.len() {
@@ -32,7 +35,7 @@ pub fn topological_order(blocked_by: &[Vec<usize>]) -> Result<Vec<usize>, Vec<us
     while position[v] == usize::MAX {
         position[v] = path.len();
         path.push(v);
-        v = blocked_by[v]
+        v = blocked_by(v)
             .iter()
             .copied()
             .find(|&b| indegree[b] > 0)
@@ -43,11 +46,11 @@ pub fn topological_order(blocked_by: &[Vec<usize>]) -> Result<Vec<usize>, Vec<us
     Err(cycle)
 }
 
-/// For each task, the tasks that list it in `blockedBy`.
-pub fn dependents(blocked_by: &[Vec<usize>]) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new(); blocked_by.len()];
-    for (t, blockers) in blocked_by.iter().enumerate() {
-        for &b in blockers {
+/// For each of the `n` tasks, the tasks that list it in `blockedBy`.
+pub fn dependents<'a>(n: usize, blocked_by: impl Fn(usize) -> &'a [usize]) -> Vec<Vec<usize>> {
+    let mut out = vec![Vec::new(); n];
+    for t in 0..n {
+        for &b in blocked_by(t) {
             out[b].push(t);
         }
     }
@@ -66,9 +69,7 @@ pub fn remaining_hours(task: &Task) -> f64 {
 
 /// For each task, the longest chain of remaining work that starts with it and runs through
 /// the tasks waiting on it (its own remaining hours included).
-pub fn critical_path_from(tasks: &[Task], order: &[usize]) -> Vec<f64> {
-    let blocked_by: Vec<Vec<usize>> = tasks.iter().map(|t| t.blocked_by.clone()).collect();
-    let dependents = dependents(&blocked_by);
+pub fn critical_path_from(tasks: &[Task], order: &[usize], dependents: &[Vec<usize>]) -> Vec<f64> {
     let mut path = vec![0.0; tasks.len()];
     for &t in order.iter().rev() {
         let longest_after = dependents[t].iter().map(|&d| path[d]).fold(0.0, f64::max);
@@ -96,10 +97,15 @@ pub fn critical_path_to(tasks: &[Task], order: &[usize]) -> Vec<f64> {
 mod tests {
     use super::*;
 
+    fn order(blocked_by: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
+        let n = blocked_by.len();
+        topological_order(n, |i| &blocked_by[i], &dependents(n, |i| &blocked_by[i]))
+    }
+
     #[test]
     fn order_puts_blockers_first() {
         let blocked_by = vec![vec![1], vec![], vec![0, 1]];
-        let order = topological_order(&blocked_by).unwrap();
+        let order = order(&blocked_by).unwrap();
         let pos = |t| order.iter().position(|&x| x == t).unwrap();
         assert!(pos(1) < pos(0) && pos(0) < pos(2));
     }
@@ -108,7 +114,7 @@ mod tests {
     fn cycle_is_reported_closed() {
         // 0 waits for 1, 1 waits for 2, 2 waits for 0; 3 is free.
         let blocked_by = vec![vec![1], vec![2], vec![0], vec![]];
-        let cycle = topological_order(&blocked_by).unwrap_err();
+        let cycle = order(&blocked_by).unwrap_err();
         assert_eq!(cycle.len(), 4);
         assert_eq!(cycle.first(), cycle.last());
         for w in cycle.windows(2) {
@@ -118,6 +124,6 @@ mod tests {
 
     #[test]
     fn self_block_is_a_cycle() {
-        assert_eq!(topological_order(&[vec![0]]).unwrap_err(), vec![0, 0]);
+        assert_eq!(order(&[vec![0]]).unwrap_err(), vec![0, 0]);
     }
 }

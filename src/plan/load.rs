@@ -1,11 +1,12 @@
 //! Reading and validating status.json.
 
 use super::file::{NamedMap, PlanFile, PlanTop, TaskFile};
+use super::hash::IdMap;
 use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -136,7 +137,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         path: path.into(),
         message,
     };
-    let mut index = HashMap::with_capacity(entries.len());
+    let mut index = IdMap::with_capacity_and_hasher(entries.len(), Default::default());
     for (i, (id, _, _)) in entries.iter().enumerate() {
         ids::check_task_id(id).map_err(|e| invalid(format!("tasks: {e}")))?;
         index.insert(id.to_string(), i);
@@ -170,17 +171,19 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             attempts: t.attempts.unwrap_or(0),
         });
     }
-    let blocked_by: Vec<Vec<usize>> = tasks.iter().map(|t| t.blocked_by.clone()).collect();
-    let order = graph::topological_order(&blocked_by).map_err(|cycle| {
-        let names: Vec<String> = cycle
-            .iter()
-            .map(|&i| format!("{:?}", tasks[i].id))
-            .collect();
-        invalid(format!(
-            "dependency cycle: {} (each task is blocked by the next)",
-            names.join(" -> ")
-        ))
-    })?;
+    let n = tasks.len();
+    let dependents = graph::dependents(n, |i| &tasks[i].blocked_by);
+    let order =
+        graph::topological_order(n, |i| &tasks[i].blocked_by, &dependents).map_err(|cycle| {
+            let names: Vec<String> = cycle
+                .iter()
+                .map(|&i| format!("{:?}", tasks[i].id))
+                .collect();
+            invalid(format!(
+                "dependency cycle: {} (each task is blocked by the next)",
+                names.join(" -> ")
+            ))
+        })?;
     let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
     let agents = match top.coordination.and_then(|c| c.agents) {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
@@ -195,6 +198,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         tasks,
         index,
         order,
+        dependents,
         join_points,
         agents,
     })
@@ -203,7 +207,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
 fn join_points(
     points: Option<NamedMap<super::file::JoinPointFile>>,
     tasks: &[Task],
-    index: &HashMap<String, usize>,
+    index: &IdMap<usize>,
 ) -> Result<Vec<JoinPoint>, String> {
     let mut out = Vec::new();
     for (name, jp) in points.map(|p| p.0).unwrap_or_default() {

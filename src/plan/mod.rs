@@ -3,6 +3,7 @@
 mod file;
 pub mod glob;
 pub mod graph;
+mod hash;
 mod load;
 pub mod status;
 mod write;
@@ -12,7 +13,7 @@ pub use load::PlanError;
 pub use status::{Estimate, Priority, Progress, Status};
 
 use serde_json::{Map, Value};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,9 +83,11 @@ pub struct Plan {
     unwritable: Option<String>,
     /// Tasks in plan order.
     pub tasks: Vec<Task>,
-    index: HashMap<String, usize>,
+    index: hash::IdMap<usize>,
     /// Blockers before the tasks they block.
     pub order: Vec<usize>,
+    /// For each task, the tasks waiting on it.
+    pub dependents: Vec<Vec<usize>>,
     /// Join points in plan order.
     pub join_points: Vec<JoinPoint>,
     /// Pre-assigned agents in plan order.
@@ -104,6 +107,7 @@ impl Drop for Plan {
             std::mem::forget(std::mem::take(&mut self.tasks));
             std::mem::forget(std::mem::take(&mut self.index));
             std::mem::forget(std::mem::take(&mut self.order));
+            std::mem::forget(std::mem::take(&mut self.dependents));
         }
     }
 }
