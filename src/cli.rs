@@ -237,3 +237,13 @@ fn parse_status(s: &str) -> Result<crate::plan::Status, String> {
         format!("expected one of {}", all.join(", "))
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
+}
