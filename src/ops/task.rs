@@ -52,15 +52,7 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
     if let Some(p) = update.progress {
         txn.set_progress(i, p);
     }
-    let t = &txn.plan.tasks[i];
-    let out = Updated {
-        task: t.id.clone(),
-        from,
-        to: t.status,
-        progress: t.progress,
-    };
-    txn.commit()?;
-    Ok(out)
+    commit_updated(txn, i, from)
 }
 
 /// Gives a claimed task back to the pool without counting an attempt.
@@ -84,6 +76,11 @@ pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str) -> Result<Update
         return Err(not_claimed(from));
     }
     txn.release(i, Some("released".into()));
+    commit_updated(txn, i, from)
+}
+
+/// Writes the transaction and reports task `i` as it now is.
+fn commit_updated(txn: Txn<'_>, i: usize, from: Status) -> Result<Updated> {
     let t = &txn.plan.tasks[i];
     let out = Updated {
         task: t.id.clone(),

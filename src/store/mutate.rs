@@ -97,7 +97,7 @@ impl Txn<'_> {
     }
 
     /// Removes the registry claim on task `i`; returns who held it and the status before.
-    fn drop_claim(&mut self, i: usize) -> (Option<String>, Status) {
+    pub(super) fn drop_claim(&mut self, i: usize) -> (Option<String>, Status) {
         let id = self.plan.tasks[i].id.clone();
         let from = self.plan.tasks[i].status;
         let holder = self

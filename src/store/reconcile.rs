@@ -162,20 +162,15 @@ impl Txn<'_> {
                     );
                 }
                 Status::Completed | Status::Reviewed | Status::Failed => {
-                    self.registry.claimed_tasks.shift_remove(&task);
-                    if let Some(a) = self.registry.agents.get_mut(&agent) {
-                        if a.current_task.as_deref() == Some(task.as_str()) {
-                            a.current_task = None;
-                        }
-                    }
-                    self.registry_dirty = true;
+                    let status = t.status;
+                    self.drop_claim(i);
                     self.log(
                         "drop-claim",
                         Some(&agent),
                         Some(&task),
                         None,
                         None,
-                        Some(format!("task is {}", t.status)),
+                        Some(format!("task is {status}")),
                     );
                 }
                 _ => {}
