@@ -27,9 +27,16 @@ pub struct Ctx {
 }
 
 impl Ctx {
-    /// Finds the workspace.
+    /// Finds the workspace (and with -v says where everything is).
     pub fn workspace(&self) -> Result<Workspace> {
-        Workspace::discover(self.settings.clone())
+        let ws = Workspace::discover(self.settings.clone())?;
+        self.ui.detail(&format!(
+            "swarm: project {}, plan {}, coordination dir {}",
+            ws.project,
+            ws.plan_path().display(),
+            ws.coord_dir.display()
+        ));
+        Ok(ws)
     }
 }
 

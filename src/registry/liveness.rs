@@ -1,7 +1,7 @@
 //! Is an agent still alive? By its process on this host, else by its lease.
 
 use super::model::AgentEntry;
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Duration, Timelike, Utc};
 
 /// The verdict on one agent.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -60,6 +60,8 @@ pub fn judge(
         }
     }
     let seen = agent.last_seen().into_iter().chain(claimed_at).max();
+    // Times are recorded to the second; compare at the same granularity.
+    let now = now.with_nanosecond(0).unwrap_or(now);
     match seen {
         Some(t) if now - t <= lease => Liveness::Alive,
         Some(t) => Liveness::Dead(format!(

@@ -88,7 +88,7 @@ impl Workspace {
         if let Some(actor) = actor {
             txn.touch(actor);
         }
-        txn.reconcile();
+        txn.reconcile(actor.map(|a| a.id.as_str()));
         Ok(txn)
     }
 

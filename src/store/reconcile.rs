@@ -19,12 +19,13 @@ use std::collections::HashMap;
 
 impl Txn<'_> {
     /// Frees the claims of dead agents and resolves every disagreement between the files.
-    pub(super) fn reconcile(&mut self) {
-        self.release_dead_agents();
+    /// `actor` is the agent running this command: alive by definition, never judged.
+    pub(super) fn reconcile(&mut self, actor: Option<&str>) {
+        self.release_dead_agents(actor);
         self.align_claims_with_plan();
     }
 
-    fn release_dead_agents(&mut self) {
+    fn release_dead_agents(&mut self, actor: Option<&str>) {
         let mut newest_claim: HashMap<&str, DateTime<Utc>> = HashMap::new();
         for claim in self.registry.claimed_tasks.values() {
             if let Some(t) = claim.claimed_at.as_deref().and_then(parse_time) {
@@ -35,10 +36,18 @@ impl Txn<'_> {
         let lease = self.ws.settings.lease;
         let mut dead: Vec<(String, String)> = Vec::new();
         for (id, agent) in &self.registry.agents {
-            if agent.is_retired() {
+            if Some(id.as_str()) == actor {
                 continue;
             }
             let claimed = newest_claim.get(id.as_str()).copied();
+            if agent.is_retired() {
+                // Already judged; any claim it still holds (from a crash between two writes)
+                // is freed with it.
+                if self.registry.claimed_tasks.values().any(|c| &c.agent == id) {
+                    dead.push((id.clone(), "marked dead earlier".to_string()));
+                }
+                continue;
+            }
             if let Liveness::Dead(why) = judge(agent, claimed, &self.host, self.now, lease) {
                 dead.push((id.clone(), why));
             }
@@ -46,7 +55,10 @@ impl Txn<'_> {
         // Claims by agents the registry does not list (hand-edited or old files).
         for claim in self.registry.claimed_tasks.values() {
             let agent = claim.agent.as_str();
-            if self.registry.agents.contains_key(agent) || dead.iter().any(|(d, _)| d == agent) {
+            if Some(agent) == actor
+                || self.registry.agents.contains_key(agent)
+                || dead.iter().any(|(d, _)| d == agent)
+            {
                 continue;
             }
             let claimed = newest_claim.get(agent).copied();

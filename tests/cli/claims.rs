@@ -230,3 +230,49 @@ fn setup_is_idempotent_and_excludes_the_coordination_dir() {
         "a second setup changes nothing"
     );
 }
+
+#[test]
+fn an_agent_past_its_lease_loses_its_claim_and_a_task_fails_after_max_attempts() {
+    let env = Env::with_plan(CHAIN);
+    // A lease of 0.6 s (0.01 minutes): agents that stay silent longer are dead.
+    let lease = ["--lease", "0.01"];
+    for (n, agent) in ["x1", "x2", "x3"].iter().enumerate() {
+        let o = env
+            .swarm()
+            .args(lease)
+            .args(["task", "claim", "--next", "--agent", agent])
+            .output()
+            .unwrap();
+        assert_eq!(stdout(&o).trim(), "a", "attempt {}: {}", n + 1, stderr(&o));
+        std::thread::sleep(std::time::Duration::from_millis(1200));
+    }
+    let o = env
+        .swarm()
+        .args(lease)
+        .args(["list", "--json"])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert!(
+        err.contains("agent x3 is dead") && err.contains("failed after 3 attempts"),
+        "{err}"
+    );
+    let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "failed");
+    assert_eq!(rows[0]["attempts"], 3);
+    let text = stdout(&env.run(&["list"]));
+    assert!(
+        text.lines().next().is_some() && text.contains("failed after 3 attempts"),
+        "{text}"
+    );
+    let reg = env.registry();
+    for agent in ["x1", "x2", "x3"] {
+        assert_eq!(reg["agents"][agent]["state"], "dead", "{agent}");
+    }
+    let events = std::fs::read_to_string(env.repo.join(".claude-agents/events.jsonl")).unwrap();
+    assert_eq!(
+        events.lines().filter(|l| l.contains("\"recover\"")).count(),
+        3,
+        "{events}"
+    );
+}
