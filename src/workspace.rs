@@ -117,6 +117,11 @@ impl Workspace {
         self.coord_dir.join("task-registry.lock")
     }
 
+    /// `.claude-agents/claim-requests/`: claims posted for a concurrent claimer to serve.
+    pub fn requests_dir(&self) -> PathBuf {
+        self.coord_dir.join("claim-requests")
+    }
+
     /// `.claude-agents/events.jsonl`.
     pub fn events_path(&self) -> PathBuf {
         self.coord_dir.join("events.jsonl")
@@ -145,6 +150,11 @@ impl Workspace {
             fs::create_dir_all(&self.coord_dir)
                 .with_context(|| format!("{}: cannot create", self.coord_dir.display()))?;
             done.push(format!("created {}", self.coord_dir.display()));
+        }
+        let requests = self.requests_dir();
+        if !requests.is_dir() {
+            fs::create_dir_all(&requests)
+                .with_context(|| format!("{}: cannot create", requests.display()))?;
         }
         let ignore_file = if use_gitignore {
             self.main_root.join(".gitignore")

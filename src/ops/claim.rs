@@ -1,8 +1,9 @@
 //! Claiming tasks: the next ready one, or a named one.
 
+use super::queue;
 use crate::plan::Glob;
 use crate::scheduler;
-use crate::store::Actor;
+use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
 use anyhow::{bail, Result};
 
@@ -37,14 +38,36 @@ pub enum ClaimOutcome {
 }
 
 /// Claims for `actor` under the lock. With `Target::Next`, tasks matching the pre-assigned
-/// patterns of `prefer_as` (a `coordination.agents` id) come first.
+/// patterns of `prefer_as` (a `coordination.agents` id) come first. A plain `--next` claim
+/// posts a request that a concurrent claimer may serve in its own write (see `queue`).
 pub fn claim(
     ws: &Workspace,
     actor: &Actor,
     target: &Target,
     prefer_as: Option<&str>,
 ) -> Result<ClaimOutcome> {
-    let mut txn = ws.begin_checked(Some(actor), |plan| {
+    let combinable = matches!(target, Target::Next) && prefer_as.is_none() && ws.is_set_up();
+    if !combinable {
+        return claim_alone(ws, actor, target, prefer_as, None);
+    }
+    let request = queue::Request::post(ws, actor, None)?;
+    match request.collect(ws)? {
+        Ok(task) => Ok(ClaimOutcome::Claimed {
+            task,
+            title: String::new(),
+        }),
+        Err(lock) => claim_alone(ws, actor, target, None, Some((lock, &request))),
+    }
+}
+
+fn claim_alone(
+    ws: &Workspace,
+    actor: &Actor,
+    target: &Target,
+    prefer_as: Option<&str>,
+    held: Option<(crate::registry::RegistryLock, &queue::Request)>,
+) -> Result<ClaimOutcome> {
+    let check = |plan: &crate::plan::Plan| {
         if let Target::Id(id) = target {
             if plan.find(id).is_none() {
                 bail!("{}: no task {id:?} in the plan", plan.path().display());
@@ -59,7 +82,45 @@ pub fn claim(
             }
         }
         Ok(())
-    })?;
+    };
+    let (mut txn, own) = match held {
+        Some((lock, request)) => (
+            ws.begin_with(lock, Some(actor), check)?,
+            Some(request.id.as_str()),
+        ),
+        None => (ws.begin_checked(Some(actor), check)?, None),
+    };
+    let served = serve_queue(&mut txn, own);
+    let outcome = claim_in(&mut txn, actor, target, prefer_as)?;
+    if let (Some(own), ClaimOutcome::Claimed { task, .. }) = (own, &outcome) {
+        // Tagged, so that no one serves this request again before its file is gone.
+        queue::tag(&mut txn, task, own);
+    }
+    txn.commit()?;
+    for path in served {
+        let _ = std::fs::remove_file(path);
+    }
+    Ok(outcome)
+}
+
+/// Serves the requests other claimers posted, each with the plain `--next` choice.
+fn serve_queue(txn: &mut Txn<'_>, own: Option<&str>) -> Vec<std::path::PathBuf> {
+    let mut ready =
+        scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
+    queue::serve_posted(txn, own, |txn, _| {
+        let i = scheduler::pick_next(&txn.plan, &ready, &[])?;
+        ready[i] = false;
+        Some(i)
+    })
+}
+
+/// The claim itself, in an open transaction.
+fn claim_in(
+    txn: &mut Txn<'_>,
+    actor: &Actor,
+    target: &Target,
+    prefer_as: Option<&str>,
+) -> Result<ClaimOutcome> {
     let preferred: Vec<Glob> = match prefer_as {
         Some(a) => match txn.plan.agent_spec(a) {
             Some(spec) => spec.tasks.clone(),
@@ -76,7 +137,6 @@ pub fn claim(
             Some(i) => i,
             None => {
                 let why = scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i));
-                txn.commit()?;
                 return Ok(ClaimOutcome::NotReady(why));
             }
         },
@@ -90,28 +150,23 @@ pub fn claim(
                     task: t.id.clone(),
                     title: t.title.clone(),
                 };
-                txn.commit()?;
                 return Ok(out);
             }
             if !ready[i] {
-                let why = why_not_ready(&txn, i);
-                txn.commit()?;
-                return Ok(ClaimOutcome::NotReady(why));
+                return Ok(ClaimOutcome::NotReady(why_not_ready(txn, i)));
             }
             i
         }
     };
     txn.claim(chosen, &actor.id);
     let t = &txn.plan.tasks[chosen];
-    let out = ClaimOutcome::Claimed {
+    Ok(ClaimOutcome::Claimed {
         task: t.id.clone(),
         title: t.title.clone(),
-    };
-    txn.commit()?;
-    Ok(out)
+    })
 }
 
-fn why_not_ready(txn: &crate::store::Txn<'_>, i: usize) -> String {
+fn why_not_ready(txn: &Txn<'_>, i: usize) -> String {
     let t = &txn.plan.tasks[i];
     if let Some(holder) = txn.holder(i).or(t.agent.as_deref().filter(|_| t.claimed)) {
         return format!("task {} is claimed by {holder}", t.id);

@@ -4,4 +4,5 @@
 pub mod claim;
 pub mod join;
 pub mod list;
+pub mod queue;
 pub mod task;

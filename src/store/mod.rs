@@ -69,6 +69,16 @@ impl Workspace {
             self.ensure_coordination_dir(false)?;
         }
         let lock = RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout)?;
+        self.begin_with(lock, actor, check)
+    }
+
+    /// Like `begin_checked`, with the lock already held (the workspace is set up).
+    pub fn begin_with(
+        &self,
+        lock: RegistryLock,
+        actor: Option<&Actor>,
+        check: impl Fn(&Plan) -> Result<()>,
+    ) -> Result<Txn<'_>> {
         let plan = self.load_plan()?;
         check(&plan)?;
         let registry = self.load_registry()?;

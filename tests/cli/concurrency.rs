@@ -1,6 +1,6 @@
 //! Real concurrent processes: many claimers at once, a lock holder killed with SIGKILL.
 
-use crate::support::{flat_plan, stderr, Env};
+use crate::support::{flat_plan, stderr, stdout, Env};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -61,6 +61,10 @@ fn sixteen_concurrent_claimers_claim_every_task_exactly_once() {
         results.iter().filter(|(_, t)| !t.is_empty()).count() > 1,
         "work was shared"
     );
+    let left = std::fs::read_dir(env.repo.join(".claude-agents/claim-requests"))
+        .unwrap()
+        .count();
+    assert_eq!(left, 0, "every claim request was answered and removed");
 }
 
 fn lock_path(env: &Env) -> std::path::PathBuf {
@@ -182,4 +186,49 @@ fn claimers_killed_mid_operation_leave_valid_consistent_files() {
             );
         }
     }
+}
+
+#[test]
+fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() {
+    let env = Env::with_plan(&flat_plan(4));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let dir = env.repo.join(".claude-agents/claim-requests");
+    // A request from a live process (this test) for agent "ghost", and one from a dead process.
+    let me = std::process::id();
+    let live = format!("{{\"id\": \"{me}-1\", \"agent\": \"ghost\", \"pid\": {me}}}");
+    std::fs::write(dir.join(format!("{me}-1.json")), live).unwrap();
+    let dead = "{\"id\": \"4194300-1\", \"agent\": \"zombie\", \"pid\": 4194300}";
+    std::fs::write(dir.join("4194300-1.json"), dead).unwrap();
+
+    let o = env.run(&["task", "claim", "--next", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reg = env.registry();
+    let claims = reg["claimedTasks"].as_object().unwrap();
+    let ghost: Vec<_> = claims
+        .iter()
+        .filter(|(_, c)| c["agent"] == "ghost")
+        .collect();
+    assert_eq!(ghost.len(), 1, "the live request was served: {claims:?}");
+    assert_eq!(ghost[0].1["request"], format!("{me}-1"));
+    assert!(
+        claims.values().all(|c| c["agent"] != "zombie"),
+        "a dead process gets nothing"
+    );
+    assert!(claims.values().any(|c| c["agent"] == "x"));
+    assert_eq!(
+        std::fs::read_dir(&dir).unwrap().count(),
+        0,
+        "both requests are gone"
+    );
+    // The served task is a real claim: nobody else gets it.
+    let ghost_task = ghost[0].0.clone();
+    let mut others = Vec::new();
+    while let Some(t) = {
+        let o = env.run(&["task", "claim", "--next", "--agent", "y"]);
+        (o.status.code() == Some(0)).then(|| stdout(&o).trim().to_string())
+    } {
+        others.push(t);
+    }
+    assert_eq!(others.len(), 2);
+    assert!(!others.contains(&ghost_task));
 }

@@ -1,0 +1,149 @@
+//! Combined claims. Under contention most of a claim's time is spent holding the lock to read,
+//! rewrite and sync both files. So a `claim --next` first posts a request file; whoever next
+//! holds the lock for a full claim serves every posted request in the same write (each claim
+//! tagged with the request's id in the registry), and a process whose request was served only
+//! reads the registry under the lock to learn its task. Every claim is still decided under the
+//! lock by the same code, so no task can be given twice; a request left by a dead process is
+//! dropped, and one posted too late for a batch is served by its own process.
+
+use crate::registry::{liveness, RegistryLock};
+use crate::store::{Actor, Txn};
+use crate::workspace::Workspace;
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::fs;
+use std::path::PathBuf;
+
+/// The registry field that tags a claim with the request it served.
+const TAG: &str = "request";
+
+/// One posted request, removed when dropped.
+#[derive(Debug)]
+pub struct Request {
+    path: PathBuf,
+    /// Unique id: `<pid>-<nanoseconds>`.
+    pub id: String,
+}
+
+/// What a request file holds.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct Posted {
+    /// Unique id of the request.
+    pub id: String,
+    /// The agent to claim for.
+    pub agent: String,
+    /// `--as`: pre-assigned agent whose patterns come first.
+    #[serde(default)]
+    pub prefer_as: Option<String>,
+    /// The requesting process.
+    pub pid: u32,
+}
+
+impl Request {
+    /// Posts a request for `actor` (written to a temp name, then renamed: never seen half-written).
+    pub fn post(ws: &Workspace, actor: &Actor, prefer_as: Option<&str>) -> Result<Request> {
+        let dir = ws.requests_dir();
+        fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or(0);
+        let id = format!("{}-{nanos}", std::process::id());
+        let posted = Posted {
+            id: id.clone(),
+            agent: actor.id.clone(),
+            prefer_as: prefer_as.map(str::to_string),
+            pid: std::process::id(),
+        };
+        let path = dir.join(format!("{id}.json"));
+        let tmp = dir.join(format!(".{id}.tmp"));
+        fs::write(&tmp, serde_json::to_vec(&posted)?)
+            .and_then(|()| fs::rename(&tmp, &path))
+            .with_context(|| format!("{}: cannot post the claim request", path.display()))?;
+        Ok(Request { path, id })
+    }
+
+    /// Takes the lock; if another process already served this request, returns the task.
+    /// Otherwise hands the lock back for a full claim.
+    pub fn collect(&self, ws: &Workspace) -> Result<Result<String, RegistryLock>> {
+        let lock = RegistryLock::acquire(&ws.lock_path(), ws.settings.lock_timeout)?;
+        let registry = ws.load_registry()?;
+        let served = registry
+            .claimed_tasks
+            .iter()
+            .find(|(_, c)| c.extra.get(TAG).and_then(|v| v.as_str()) == Some(self.id.as_str()))
+            .map(|(task, _)| task.clone());
+        match served {
+            Some(task) => {
+                drop(lock);
+                // The serving process syncs too, but this one reports the claim: make sure.
+                crate::atomic::sync_dir(&ws.coord_dir)?;
+                crate::atomic::sync_dir(&ws.plan_dir())?;
+                Ok(Ok(task))
+            }
+            None => Ok(Err(lock)),
+        }
+    }
+}
+
+impl Drop for Request {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.path);
+    }
+}
+
+/// Marks the claim on `task` as the answer to request `id`.
+pub fn tag(txn: &mut Txn<'_>, task: &str, id: &str) {
+    if let Some(c) = txn.registry.claimed_tasks.get_mut(task) {
+        c.extra.insert(TAG.into(), id.into());
+    }
+}
+
+/// Serves every posted request but `own` in `txn`: one claim each while tasks are ready, with
+/// `pick(txn, posted)` choosing the task. Requests of dead processes and ones already served
+/// are removed. Returns the files to remove once the transaction is committed.
+pub fn serve_posted(
+    txn: &mut Txn<'_>,
+    own: Option<&str>,
+    mut pick: impl FnMut(&Txn<'_>, &Posted) -> Option<usize>,
+) -> Vec<PathBuf> {
+    let dir = txn.workspace().requests_dir();
+    let Ok(entries) = fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut done = Vec::new();
+    let mut posted: Vec<(PathBuf, Posted)> = entries
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "json"))
+        .filter_map(|p| {
+            // A file that does not parse is left to its own process.
+            let req: Posted = serde_json::from_slice(&fs::read(&p).ok()?).ok()?;
+            Some((p, req))
+        })
+        .filter(|(_, req)| Some(req.id.as_str()) != own)
+        .collect();
+    posted.sort_by(|a, b| a.1.id.cmp(&b.1.id));
+    for (path, req) in posted {
+        let already = txn
+            .registry
+            .claimed_tasks
+            .values()
+            .any(|c| c.extra.get(TAG).and_then(|v| v.as_str()) == Some(req.id.as_str()));
+        let alive = liveness::process_start(req.pid).is_some() || !cfg!(target_os = "linux");
+        if already || !alive || crate::ids::check_agent_id(&req.agent).is_err() {
+            done.push(path);
+            continue;
+        }
+        let Some(i) = pick(txn, &req) else {
+            // Nothing ready: its own process will say why.
+            continue;
+        };
+        txn.touch(&Actor::leased(&req.agent));
+        txn.claim(i, &req.agent);
+        let task = txn.plan.tasks[i].id.clone();
+        tag(txn, &task, &req.id);
+        done.push(path);
+    }
+    done
+}
