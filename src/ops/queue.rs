@@ -37,6 +37,9 @@ pub struct Posted {
     pub prefer_as: Option<String>,
     /// The requesting process.
     pub pid: u32,
+    /// When that process started (clock ticks since boot), against pid reuse.
+    #[serde(default)]
+    pub pid_start: Option<u64>,
 }
 
 impl Request {
@@ -54,6 +57,7 @@ impl Request {
             agent: actor.id.clone(),
             prefer_as: prefer_as.map(str::to_string),
             pid: std::process::id(),
+            pid_start: liveness::process_start(std::process::id()),
         };
         let path = dir.join(format!("{id}.json"));
         let tmp = dir.join(format!(".{id}.tmp"));
@@ -130,7 +134,12 @@ pub fn serve_posted(
             .claimed_tasks
             .values()
             .any(|c| c.extra.get(TAG).and_then(|v| v.as_str()) == Some(req.id.as_str()));
-        let alive = liveness::process_start(req.pid).is_some() || !cfg!(target_os = "linux");
+        // Served only while the requesting process (the same one, not a reused pid) waits.
+        let alive = match (liveness::process_start(req.pid), req.pid_start) {
+            (Some(now), Some(then)) => now == then,
+            (Some(_), None) => true,
+            (None, _) => !cfg!(target_os = "linux"),
+        };
         if already || !alive || crate::ids::check_agent_id(&req.agent).is_err() {
             done.push(path);
             continue;

@@ -199,6 +199,10 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
     std::fs::write(dir.join(format!("{me}-1.json")), live).unwrap();
     let dead = "{\"id\": \"4194300-1\", \"agent\": \"zombie\", \"pid\": 4194300}";
     std::fs::write(dir.join("4194300-1.json"), dead).unwrap();
+    // A live pid that started at another time: a reused pid, not the process that asked.
+    let reused =
+        format!("{{\"id\": \"{me}-2\", \"agent\": \"reused\", \"pid\": {me}, \"pid_start\": 1}}");
+    std::fs::write(dir.join(format!("{me}-2.json")), reused).unwrap();
 
     let o = env.run(&["task", "claim", "--next", "--agent", "x"]);
     assert!(o.status.success(), "{}", stderr(&o));
