@@ -145,13 +145,10 @@ fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
 fn claimers_killed_mid_operation_leave_valid_consistent_files() {
     let env = Env::with_plan(&flat_plan(60));
     assert!(env.run(&["setup", "-q"]).status.success());
-    let bin = assert_cmd::cargo::cargo_bin("swarm");
     for round in 0..6u64 {
         let mut children: Vec<_> = (0..6)
             .map(|i| {
-                Command::new(&bin)
-                    .current_dir(&env.repo)
-                    .env("SWARM_TASKS_DIR", &env.tasks)
+                env.process()
                     .args([
                         "task",
                         "claim",
@@ -235,4 +232,52 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
     }
     assert_eq!(others.len(), 2);
     assert!(!others.contains(&ghost_task));
+}
+
+#[test]
+fn a_swarm_process_killed_while_holding_the_lock_does_not_block_the_next_claim() {
+    // A plan big enough that a debug-build `list` holds the lock for a while.
+    let env = Env::with_plan(&flat_plan(20_000));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    for attempt in 0..20 {
+        let mut holder = env
+            .process()
+            .args(["list", "--json", "-q"])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        let deadline = Instant::now() + Duration::from_secs(5);
+        let mut held = false;
+        while Instant::now() < deadline && !held {
+            let probe = Command::new("flock")
+                .arg("-n")
+                .arg(lock_path(&env))
+                .arg("true")
+                .status()
+                .unwrap();
+            held = !probe.success();
+        }
+        holder.kill().unwrap();
+        holder.wait().unwrap();
+        if !held {
+            assert!(
+                attempt < 19,
+                "never caught the swarm process holding the lock"
+            );
+            continue;
+        }
+        let o = env.run(&[
+            "task",
+            "claim",
+            "--next",
+            "--agent",
+            "x",
+            "--lock-timeout",
+            "5",
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(env.registry()["claimedTasks"]["t0000"]["agent"] == "x");
+        return;
+    }
 }

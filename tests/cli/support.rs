@@ -89,6 +89,18 @@ impl Env {
         cmd
     }
 
+    /// `swarm` as a plain process (to spawn and kill), with the same environment as `swarm()`.
+    pub fn process(&self) -> std::process::Command {
+        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarm"));
+        cmd.current_dir(&self.repo)
+            .env("SWARM_TASKS_DIR", &self.tasks)
+            .env_remove("SWARM_PROJECT")
+            .env_remove("SWARM_AGENT_ID")
+            .env_remove("SWARM_LEASE")
+            .env("NO_COLOR", "1");
+        cmd
+    }
+
     /// Runs swarm with `args` and returns its output.
     pub fn run(&self, args: &[&str]) -> Output {
         self.swarm().args(args).output().expect("run swarm")
