@@ -67,6 +67,19 @@ fn sixteen_concurrent_claimers_claim_every_task_exactly_once() {
     assert_eq!(left, 0, "every claim request was answered and removed");
 }
 
+/// `task claim --next` for agent x that gives up after 5 s of waiting for the lock.
+fn claim_waiting_at_most_5s(env: &Env) -> std::process::Output {
+    env.run(&[
+        "task",
+        "claim",
+        "--next",
+        "--agent",
+        "x",
+        "--lock-timeout",
+        "5",
+    ])
+}
+
 fn lock_path(env: &Env) -> std::path::PathBuf {
     env.repo.join(".claude-agents/task-registry.lock")
 }
@@ -128,15 +141,7 @@ fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
     // SIGKILL: no cleanup runs, yet the kernel drops the lock.
     holder.kill().unwrap();
     holder.wait().unwrap();
-    let o = env.run(&[
-        "task",
-        "claim",
-        "--next",
-        "--agent",
-        "x",
-        "--lock-timeout",
-        "5",
-    ]);
+    let o = claim_waiting_at_most_5s(&env);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 1);
 }
@@ -267,15 +272,7 @@ fn a_swarm_process_killed_while_holding_the_lock_does_not_block_the_next_claim()
             );
             continue;
         }
-        let o = env.run(&[
-            "task",
-            "claim",
-            "--next",
-            "--agent",
-            "x",
-            "--lock-timeout",
-            "5",
-        ]);
+        let o = claim_waiting_at_most_5s(&env);
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(env.registry()["claimedTasks"]["t0000"]["agent"] == "x");
         return;

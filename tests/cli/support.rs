@@ -79,20 +79,17 @@ impl Env {
 
     /// `swarm` run in `dir`.
     pub fn swarm_in(&self, dir: &Path) -> Command {
-        let mut cmd = Command::cargo_bin("swarm").expect("binary");
-        cmd.current_dir(dir)
-            .env("SWARM_TASKS_DIR", &self.tasks)
-            .env_remove("SWARM_PROJECT")
-            .env_remove("SWARM_AGENT_ID")
-            .env_remove("SWARM_LEASE")
-            .env("NO_COLOR", "1");
-        cmd
+        Command::from_std(self.process_in(dir))
     }
 
     /// `swarm` as a plain process (to spawn and kill), with the same environment as `swarm()`.
     pub fn process(&self) -> std::process::Command {
+        self.process_in(&self.repo)
+    }
+
+    fn process_in(&self, dir: &Path) -> std::process::Command {
         let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarm"));
-        cmd.current_dir(&self.repo)
+        cmd.current_dir(dir)
             .env("SWARM_TASKS_DIR", &self.tasks)
             .env_remove("SWARM_PROJECT")
             .env_remove("SWARM_AGENT_ID")
