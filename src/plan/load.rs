@@ -95,57 +95,66 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
     parse(path, text)
 }
 
-/// The tasks as read by the fast path: id, where the object is in the file, its fields.
-type Entries<'a> = Vec<(Cow<'a, str>, (usize, usize), TaskFile<'a>)>;
+/// The tasks as located by the fast path: id and where its object is in the file.
+type Located<'a> = Vec<(Cow<'a, str>, (usize, usize))>;
 
-/// The fast way in: the top level is parsed once with each task left as raw text, then each
-/// task's fields are read from its own slice. Any error sends the text through the slow, fully
-/// typed parse, which knows the field path and line:column of the mistake.
-fn read_fast(text: &str) -> Result<(Entries<'_>, PlanTop<'_>), ()> {
+/// The fast way in: the top level is parsed once with each task left as raw text; each task's
+/// fields are then read from its own slice (in `parse`). Any error sends the text through the
+/// slow, fully typed parse, which knows the field path and line:column of the mistake.
+fn read_fast(text: &str) -> Result<(Located<'_>, PlanTop<'_>), ()> {
     let ObjectOnly(mut top): ObjectOnly<PlanTop> = serde_json::from_str(text).map_err(|_| ())?;
     let base = text.as_ptr() as usize;
     let raw_tasks = std::mem::take(&mut top.tasks.0);
-    let mut entries = Vec::with_capacity(raw_tasks.len());
+    let mut located = Vec::with_capacity(raw_tasks.len());
     for (id, raw) in raw_tasks {
         let slice = raw.get();
         let start = (slice.as_ptr() as usize).checked_sub(base).ok_or(())?;
         if start + slice.len() > text.len() {
             return Err(());
         }
-        let ObjectOnly(task): ObjectOnly<TaskFile> = serde_json::from_str(slice).map_err(|_| ())?;
-        entries.push((id, (start, start + slice.len()), task));
+        located.push((id, (start, start + slice.len())));
     }
-    Ok((entries, top))
+    Ok((located, top))
+}
+
+/// The error of the slow, fully typed parse, for a plan the fast path refused.
+fn explain(path: &Path, text: &str) -> PlanError {
+    match crate::json::from_str::<PlanFile>(text) {
+        Err(e) => PlanError::Syntax {
+            path: path.into(),
+            line: e.line,
+            column: e.column,
+            message: e.message,
+        },
+        Ok(_) => PlanError::Invalid {
+            path: path.into(),
+            message: "not a valid plan (the fast reader refused it; please report this)".into(),
+        },
+    }
 }
 
 pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
-    let Ok((entries, top)) = read_fast(&text) else {
-        return Err(match crate::json::from_str::<PlanFile>(&text) {
-            Err(e) => PlanError::Syntax {
-                path: path.into(),
-                line: e.line,
-                column: e.column,
-                message: e.message,
-            },
-            Ok(_) => PlanError::Invalid {
-                path: path.into(),
-                message: "not a valid plan (the fast reader refused it; please report this)".into(),
-            },
-        });
+    let Ok((located, top)) = read_fast(&text) else {
+        return Err(explain(path, &text));
     };
     let invalid = |message: String| PlanError::Invalid {
         path: path.into(),
         message,
     };
-    let mut index = IdMap::with_capacity_and_hasher(entries.len(), Default::default());
-    for (i, (id, _, _)) in entries.iter().enumerate() {
+    let mut index = IdMap::with_capacity_and_hasher(located.len(), Default::default());
+    for (i, (id, _)) in located.iter().enumerate() {
         ids::check_task_id(id).map_err(|e| invalid(format!("tasks: {e}")))?;
         index.insert(id.to_string(), i);
     }
-    let mut tasks = Vec::with_capacity(entries.len());
-    let mut spans = Vec::with_capacity(entries.len());
-    for (id, span, t) in entries {
-        spans.push(span);
+    let mut tasks = Vec::with_capacity(located.len());
+    let mut spans = Vec::with_capacity(located.len());
+    for (id, (start, end)) in located {
+        spans.push((start, end));
+        // Each task's fields straight into its `Task`: no intermediate copy of the whole plan.
+        let Ok(ObjectOnly(t)) = serde_json::from_str::<ObjectOnly<TaskFile>>(&text[start..end])
+        else {
+            return Err(explain(path, &text));
+        };
         let mut blocked_by = Vec::new();
         for b in t.blocked_by.unwrap_or_default() {
             let Some(&bi) = index.get(b.as_ref()) else {
