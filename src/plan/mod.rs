@@ -164,11 +164,17 @@ impl Plan {
 
     /// Records (or clears) the agent working on task `i`.
     pub fn set_claim(&mut self, i: usize, agent: Option<&str>) {
+        self.set_agent(i, agent, agent.is_some());
+    }
+
+    /// Records the agent of task `i` and whether it still holds the task (an agent that
+    /// finished it stays recorded, unclaimed).
+    pub fn set_agent(&mut self, i: usize, agent: Option<&str>, claimed: bool) {
         self.tasks[i].agent = agent.map(str::to_string);
-        self.tasks[i].claimed = agent.is_some();
+        self.tasks[i].claimed = claimed;
         let entry = self.entry(i);
         entry.insert("agent".into(), agent.map_or(Value::Null, Value::from));
-        entry.insert("claimed".into(), Value::Bool(agent.is_some()));
+        entry.insert("claimed".into(), Value::Bool(claimed));
     }
 
     /// Sets the progress of task `i` (0–100).

@@ -70,10 +70,7 @@ impl Txn<'_> {
         let (holder, from) = self.drop_claim(i);
         let who = holder.or_else(|| agent.map(str::to_string));
         self.plan.set_status(i, status);
-        self.plan.set_claim(i, None);
-        if let Some(who) = &who {
-            self.plan.set_field(i, "agent", who.as_str().into());
-        }
+        self.plan.set_agent(i, who.as_deref(), false);
         if status.is_done() {
             self.plan.set_progress(i, 100);
         }
