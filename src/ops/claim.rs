@@ -105,10 +105,13 @@ fn claim_alone(
 
 /// Serves the requests other claimers posted, each with the plain `--next` choice.
 fn serve_queue(txn: &mut Txn<'_>, own: Option<&str>) -> Vec<std::path::PathBuf> {
-    let mut ready =
-        scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
+    // Computed on the first request only: most claims find none posted.
+    let mut ready: Option<Vec<bool>> = None;
     queue::serve_posted(txn, own, |txn, _| {
-        let i = scheduler::pick_next(&txn.plan, &ready, &[])?;
+        let ready = ready.get_or_insert_with(|| {
+            scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id))
+        });
+        let i = scheduler::pick_next(&txn.plan, ready, &[])?;
         ready[i] = false;
         Some(i)
     })
