@@ -67,8 +67,8 @@ fn sixteen_concurrent_claimers_claim_every_task_exactly_once() {
     assert_eq!(left, 0, "every claim request was answered and removed");
 }
 
-/// `task claim --next` for agent x that gives up after 5 s of waiting for the lock.
-fn claim_waiting_at_most_5s(env: &Env) -> std::process::Output {
+/// `task claim --next` for agent x that gives up after `seconds` of waiting for the lock.
+fn claim_waiting_at_most(env: &Env, seconds: &str) -> std::process::Output {
     env.run(&[
         "task",
         "claim",
@@ -76,7 +76,7 @@ fn claim_waiting_at_most_5s(env: &Env) -> std::process::Output {
         "--agent",
         "x",
         "--lock-timeout",
-        "5",
+        seconds,
     ])
 }
 
@@ -121,15 +121,7 @@ fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
     assert!(env.run(&["setup", "-q"]).status.success());
     let mut holder = hold_lock(&env);
     // While it lives, the lock is really held: a claim with a short timeout gives up.
-    let o = env.run(&[
-        "task",
-        "claim",
-        "--next",
-        "--agent",
-        "x",
-        "--lock-timeout",
-        "0.5",
-    ]);
+    let o = claim_waiting_at_most(&env, "0.5");
     assert_eq!(o.status.code(), Some(1));
     let err = stderr(&o);
     assert!(err.contains("still locked"), "{err}");
@@ -141,7 +133,7 @@ fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
     // SIGKILL: no cleanup runs, yet the kernel drops the lock.
     holder.kill().unwrap();
     holder.wait().unwrap();
-    let o = claim_waiting_at_most_5s(&env);
+    let o = claim_waiting_at_most(&env, "5");
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 1);
 }
@@ -272,7 +264,7 @@ fn a_swarm_process_killed_while_holding_the_lock_does_not_block_the_next_claim()
             );
             continue;
         }
-        let o = claim_waiting_at_most_5s(&env);
+        let o = claim_waiting_at_most(&env, "5");
         assert!(o.status.success(), "{}", stderr(&o));
         assert!(env.registry()["claimedTasks"]["t0000"]["agent"] == "x");
         return;
