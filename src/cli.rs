@@ -75,6 +75,8 @@ pub enum ColorChoice {
 pub enum Command {
     /// Validate the plan and create the coordination dir, registry and lock (idempotent).
     Setup(SetupArgs),
+    /// Start an agent: claim the next ready task, make its worktree, run the agent there.
+    Launch(LaunchArgs),
     /// Show tasks: status, agent, progress, and what each waiting task waits for.
     List(ListArgs),
     /// Is a join point reached? Exit 0 when ready, 3 when not.
@@ -82,8 +84,15 @@ pub enum Command {
     /// What agents run from inside their worktree: claim, update, done, release, show.
     #[command(subcommand)]
     Task(TaskCommand),
+    /// Finish an agent: mark its tasks reviewed, open a PR / merge / archive, remove its worktree.
+    Complete(CompleteArgs),
     /// Show registered agents, their task, heartbeat and liveness.
     Agents(AgentsArgs),
+    /// Run a whole swarm end to end in a temporary repository, with simulated agents.
+    Demo(DemoArgs),
+    /// The simulated agent `demo` launches (not for people).
+    #[command(hide = true)]
+    DemoAgent(DemoAgentArgs),
     /// Check a plan.
     #[command(subcommand)]
     Plan(PlanCommand),
@@ -103,6 +112,95 @@ pub struct SetupArgs {
     /// Keep .claude-agents/ out of git with .gitignore instead of .git/info/exclude.
     #[arg(long)]
     pub gitignore: bool,
+    /// Where new branches of pre-assigned agents start (default: the main worktree's HEAD).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+}
+
+/// `launch`.
+#[derive(Debug, Args)]
+pub struct LaunchArgs {
+    /// Be this pre-assigned agent of coordination.agents: its worktree, branch and tasks first.
+    #[arg(long = "as", value_name = "AGENT")]
+    pub as_agent: Option<String>,
+    /// Which coding agent to start.
+    #[arg(long, value_enum, default_value_t = crate::agent::Preset::Claude)]
+    pub agent: crate::agent::Preset,
+    /// Command to start instead of a preset, split into words without a shell; {prompt},
+    /// {task} and {worktree} are filled in (without {prompt}, the prompt goes last).
+    #[arg(
+        long,
+        env = "SWARM_AGENT_CMD",
+        value_name = "TEMPLATE",
+        conflicts_with = "agent"
+    )]
+    pub agent_cmd: Option<String>,
+    /// Where new branches start (default: the main worktree's HEAD).
+    #[arg(long, value_name = "REF")]
+    pub base: Option<String>,
+    /// Directory for new worktrees (default: beside the main worktree).
+    #[arg(long, value_name = "DIR")]
+    pub worktree_root: Option<PathBuf>,
+    /// Claim and make the worktree, then print the worktree, branch, task and argv instead of
+    /// starting the agent.
+    #[arg(long)]
+    pub no_exec: bool,
+    /// Show what would happen; change nothing.
+    #[arg(long, conflicts_with = "no_exec")]
+    pub dry_run: bool,
+    /// With --no-exec or --dry-run: print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `complete`.
+#[derive(Debug, Args)]
+pub struct CompleteArgs {
+    /// The agent to finish.
+    pub agent: String,
+    /// Push the branch and open a pull request with gh (default when gh and a remote exist).
+    #[arg(long, group = "delivery")]
+    pub pr: bool,
+    /// Merge the branch into the base branch locally (a conflict changes nothing).
+    #[arg(long, group = "delivery")]
+    pub merge: bool,
+    /// Rename the branch to archive/<branch>.
+    #[arg(long, group = "delivery")]
+    pub archive: bool,
+    /// Branch to merge into / open the PR against (default: the main worktree's branch).
+    #[arg(long, value_name = "BRANCH")]
+    pub base: Option<String>,
+    /// Remove the worktree even if uncommitted or unmerged work would be lost; release tasks
+    /// the agent still holds. Branches are never deleted.
+    #[arg(long)]
+    pub force: bool,
+    /// Show the steps; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// `demo`.
+#[derive(Debug, Args)]
+pub struct DemoArgs {
+    /// Number of simulated agents.
+    #[arg(long, short = 'n', default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
+    pub agents: u8,
+    /// Directory to run in (must not exist yet; default: a new temporary directory).
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<PathBuf>,
+    /// Seconds each simulated task takes, at most.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub pace: f64,
+}
+
+/// `demo-agent`.
+#[derive(Debug, Args)]
+pub struct DemoAgentArgs {
+    /// Seconds each task takes, at most.
+    #[arg(long, default_value_t = 1.0)]
+    pub pace: f64,
+    /// The prompt `launch` passes (the simulation does not read it).
+    pub prompt: Option<String>,
 }
 
 /// `list`.

@@ -4,11 +4,14 @@
 //! rest does the work: `plan` (status.json), `registry` (claims, lock, liveness), `store`
 //! (locked transactions with reconcile), `scheduler` (pure decisions), `ops` (operations).
 
+pub mod agent;
 pub mod atomic;
 pub mod cli;
 pub mod commands;
+pub mod demo;
 pub mod error;
 pub mod events;
+pub mod git;
 pub mod ids;
 pub mod json;
 pub mod ops;

@@ -1,5 +1,7 @@
 //! Setting a repository up for a plan: validate, coordination dir, registry, lock.
 
+use crate::git;
+use crate::ops::launch;
 use crate::registry::{self, Registry};
 use crate::scheduler;
 use crate::workspace::Workspace;
@@ -19,12 +21,41 @@ pub struct SetupReport {
     pub join_points: usize,
     /// Agents in coordination.agents.
     pub preassigned: usize,
+    /// What was already there and is kept (existing worktrees).
+    pub kept: Vec<String>,
+    /// Problems that did not stop setup (a worktree path taken by something else).
+    pub warnings: Vec<String>,
 }
 
+/// What `setup` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct SetupOptions {
+    /// Keep the coordination dir out of git with `.gitignore` instead of `.git/info/exclude`.
+    pub use_gitignore: bool,
+    /// Create the worktrees and branches of `coordination.agents`.
+    pub worktrees: bool,
+    /// Where new branches start (default: the main worktree's HEAD).
+    pub base: Option<String>,
+}
+
+/// The wrapper for people used to the old script.
+const LAUNCH_SCRIPT: &str = "#!/bin/sh\nexec \"${SWARM_BIN:-swarm}\" launch \"$@\"\n";
+
 /// Validates the plan, then creates what is missing; running it again changes nothing.
-pub fn run(ws: &Workspace, use_gitignore: bool) -> Result<SetupReport> {
+pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
     let plan = ws.load_plan()?;
-    let mut done = ws.ensure_coordination_dir(use_gitignore)?;
+    let mut done = ws.ensure_coordination_dir(opts.use_gitignore)?;
+    let mut kept = Vec::new();
+    let mut warnings = Vec::new();
+    if opts.worktrees && !plan.agents.is_empty() {
+        let mut out = Outcomes {
+            done: &mut done,
+            kept: &mut kept,
+            warnings: &mut warnings,
+        };
+        worktrees(ws, &plan, opts.base.as_deref(), &mut out)?;
+    }
+    write_launch_script(ws, &mut done)?;
     let lock_path = ws.lock_path();
     if !lock_path.exists() {
         OpenOptions::new()
@@ -59,5 +90,67 @@ pub fn run(ws: &Workspace, use_gitignore: bool) -> Result<SetupReport> {
         ready: ready.iter().filter(|r| **r).count(),
         join_points: plan.join_points.len(),
         preassigned: plan.agents.len(),
+        kept,
+        warnings,
     })
+}
+
+/// Where `worktrees` reports.
+struct Outcomes<'a> {
+    done: &'a mut Vec<String>,
+    kept: &'a mut Vec<String>,
+    warnings: &'a mut Vec<String>,
+}
+
+/// Creates the worktree and branch of every pre-assigned agent; existing ones are kept.
+fn worktrees(
+    ws: &Workspace,
+    plan: &crate::plan::Plan,
+    base: Option<&str>,
+    out: &mut Outcomes<'_>,
+) -> Result<()> {
+    let repo = git::open(&ws.main_root)?;
+    let base = git::base_commit(&repo, base)?;
+    for spec in &plan.agents {
+        let place = launch::preassigned_place(ws, plan, &spec.id)?;
+        match git::worktree::add(&repo, &spec.id, &place.worktree, &place.branch, base) {
+            Ok(a) if a.created_worktree => out.done.push(format!(
+                "created worktree {} on branch {}{} for {}",
+                a.path.display(),
+                a.branch,
+                if a.created_branch { " (new)" } else { "" },
+                spec.id
+            )),
+            Ok(a) => out.kept.push(format!(
+                "kept the existing worktree {} (on {}) for {}",
+                a.path.display(),
+                a.branch,
+                spec.id
+            )),
+            Err(e) => out.warnings.push(format!("agent {}: {e:#}", spec.id)),
+        }
+    }
+    Ok(())
+}
+
+/// `.claude-agents/launch-agent.sh`: a two-line wrapper running `swarm launch`.
+fn write_launch_script(ws: &Workspace, done: &mut Vec<String>) -> Result<()> {
+    let path = ws.coord_dir.join("launch-agent.sh");
+    if std::fs::read_to_string(&path).is_ok_and(|t| t == LAUNCH_SCRIPT) {
+        return Ok(());
+    }
+    std::fs::write(&path, LAUNCH_SCRIPT)
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mut perm = std::fs::metadata(&path)?.permissions();
+        // Executable for whoever may read it (the umask already decided who may).
+        let mode = perm.mode();
+        perm.set_mode(mode | ((mode & 0o444) >> 2));
+        std::fs::set_permissions(&path, perm)
+            .with_context(|| format!("{}: cannot make it executable", path.display()))?;
+    }
+    done.push(format!("wrote {}", path.display()));
+    Ok(())
 }

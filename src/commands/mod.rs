@@ -1,7 +1,10 @@
 //! One file per subcommand: convert arguments, call the library, render the result.
 
 mod agents;
+mod complete;
+mod demo;
 mod join_status;
+mod launch;
 mod list;
 mod plan;
 mod setup;
@@ -48,10 +51,14 @@ pub fn run(cli: Cli) -> Result<u8> {
     };
     match cli.command {
         Command::Setup(args) => setup::exec(&ctx, &args),
+        Command::Launch(args) => launch::exec(&ctx, &args),
         Command::List(args) => list::exec(&ctx, &args),
         Command::JoinStatus(args) => join_status::exec(&ctx, &args),
         Command::Task(cmd) => task::exec(&ctx, cmd),
+        Command::Complete(args) => complete::exec(&ctx, &args),
         Command::Agents(args) => agents::exec(&ctx, &args),
+        Command::Demo(args) => demo::exec(&ctx, &args),
+        Command::DemoAgent(args) => demo::exec_agent(&args),
         Command::Plan(cmd) => plan::exec(&ctx, cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();

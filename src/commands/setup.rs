@@ -6,7 +6,12 @@ use anyhow::Result;
 
 pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
-    let report = crate::setup::run(&ws, args.gitignore)?;
+    let opts = crate::setup::SetupOptions {
+        use_gitignore: args.gitignore,
+        worktrees: !args.no_worktrees,
+        base: args.base.clone(),
+    };
+    let report = crate::setup::run(&ws, &opts)?;
     let ui = &ctx.ui;
     for line in &report.done {
         ui.note(&format!("swarm: {line}"));
@@ -18,15 +23,22 @@ pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
         report.ready,
         report.join_points
     ));
-    if report.preassigned > 0 && !args.no_worktrees {
-        ui.warn(&format!(
-            "the plan pre-assigns {} agents (coordination.agents); creating their worktrees is not built yet — make them with `git worktree add`, or run with --no-worktrees to silence this",
-            report.preassigned
-        ));
+    for k in &report.kept {
+        ui.note(&format!("swarm: {k}"));
+    }
+    for w in &report.warnings {
+        ui.warn(w);
     }
     if report.done.is_empty() {
         ui.note("swarm: already set up; nothing changed");
     }
-    ui.note("next:\n  swarm list --ready                  # what can start now\n  swarm task claim --next --agent ID  # claim work for an agent\n  swarm join-status                   # is the join point reached?");
+    let mut next = String::from("next:\n  swarm list --ready        # what can start now\n  swarm launch              # in each terminal: claim a task, make a worktree, start claude\n");
+    if report.preassigned > 0 {
+        next.push_str(
+            "  swarm launch --as AGENT   # start a pre-assigned agent of coordination.agents\n",
+        );
+    }
+    next.push_str("  swarm join-status         # is the join point reached?\n  swarm complete AGENT      # deliver an agent's branch and remove its worktree");
+    ui.note(&next);
     Ok(EXIT_OK)
 }

@@ -2,7 +2,9 @@
 //! typed result that commands render.
 
 pub mod claim;
+pub mod complete;
 pub mod join;
+pub mod launch;
 pub mod list;
 pub mod queue;
 pub mod task;

@@ -113,3 +113,27 @@ impl Txn<'_> {
         (holder, from)
     }
 }
+
+impl Txn<'_> {
+    /// Marks `agent` finished (state `done`, no current task) and logs why.
+    pub fn retire(&mut self, agent: &str, why: &str) {
+        if let Some(a) = self.registry.agents.get_mut(agent) {
+            a.state = Some("done".into());
+            a.current_task = None;
+            self.registry_dirty = true;
+        }
+        self.log(
+            "retire",
+            Some(agent),
+            None,
+            None,
+            None,
+            Some(why.to_string()),
+        );
+    }
+
+    /// Logs an event that changes neither file (a merge, a removed worktree, a PR).
+    pub fn record(&mut self, event: &str, agent: Option<&str>, detail: String) {
+        self.log(event, agent, None, None, None, Some(detail));
+    }
+}

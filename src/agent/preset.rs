@@ -1,0 +1,131 @@
+//! The agent CLIs swarm knows, with their real flags (see FACTS.md): how each starts
+//! interactively with a first prompt, and how each runs one prompt headless.
+
+use clap::ValueEnum;
+use std::path::Path;
+
+/// `launch --agent`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Preset {
+    /// Claude Code: `claude "<prompt>"`, headless `claude -p "<prompt>"`.
+    Claude,
+    /// OpenAI Codex CLI: `codex "<prompt>"`, headless `codex exec "<prompt>"`.
+    Codex,
+    /// Gemini CLI: `gemini -i "<prompt>"`, headless `gemini -p "<prompt>"`.
+    Gemini,
+    /// Aider: `aider --read <prompt file>`, headless `aider --yes-always --message "<prompt>"`.
+    Aider,
+    /// opencode: `opencode --prompt "<prompt>"`, headless `opencode run "<prompt>"`.
+    Opencode,
+}
+
+/// Interactive (a person watches the agent's terminal) or headless (one prompt, then exit).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Start the agent's own interface with the prompt as its first message.
+    Interactive,
+    /// Run the prompt non-interactively and exit.
+    Headless,
+}
+
+impl Preset {
+    /// The program name.
+    pub fn program(self) -> &'static str {
+        match self {
+            Preset::Claude => "claude",
+            Preset::Codex => "codex",
+            Preset::Gemini => "gemini",
+            Preset::Aider => "aider",
+            Preset::Opencode => "opencode",
+        }
+    }
+
+    /// The argv that starts this agent on `prompt`. Aider has no flag for a first message in
+    /// interactive mode, so it gets the prompt as a read-only file in its chat (`--read`).
+    pub fn argv(self, mode: Mode, prompt: &str, prompt_file: &Path) -> Vec<String> {
+        let p = prompt.to_string();
+        let program = self.program().to_string();
+        let rest: Vec<String> = match (self, mode) {
+            (Preset::Claude, Mode::Interactive) => vec![p],
+            (Preset::Claude, Mode::Headless) => vec!["-p".into(), p],
+            (Preset::Codex, Mode::Interactive) => vec![p],
+            (Preset::Codex, Mode::Headless) => vec!["exec".into(), p],
+            (Preset::Gemini, Mode::Interactive) => vec!["-i".into(), p],
+            (Preset::Gemini, Mode::Headless) => vec!["-p".into(), p],
+            (Preset::Aider, Mode::Interactive) => {
+                vec!["--read".into(), prompt_file.display().to_string()]
+            }
+            (Preset::Aider, Mode::Headless) => {
+                vec!["--yes-always".into(), "--message".into(), p]
+            }
+            (Preset::Opencode, Mode::Interactive) => vec!["--prompt".into(), p],
+            (Preset::Opencode, Mode::Headless) => vec!["run".into(), p],
+        };
+        std::iter::once(program).chain(rest).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PROMPT: &str = "do $(this) `now`; rm -rf / \"quoted\"\nline 2";
+
+    fn argv(p: Preset, m: Mode) -> Vec<String> {
+        p.argv(m, PROMPT, Path::new("/coord/prompts/agent-1.md"))
+    }
+
+    #[test]
+    fn claude() {
+        assert_eq!(argv(Preset::Claude, Mode::Interactive), ["claude", PROMPT]);
+        assert_eq!(
+            argv(Preset::Claude, Mode::Headless),
+            ["claude", "-p", PROMPT]
+        );
+    }
+
+    #[test]
+    fn codex() {
+        assert_eq!(argv(Preset::Codex, Mode::Interactive), ["codex", PROMPT]);
+        assert_eq!(
+            argv(Preset::Codex, Mode::Headless),
+            ["codex", "exec", PROMPT]
+        );
+    }
+
+    #[test]
+    fn gemini() {
+        assert_eq!(
+            argv(Preset::Gemini, Mode::Interactive),
+            ["gemini", "-i", PROMPT]
+        );
+        assert_eq!(
+            argv(Preset::Gemini, Mode::Headless),
+            ["gemini", "-p", PROMPT]
+        );
+    }
+
+    #[test]
+    fn aider() {
+        assert_eq!(
+            argv(Preset::Aider, Mode::Interactive),
+            ["aider", "--read", "/coord/prompts/agent-1.md"]
+        );
+        assert_eq!(
+            argv(Preset::Aider, Mode::Headless),
+            ["aider", "--yes-always", "--message", PROMPT]
+        );
+    }
+
+    #[test]
+    fn opencode() {
+        assert_eq!(
+            argv(Preset::Opencode, Mode::Interactive),
+            ["opencode", "--prompt", PROMPT]
+        );
+        assert_eq!(
+            argv(Preset::Opencode, Mode::Headless),
+            ["opencode", "run", PROMPT]
+        );
+    }
+}

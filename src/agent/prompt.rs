@@ -1,0 +1,157 @@
+//! The work prompt: who the agent is, its task, and the exact commands to report and go on.
+
+use std::fmt::Write;
+use std::path::Path;
+
+/// Everything the prompt mentions.
+#[derive(Debug, Clone)]
+pub struct PromptInput<'a> {
+    /// Agent id (also in `SWARM_AGENT_ID`).
+    pub agent: &'a str,
+    /// Agent's display name.
+    pub name: &'a str,
+    /// Project name.
+    pub project: &'a str,
+    /// The agent's worktree.
+    pub worktree: &'a Path,
+    /// Its branch.
+    pub branch: &'a str,
+    /// The task id.
+    pub task: &'a str,
+    /// The task's title.
+    pub title: &'a str,
+    /// The task's description.
+    pub description: &'a str,
+    /// `plan.md` beside status.json, when there is one.
+    pub plan_md: Option<&'a Path>,
+    /// `--as A`: pre-assigned agent whose tasks come first when claiming the next.
+    pub prefer_as: Option<&'a str>,
+    /// A previous attempt's branch this worktree starts from.
+    pub continues: Option<&'a str>,
+}
+
+/// Renders the prompt. Plan text is quoted as data; the commands are given exactly, with the
+/// task id as one shell word, because the agent will type them.
+pub fn render(p: &PromptInput<'_>) -> String {
+    let task = shell_word(p.task);
+    let next = match p.prefer_as {
+        Some(a) => format!("swarm task claim --next --as {}", shell_word(a)),
+        None => "swarm task claim --next".to_string(),
+    };
+    let mut s = String::new();
+    let _ = writeln!(
+        s,
+        "You are {} (agent id {}), one of several coding agents working in parallel on the project \"{}\", coordinated by swarm.",
+        p.name, p.agent, p.project
+    );
+    let _ = writeln!(
+        s,
+        "You work in your own git worktree {} on branch {}. Commit your work there, in small commits; do not change other worktrees or branches.",
+        p.worktree.display(),
+        p.branch
+    );
+    if let Some(prev) = p.continues {
+        let _ = writeln!(
+            s,
+            "A previous attempt at this task left commits on {prev}; your branch starts from them, so continue that work."
+        );
+    }
+    let _ = writeln!(s, "\nYour task: {} — {}", p.task, p.title);
+    if !p.description.trim().is_empty() {
+        let _ = writeln!(s, "\n{}", p.description.trim());
+    }
+    if let Some(md) = p.plan_md {
+        let _ = writeln!(s, "\nThe whole plan, for context: {}", md.display());
+    }
+    let _ = writeln!(
+        s,
+        "\nCoordinate with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
+    );
+    let _ = writeln!(
+        s,
+        "  swarm task update {task} --progress 50   # report progress (0-100) as you go"
+    );
+    let _ = writeln!(
+        s,
+        "  swarm task done {task}                   # when it is finished and committed"
+    );
+    let _ = writeln!(
+        s,
+        "  {next}                  # then take the next ready task: it prints the task id"
+    );
+    let _ = writeln!(
+        s,
+        "  swarm task show ID                       # read that task's title and description"
+    );
+    let _ = writeln!(
+        s,
+        "When `{next}` exits with status 3, nothing is ready for you: stop. If you cannot finish a task, run `swarm task release ID` and say why."
+    );
+    s
+}
+
+/// Quotes `word` for a POSIX shell when it needs it (task ids may hold anything printable).
+pub fn shell_word(word: &str) -> String {
+    let plain = !word.is_empty()
+        && word
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-_./:@%+=,".contains(c));
+    if plain {
+        word.to_string()
+    } else {
+        format!("'{}'", word.replace('\'', r"'\''"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn input() -> PromptInput<'static> {
+        PromptInput {
+            agent: "agent-1-2",
+            name: "claude-worker-0002",
+            project: "demo",
+            worktree: Path::new("/w/demo-agent-1-2"),
+            branch: "work/agent-1-2",
+            task: "core/api",
+            title: "Build the API",
+            description: "Endpoints for $(users).",
+            plan_md: Some(Path::new("/tasks/demo/plan.md")),
+            prefer_as: None,
+            continues: None,
+        }
+    }
+
+    #[test]
+    fn says_who_what_and_the_commands() {
+        let text = render(&input());
+        for needle in [
+            "agent id agent-1-2",
+            "/w/demo-agent-1-2",
+            "work/agent-1-2",
+            "core/api — Build the API",
+            "Endpoints for $(users).",
+            "/tasks/demo/plan.md",
+            "swarm task update core/api --progress 50",
+            "swarm task done core/api",
+            "swarm task claim --next",
+            "exits with status 3",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
+        }
+    }
+
+    #[test]
+    fn odd_task_ids_are_quoted_for_the_shell() {
+        assert_eq!(shell_word("a/b-c.d"), "a/b-c.d");
+        assert_eq!(shell_word("it's $x"), r"'it'\''s $x'");
+        let text = render(&PromptInput {
+            task: "x; rm -rf /",
+            prefer_as: Some("agent-a"),
+            ..input()
+        });
+        assert!(text.contains("swarm task done 'x; rm -rf /'"));
+        assert!(text.contains("swarm task claim --next --as agent-a"));
+    }
+}

@@ -1,0 +1,56 @@
+//! `swarm complete AGENT`: reviewed, delivered (PR / merge / archive), worktree removed safely.
+
+use super::{Ctx, EXIT_OK};
+use crate::cli::CompleteArgs;
+use crate::ops::complete::{self, CompleteRequest, Delivery};
+use anyhow::Result;
+
+pub fn exec(ctx: &Ctx, args: &CompleteArgs) -> Result<u8> {
+    crate::ids::check_agent_id(&args.agent)?;
+    let ws = ctx.workspace()?;
+    let delivery = if args.pr {
+        Some(Delivery::Pr)
+    } else if args.merge {
+        Some(Delivery::Merge)
+    } else if args.archive {
+        Some(Delivery::Archive)
+    } else {
+        None
+    };
+    let req = CompleteRequest {
+        agent: args.agent.clone(),
+        delivery,
+        base: args.base.clone(),
+        force: args.force,
+    };
+    if args.dry_run {
+        let planned = complete::plan(&ws, &req)?;
+        ctx.ui.note(&format!(
+            "swarm: complete {} would (nothing changed):",
+            args.agent
+        ));
+        let lines = planned.steps.iter().map(|s| format!("  {s}"));
+        crate::output::lines(lines)?;
+        if planned.steps.is_empty() {
+            ctx.ui.note("  nothing to do");
+        }
+        return Ok(EXIT_OK);
+    }
+    let done = complete::complete(&ws, &req)?;
+    for step in &done.steps {
+        if let complete::Step::Review(tasks) = step {
+            ctx.ui
+                .note(&format!("swarm: reviewed {}", tasks.join(", ")));
+        }
+        if let complete::Step::Release(tasks) = step {
+            ctx.ui
+                .note(&format!("swarm: released {}", tasks.join(", ")));
+        }
+    }
+    for note in &done.notes {
+        ctx.ui.note(&format!("swarm: {note}"));
+    }
+    ctx.ui
+        .note(&format!("swarm: agent {} is complete", args.agent));
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,209 @@
+//! Linked worktrees: find, add (with their branch), remove.
+
+use super::short;
+use crate::ids;
+use anyhow::{anyhow, bail, Context, Result};
+use git2::{BranchType, Oid, Repository, WorktreeAddOptions, WorktreePruneOptions};
+use std::path::{Path, PathBuf};
+
+/// A worktree that `add` made or found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Added {
+    /// Where it is.
+    pub path: PathBuf,
+    /// The branch checked out in it.
+    pub branch: String,
+    /// Whether the branch was created (else it existed and was reused).
+    pub created_branch: bool,
+    /// Whether the worktree was created (else one was already there and is kept).
+    pub created_worktree: bool,
+    /// The commit the branch pointed at when the worktree was made.
+    pub tip: Oid,
+}
+
+/// The name under `.git/worktrees/` of the linked worktree at `path`, if there is one.
+pub fn find(repo: &Repository, path: &Path) -> Option<String> {
+    let want = normalize(path);
+    let names = repo.worktrees().ok()?;
+    super::strings(&names).into_iter().find(|name| {
+        repo.find_worktree(name)
+            .is_ok_and(|wt| normalize(wt.path()) == want)
+    })
+}
+
+/// The path of every linked worktree, by name.
+pub fn list(repo: &Repository) -> Vec<(String, PathBuf)> {
+    let Ok(names) = repo.worktrees() else {
+        return Vec::new();
+    };
+    super::strings(&names)
+        .into_iter()
+        .filter_map(|n| {
+            let path = repo.find_worktree(&n).ok()?.path().to_path_buf();
+            Some((n, path))
+        })
+        .collect()
+}
+
+/// Makes a worktree at `path` on `branch` (created at `base` when it does not exist). A
+/// worktree of this repository already at `path` is kept as it is.
+pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) -> Result<Added> {
+    ids::check_branch_name(branch)?;
+    ids::check_agent_id(name).context("the worktree name")?;
+    if find(repo, path).is_some() {
+        let wt_repo = Repository::open(path)
+            .with_context(|| format!("{}: cannot open the existing worktree", path.display()))?;
+        let head = wt_repo.head().ok();
+        let on = head
+            .as_ref()
+            .and_then(|h| h.shorthand().ok())
+            .unwrap_or("HEAD");
+        let tip = head.as_ref().and_then(|h| h.target()).unwrap_or(base);
+        return Ok(Added {
+            path: path.to_path_buf(),
+            branch: on.to_string(),
+            created_branch: false,
+            created_worktree: false,
+            tip,
+        });
+    }
+    if path.exists() {
+        bail!(
+            "{}: already exists and is not a worktree of this repository; move it away or choose another path",
+            path.display()
+        );
+    }
+    if !path.parent().is_some_and(Path::is_dir) {
+        bail!("{}: its parent directory does not exist", path.display());
+    }
+    let (reference, created_branch, tip) = match repo.find_branch(branch, BranchType::Local) {
+        Ok(b) => {
+            let tip = b
+                .get()
+                .target()
+                .ok_or_else(|| anyhow!("branch {branch} points at no commit"))?;
+            if let Some(elsewhere) = checked_out_at(repo, branch) {
+                bail!(
+                    "branch {branch} is already checked out in {}; a branch can be checked out in one worktree only",
+                    elsewhere.display()
+                );
+            }
+            (b.into_reference(), false, tip)
+        }
+        Err(_) => {
+            let commit = repo.find_commit(base)?;
+            let b = repo
+                .branch(branch, &commit, false)
+                .with_context(|| format!("cannot create branch {branch}"))?;
+            (b.into_reference(), true, base)
+        }
+    };
+    let wt_name = free_name(repo, name)?;
+    let mut opts = WorktreeAddOptions::new();
+    opts.reference(Some(&reference));
+    if let Err(e) = repo.worktree(&wt_name, path, Some(&opts)) {
+        if created_branch {
+            // Leave nothing behind: the branch was made for this worktree only.
+            if let Ok(mut b) = repo.find_branch(branch, BranchType::Local) {
+                let _ = b.delete();
+            }
+        }
+        bail!(
+            "{}: cannot create the worktree (branch {branch} at {}): {}",
+            path.display(),
+            short(tip),
+            e.message()
+        );
+    }
+    Ok(Added {
+        path: path.to_path_buf(),
+        branch: branch.to_string(),
+        created_branch,
+        created_worktree: true,
+        tip,
+    })
+}
+
+/// Removes the linked worktree at `path` (its files and its entry under `.git/worktrees`).
+/// Callers check first that nothing would be lost; this does not.
+pub fn remove(repo: &Repository, path: &Path) -> Result<()> {
+    let Some(name) = find(repo, path) else {
+        bail!("{}: not a worktree of this repository", path.display());
+    };
+    let wt = repo.find_worktree(&name)?;
+    let mut opts = WorktreePruneOptions::new();
+    opts.valid(true).working_tree(true).locked(true);
+    wt.prune(Some(&mut opts))
+        .with_context(|| format!("{}: cannot remove the worktree", path.display()))?;
+    if path.exists() {
+        std::fs::remove_dir_all(path)
+            .with_context(|| format!("{}: cannot remove the directory", path.display()))?;
+    }
+    Ok(())
+}
+
+/// Drops the entries of worktrees whose directory is gone (`git worktree prune`).
+pub fn prune_stale(repo: &Repository) -> Vec<String> {
+    let mut pruned = Vec::new();
+    for (name, path) in list(repo) {
+        if path.exists() {
+            continue;
+        }
+        if let Ok(wt) = repo.find_worktree(&name) {
+            if wt.prune(None).is_ok() {
+                pruned.push(name);
+            }
+        }
+    }
+    pruned
+}
+
+/// Where `branch` is checked out (main worktree or a linked one), if anywhere.
+pub fn checked_out_at(repo: &Repository, branch: &str) -> Option<PathBuf> {
+    let full = format!("refs/heads/{branch}");
+    let head_of = |r: &Repository| -> Option<String> {
+        let head = r.find_reference("HEAD").ok()?;
+        head.symbolic_target().ok().flatten().map(str::to_string)
+    };
+    let main = if repo.is_worktree() {
+        Repository::open(repo.commondir()).ok()
+    } else {
+        Repository::open(repo.path()).ok()
+    };
+    if let Some(main) = &main {
+        if head_of(main).as_deref() == Some(full.as_str()) {
+            return main.workdir().map(Path::to_path_buf);
+        }
+    }
+    for (name, path) in list(main.as_ref().unwrap_or(repo)) {
+        let Ok(wt) = repo.find_worktree(&name) else {
+            continue;
+        };
+        let Ok(r) = Repository::open_from_worktree(&wt) else {
+            continue;
+        };
+        if head_of(&r).as_deref() == Some(full.as_str()) {
+            return Some(path);
+        }
+    }
+    None
+}
+
+/// A worktree name not yet used under `.git/worktrees/` (stale entries are pruned first).
+fn free_name(repo: &Repository, name: &str) -> Result<String> {
+    prune_stale(repo);
+    let taken: Vec<String> = list(repo).into_iter().map(|(n, _)| n).collect();
+    let taken_dir = |n: &str| repo.commondir().join("worktrees").join(n).exists();
+    (0..1000)
+        .map(|i| match i {
+            0 => name.to_string(),
+            _ => format!("{name}-{i}"),
+        })
+        .find(|n| !taken.contains(n) && !taken_dir(n))
+        .ok_or_else(|| anyhow!("no free worktree name for {name}"))
+}
+
+fn normalize(path: &Path) -> PathBuf {
+    let p = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    p.components().collect()
+}

@@ -1,0 +1,466 @@
+//! `complete AGENT`: mark its finished tasks reviewed, deliver its branch (PR, merge or
+//! archive), and remove its worktree only when no work would be lost.
+
+use crate::git::{self, merge::Merged, safety, worktree};
+use crate::plan::Status;
+use crate::workspace::Workspace;
+use anyhow::{anyhow, bail, Context, Result};
+use git2::Repository;
+use std::path::PathBuf;
+use std::process::Command;
+
+/// How the agent's branch is delivered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivery {
+    /// Push the branch and open a pull request with `gh`.
+    Pr,
+    /// Merge it into the base branch locally.
+    Merge,
+    /// Rename it to `archive/<branch>`.
+    Archive,
+    /// Nothing: only remove the worktree when that loses nothing.
+    Keep,
+}
+
+/// What `complete` is asked to do.
+#[derive(Debug, Clone)]
+pub struct CompleteRequest {
+    /// The agent.
+    pub agent: String,
+    /// `--pr`/`--merge`/`--archive`; `None` picks a PR when `gh` and a remote exist.
+    pub delivery: Option<Delivery>,
+    /// `--base`: the branch to merge into or open the PR against (default: the main
+    /// worktree's branch).
+    pub base: Option<String>,
+    /// `--force`: remove the worktree even when work would be lost, release held tasks.
+    pub force: bool,
+}
+
+/// One step, for `--dry-run` and for the report.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Step {
+    /// Give back tasks the agent still holds (`--force`).
+    Release(Vec<String>),
+    /// Mark tasks reviewed.
+    Review(Vec<String>),
+    /// Merge the branch into the base.
+    Merge { branch: String, base: String },
+    /// `git push -u REMOTE BRANCH`.
+    Push { remote: String, branch: String },
+    /// `gh pr create`.
+    OpenPr {
+        branch: String,
+        base: String,
+        title: String,
+    },
+    /// Remove the worktree.
+    Remove(PathBuf),
+    /// Rename the branch.
+    Archive { from: String, to: String },
+    /// Leave the worktree where it is, and why.
+    KeepWorktree(PathBuf, String),
+}
+
+impl std::fmt::Display for Step {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Step::Release(t) => write!(f, "release {} (still claimed)", t.join(", ")),
+            Step::Review(t) => write!(f, "mark reviewed: {}", t.join(", ")),
+            Step::Merge { branch, base } => write!(f, "merge {branch} into {base}"),
+            Step::Push { remote, branch } => write!(f, "git push -u {remote} {branch}"),
+            Step::OpenPr {
+                branch,
+                base,
+                title,
+            } => {
+                write!(
+                    f,
+                    "gh pr create --head {branch} --base {base} --title {title:?}"
+                )
+            }
+            Step::Remove(p) => write!(f, "remove worktree {}", p.display()),
+            Step::Archive { from, to } => write!(f, "rename branch {from} to {to}"),
+            Step::KeepWorktree(p, why) => write!(f, "keep worktree {} ({why})", p.display()),
+        }
+    }
+}
+
+/// What was (or would be) done.
+#[derive(Debug, Clone, Default)]
+pub struct Completed {
+    /// The steps, in order.
+    pub steps: Vec<Step>,
+    /// Lines for people about what happened (merge commit, PR URL).
+    pub notes: Vec<String>,
+}
+
+/// Everything `complete` needs to know before acting.
+struct Situation {
+    repo: Repository,
+    worktree: Option<PathBuf>,
+    branch: Option<String>,
+    base: Option<String>,
+    held: Vec<String>,
+    reviewed: Vec<String>,
+    titles: Vec<(String, String)>,
+}
+
+/// Plans the steps and refuses, before changing anything, when work would be lost.
+pub fn plan(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
+    let sit = situation(ws, req)?;
+    Ok(Completed {
+        steps: steps(req, &sit)?,
+        notes: Vec::new(),
+    })
+}
+
+/// Plans, then carries the steps out.
+pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
+    let sit = situation(ws, req)?;
+    let steps = steps(req, &sit)?;
+    let mut notes = Vec::new();
+    for step in &steps {
+        match step {
+            Step::Merge { branch, base } => {
+                let how = match git::merge::merge_into(&sit.repo, branch, base)? {
+                    Merged::UpToDate => format!("{base} already contains {branch}"),
+                    Merged::FastForward(o) => {
+                        format!("{base} fast-forwarded to {branch} ({})", git::short(o))
+                    }
+                    Merged::Commit(o) => {
+                        format!("merged {branch} into {base}: commit {}", git::short(o))
+                    }
+                };
+                notes.push(how);
+            }
+            Step::Push { remote, branch } => run_tool(
+                ws,
+                "git",
+                &["push", "-u", remote, branch],
+                &format!("cannot push {branch} to {remote}"),
+            )
+            .map(|_| ())?,
+            Step::OpenPr {
+                branch,
+                base,
+                title,
+            } => {
+                let body = pr_body(&req.agent, &sit.titles);
+                let out = run_tool(
+                    ws,
+                    "gh",
+                    &[
+                        "pr", "create", "--head", branch, "--base", base, "--title", title,
+                        "--body", &body,
+                    ],
+                    "gh pr create failed",
+                )?;
+                notes.push(format!("pull request: {}", out.trim()));
+            }
+            Step::Remove(path) => {
+                worktree::remove(&sit.repo, path)?;
+                notes.push(format!("removed worktree {}", path.display()));
+            }
+            Step::Archive { from, to } => {
+                let mut b = sit
+                    .repo
+                    .find_branch(from, git2::BranchType::Local)
+                    .with_context(|| format!("no branch {from}"))?;
+                b.rename(to, false)
+                    .with_context(|| format!("cannot rename {from} to {to}"))?;
+                notes.push(format!("branch {from} is now {to}"));
+            }
+            Step::Release(_) | Step::Review(_) | Step::KeepWorktree(..) => {}
+        }
+    }
+    worktree::prune_stale(&sit.repo);
+    record(ws, req, &steps, &notes)?;
+    Ok(Completed { steps, notes })
+}
+
+fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
+    let (plan, registry) = ws.snapshot()?;
+    let entry = registry.agents.get(&req.agent);
+    let (worktree, branch) = match (entry, plan.agent_spec(&req.agent)) {
+        (Some(e), _) if e.worktree.is_some() || e.branch.is_some() => {
+            (e.worktree.as_ref().map(PathBuf::from), e.branch.clone())
+        }
+        (_, Some(_)) => {
+            let place = super::launch::preassigned_place(ws, &plan, &req.agent)?;
+            (Some(place.worktree), Some(place.branch))
+        }
+        (Some(_), None) => (None, None),
+        (None, None) => bail!(
+            "no agent {:?} in {} or in the plan's coordination.agents (see `swarm agents --all`)",
+            req.agent,
+            ws.registry_path().display()
+        ),
+    };
+    let held: Vec<String> = registry
+        .claimed_tasks
+        .iter()
+        .filter(|(_, c)| c.agent == req.agent)
+        .map(|(t, _)| t.clone())
+        .collect();
+    let mine = |t: &&crate::plan::Task| t.agent.as_deref() == Some(req.agent.as_str());
+    let reviewed = plan
+        .tasks
+        .iter()
+        .filter(mine)
+        .filter(|t| t.status == Status::Completed)
+        .map(|t| t.id.clone())
+        .collect();
+    let titles = plan
+        .tasks
+        .iter()
+        .filter(mine)
+        .filter(|t| t.status.is_done())
+        .map(|t| (t.id.clone(), t.title.clone()))
+        .collect();
+    let repo = git::open(&ws.main_root)?;
+    let base = req.base.clone().or_else(|| git::head_branch(&repo));
+    let branch = branch.filter(|b| git::branch_tip(&repo, b).is_some());
+    Ok(Situation {
+        repo,
+        worktree: worktree.filter(|p| p.exists()),
+        branch,
+        base,
+        held,
+        reviewed,
+        titles,
+    })
+}
+
+fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
+    let mut steps = Vec::new();
+    if !sit.held.is_empty() {
+        if !req.force {
+            bail!(
+                "agent {} still holds {} (in progress); let it finish, release with `swarm task release ID`, or pass --force to release and clean up",
+                req.agent,
+                sit.held.join(", ")
+            );
+        }
+        steps.push(Step::Release(sit.held.clone()));
+    }
+    if let Some(path) = &sit.worktree {
+        let dirty = safety::uncommitted(path)?;
+        if !dirty.is_empty() && !req.force {
+            bail!(
+                "{}: the worktree has uncommitted changes that removing it would lose:\n  {}\ncommit them (or pass --force to throw them away); nothing was changed",
+                path.display(),
+                dirty.join("\n  ")
+            );
+        }
+    }
+    if !sit.reviewed.is_empty() {
+        steps.push(Step::Review(sit.reviewed.clone()));
+    }
+    let remote = default_remote(&sit.repo);
+    let delivery = match req.delivery {
+        Some(d) => d,
+        None if remote.is_some() && on_path("gh") && sit.branch.is_some() => Delivery::Pr,
+        None => Delivery::Keep,
+    };
+    let base = || {
+        sit.base
+            .clone()
+            .ok_or_else(|| anyhow!("the main worktree is not on a branch; pass --base BRANCH"))
+    };
+    let Some(branch) = &sit.branch else {
+        if let Some(path) = &sit.worktree {
+            steps.push(Step::Remove(path.clone()));
+        }
+        return Ok(steps);
+    };
+    let mut kept = false;
+    match delivery {
+        Delivery::Merge => {
+            let base = base()?;
+            check_mergeable(&sit.repo, branch, &base)?;
+            steps.push(Step::Merge {
+                branch: branch.clone(),
+                base,
+            });
+            kept = true;
+        }
+        Delivery::Pr => {
+            let Some(remote) = remote else {
+                bail!("--pr needs a git remote to push {branch} to; add one with `git remote add`, or use --merge / --archive");
+            };
+            if !on_path("gh") {
+                bail!("--pr needs GitHub's `gh` on PATH; install it, or use --merge / --archive");
+            }
+            let base = base()?;
+            steps.push(Step::Push {
+                remote,
+                branch: branch.clone(),
+            });
+            steps.push(Step::OpenPr {
+                branch: branch.clone(),
+                base,
+                title: pr_title(&req.agent, &sit.titles),
+            });
+            kept = true;
+        }
+        Delivery::Archive => kept = true,
+        Delivery::Keep => {}
+    }
+    if let Some(path) = &sit.worktree {
+        let lost = if kept || req.force {
+            Vec::new()
+        } else {
+            unsaved(&sit.repo, branch, sit.base.as_deref())?
+        };
+        if lost.is_empty() {
+            steps.push(Step::Remove(path.clone()));
+        } else {
+            bail!(
+                "{}: branch {branch} has {} commit(s) that are neither merged into {} nor pushed:\n  {}\nchoose --merge, --pr or --archive (or --force to remove the worktree anyway; the branch stays); nothing was changed",
+                path.display(),
+                lost.len(),
+                sit.base.as_deref().unwrap_or("the base"),
+                lost.join("\n  ")
+            );
+        }
+    }
+    if delivery == Delivery::Archive {
+        steps.push(Step::Archive {
+            from: branch.clone(),
+            to: archive_name(&sit.repo, branch),
+        });
+    }
+    Ok(steps)
+}
+
+/// Commits on `branch` that neither the base nor any pushed copy of the branch holds.
+fn unsaved(repo: &Repository, branch: &str, base: Option<&str>) -> Result<Vec<String>> {
+    let Some(tip) = git::branch_tip(repo, branch) else {
+        return Ok(Vec::new());
+    };
+    let mut kept = safety::pushed_tips(repo, branch);
+    if let Some(b) = base.and_then(|b| git::branch_tip(repo, b)) {
+        kept.push(b);
+    }
+    safety::commits_only_in(repo, tip, &kept)
+}
+
+/// Refuses a merge that would conflict, before anything is changed.
+fn check_mergeable(repo: &Repository, branch: &str, base: &str) -> Result<()> {
+    let (Some(tip), Some(base_tip)) = (git::branch_tip(repo, branch), git::branch_tip(repo, base))
+    else {
+        bail!("cannot merge {branch} into {base}: no local branch {base}");
+    };
+    if safety::is_merged(repo, tip, base_tip) || repo.graph_descendant_of(tip, base_tip)? {
+        return Ok(());
+    }
+    let index = repo.merge_commits(&repo.find_commit(base_tip)?, &repo.find_commit(tip)?, None)?;
+    if index.has_conflicts() {
+        let files: Vec<String> = index
+            .conflicts()?
+            .filter_map(|c| c.ok())
+            .filter_map(|c| c.our.or(c.their).or(c.ancestor))
+            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+            .collect();
+        bail!(
+            "merging {branch} into {base} conflicts in {}; nothing was changed — merge it by hand, or use --pr / --archive",
+            files.join(", ")
+        );
+    }
+    Ok(())
+}
+
+/// `archive/<branch>`, or `archive/<branch>-N` when that exists already.
+fn archive_name(repo: &Repository, branch: &str) -> String {
+    let base = format!("archive/{branch}");
+    (1..)
+        .map(|i| match i {
+            1 => base.clone(),
+            n => format!("{base}-{n}"),
+        })
+        .find(|n| git::branch_tip(repo, n).is_none())
+        .unwrap_or(base)
+}
+
+fn default_remote(repo: &Repository) -> Option<String> {
+    let remotes = repo.remotes().ok()?;
+    let names = git::strings(&remotes);
+    names
+        .iter()
+        .find(|n| *n == "origin")
+        .or(names.first())
+        .cloned()
+}
+
+/// Whether `program` is on PATH.
+pub fn on_path(program: &str) -> bool {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|d| d.join(program).is_file())
+}
+
+fn pr_title(agent: &str, titles: &[(String, String)]) -> String {
+    match titles {
+        [(id, title)] if !title.is_empty() => format!("{title} ({id})"),
+        [(id, _)] => id.clone(),
+        _ => format!("{agent}: {} tasks", titles.len()),
+    }
+}
+
+fn pr_body(agent: &str, titles: &[(String, String)]) -> String {
+    let mut body = format!("Work of swarm agent `{agent}`.\n\nTasks:\n");
+    for (id, title) in titles {
+        body.push_str(&format!("- `{id}` {title}\n"));
+    }
+    body
+}
+
+/// Runs the user's own `git`/`gh` (their credentials) in the main worktree; stdout on success.
+fn run_tool(ws: &Workspace, program: &str, args: &[&str], what: &str) -> Result<String> {
+    let out = Command::new(program)
+        .args(args)
+        .current_dir(&ws.main_root)
+        .output()
+        .with_context(|| format!("{what}: cannot run {program}"))?;
+    if !out.status.success() {
+        bail!(
+            "{what}: {program} {} exited with {}: {}",
+            args.first().copied().unwrap_or(""),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// Writes what changed in the plan and registry, and the events.
+fn record(ws: &Workspace, req: &CompleteRequest, steps: &[Step], notes: &[String]) -> Result<()> {
+    let mut txn = ws.begin(None)?;
+    for step in steps {
+        match step {
+            Step::Release(tasks) => {
+                for t in tasks {
+                    if let Some(i) = txn.plan.find(t) {
+                        if txn.holder(i) == Some(req.agent.as_str()) {
+                            txn.release(i, Some(format!("complete --force on {}", req.agent)));
+                        }
+                    }
+                }
+            }
+            Step::Review(tasks) => {
+                for t in tasks {
+                    if let Some(i) = txn.plan.find(t) {
+                        if txn.plan.tasks[i].status == Status::Completed {
+                            txn.set_status(i, Status::Reviewed, Some(&req.agent));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    for note in notes {
+        txn.record("complete", Some(&req.agent), note.clone());
+    }
+    txn.retire(&req.agent, "completed");
+    txn.commit()
+}

@@ -1,0 +1,418 @@
+//! `launch`: register an agent, claim its first task before touching git, make its branch and
+//! worktree, and build the command that starts the agent there.
+
+use crate::agent::{self, prompt, AgentCommand, CommandInput, CommandSource, Mode};
+use crate::git;
+use crate::plan::Glob;
+use crate::registry::liveness::{self, Liveness};
+use crate::scheduler;
+use crate::store::{Actor, Txn};
+use crate::workspace::Workspace;
+use anyhow::{bail, Context, Result};
+use std::ffi::OsString;
+use std::path::{Component, Path, PathBuf};
+
+/// What `launch` is asked to do.
+#[derive(Debug, Clone)]
+pub struct LaunchRequest {
+    /// `--as A`: act as this `coordination.agents` entry (its id, worktree, branch, patterns).
+    pub as_agent: Option<String>,
+    /// Preset or template.
+    pub source: CommandSource,
+    /// Interactive or headless command line.
+    pub mode: Mode,
+    /// `--base`: where new branches start (default: the main worktree's HEAD).
+    pub base: Option<String>,
+    /// `--worktree-root` (default: the main worktree's parent directory).
+    pub worktree_root: Option<PathBuf>,
+    /// Whether this process becomes the agent (its pid is recorded); false for `--no-exec`.
+    pub exec: bool,
+}
+
+/// An agent ready to start.
+#[derive(Debug, Clone)]
+pub struct Launched {
+    /// Agent id.
+    pub agent: String,
+    /// Display name.
+    pub name: String,
+    /// The claimed task.
+    pub task: String,
+    /// Its title.
+    pub title: String,
+    /// The worktree.
+    pub worktree: PathBuf,
+    /// Its branch.
+    pub branch: String,
+    /// Whether the worktree was made now (else an existing one is used).
+    pub created_worktree: bool,
+    /// A previous attempt's branch the new branch starts from.
+    pub continues: Option<String>,
+    /// The command that starts the agent.
+    pub command: AgentCommand,
+}
+
+/// How `launch` ended.
+#[derive(Debug, Clone)]
+pub enum LaunchOutcome {
+    /// Claimed and prepared.
+    Ready(Box<Launched>),
+    /// Nothing claimable: nothing was created. Why, for people.
+    NotReady(String),
+}
+
+/// What a launch would do (`--dry-run`): nothing is changed.
+#[derive(Debug, Clone)]
+pub struct Preview {
+    /// The task it would claim, or why none.
+    pub task: Result<String, String>,
+    /// Agent id it would use.
+    pub agent: String,
+    /// Worktree it would use.
+    pub worktree: PathBuf,
+    /// Branch it would use.
+    pub branch: String,
+}
+
+/// Runs the launch up to the point of starting the agent.
+pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
+    let plan = ws.load_plan()?;
+    let place = place(ws, &plan, req)?;
+    check_program(&req.source)?;
+    let repo = git::open(&ws.main_root)?;
+    let base = git::base_commit(&repo, req.base.as_deref())?;
+    let actor = Actor {
+        id: place.agent.clone(),
+        pid: req.exec.then(std::process::id),
+    };
+    // Claim first, under the lock: a launch that finds nothing ready creates nothing.
+    let mut txn = ws.begin(None)?;
+    refuse_running_twice(&txn, &actor)?;
+    let preferred = preferred(&txn, req.as_agent.as_deref())?;
+    let ready = scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
+    let Some(i) = scheduler::pick_next(&txn.plan, &ready, &preferred) else {
+        let why = scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i));
+        txn.commit()?;
+        return Ok(LaunchOutcome::NotReady(why));
+    };
+    txn.touch(&actor);
+    if let Some(entry) = txn.registry.agents.get_mut(&actor.id) {
+        entry.name = Some(place.name.clone());
+        entry.worktree = Some(place.worktree.display().to_string());
+        entry.branch = Some(place.branch.clone());
+    }
+    txn.claim(i, &actor.id);
+    let task = txn.plan.tasks[i].clone();
+    let previous = txn
+        .plan
+        .field(i, "previousBranch")
+        .and_then(|v| v.as_str().map(str::to_string));
+    txn.commit()?;
+
+    let (start, continues) = start_point(&repo, base, previous.as_deref());
+    let added = match git::worktree::add(&repo, &place.agent, &place.worktree, &place.branch, start)
+    {
+        Ok(a) => a,
+        Err(e) => {
+            give_back(ws, &actor, &task.id);
+            return Err(e.context(format!(
+                "task {} was given back; nothing else changed",
+                task.id
+            )));
+        }
+    };
+    let plan_md = ws.plan_md();
+    let prompt_text = prompt::render(&prompt::PromptInput {
+        agent: &place.agent,
+        name: &place.name,
+        project: &ws.project,
+        worktree: &added.path,
+        branch: &added.branch,
+        task: &task.id,
+        title: &task.title,
+        description: &task.description,
+        plan_md: plan_md.as_deref(),
+        prefer_as: req.as_agent.as_deref(),
+        continues: continues.as_deref(),
+    });
+    let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
+    let input = CommandInput {
+        prompt: &prompt_text,
+        task: &task.id,
+        worktree: &added.path,
+        prompt_file: &prompt_file,
+    };
+    let argv = match req.source.argv(req.mode, &input) {
+        Ok(a) => a,
+        Err(e) => {
+            give_back(ws, &actor, &task.id);
+            return Err(e);
+        }
+    };
+    let command = AgentCommand {
+        argv,
+        cwd: added.path.clone(),
+        env: environment(ws, &place, &task.id),
+    };
+    Ok(LaunchOutcome::Ready(Box::new(Launched {
+        agent: place.agent,
+        name: place.name,
+        task: task.id,
+        title: task.title,
+        worktree: added.path,
+        branch: added.branch,
+        created_worktree: added.created_worktree,
+        continues,
+        command,
+    })))
+}
+
+/// What `launch` would do, changing nothing.
+pub fn preview(ws: &Workspace, req: &LaunchRequest) -> Result<Preview> {
+    let plan = ws.load_plan()?;
+    let place = place(ws, &plan, req)?;
+    let (plan, registry) = ws.snapshot()?;
+    let preferred = match req.as_agent.as_deref().and_then(|a| plan.agent_spec(a)) {
+        Some(spec) => spec.tasks.clone(),
+        None => Vec::new(),
+    };
+    let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
+    let task = match scheduler::pick_next(&plan, &ready, &preferred) {
+        Some(i) => Ok(plan.tasks[i].id.clone()),
+        None => Err(scheduler::explain_nothing_ready(&plan, |i| {
+            registry
+                .claimed_tasks
+                .get(&plan.tasks[i].id)
+                .map(|c| c.agent.as_str())
+        })),
+    };
+    Ok(Preview {
+        task,
+        agent: place.agent,
+        worktree: place.worktree,
+        branch: place.branch,
+    })
+}
+
+/// The `SWARM_*` environment of an agent, so `swarm task …` works from its worktree.
+pub fn environment(ws: &Workspace, place: &Place, task: &str) -> Vec<(String, OsString)> {
+    let mut env: Vec<(String, OsString)> = vec![
+        ("SWARM_AGENT_ID".into(), place.agent.clone().into()),
+        ("SWARM_AGENT_NAME".into(), place.name.clone().into()),
+        ("SWARM_TASK".into(), task.into()),
+        ("SWARM_PROJECT".into(), ws.project.clone().into()),
+        ("SWARM_TASKS_DIR".into(), absolute(&ws.tasks_root).into()),
+        ("SWARM_ROOT".into(), ws.main_root.clone().into()),
+    ];
+    if let Some(path) = agent::path_with_self() {
+        env.push(("PATH".into(), path));
+    }
+    env
+}
+
+/// Where an agent lives: its id, name, worktree and branch.
+#[derive(Debug, Clone)]
+pub struct Place {
+    /// Agent id.
+    pub agent: String,
+    /// Display name.
+    pub name: String,
+    /// Worktree path.
+    pub worktree: PathBuf,
+    /// Branch.
+    pub branch: String,
+}
+
+/// Decides the agent's id, name, worktree and branch (nothing is created).
+fn place(ws: &Workspace, plan: &crate::plan::Plan, req: &LaunchRequest) -> Result<Place> {
+    let root = match &req.worktree_root {
+        Some(r) => absolute(r),
+        None => ws
+            .main_root
+            .parent()
+            .map(Path::to_path_buf)
+            .context("the main worktree has no parent directory; pass --worktree-root")?,
+    };
+    let pid = std::process::id();
+    let kind = match &req.source {
+        CommandSource::Preset(p) => p.program(),
+        CommandSource::Template(_) => "agent",
+    };
+    let name = format!("{kind}-worker-{:04}", pid % 10_000);
+    let Some(as_agent) = &req.as_agent else {
+        let unix = chrono::Utc::now().timestamp();
+        let agent = format!("agent-{unix}-{pid}");
+        return Ok(Place {
+            worktree: root.join(format!("{}-{agent}", ws.project)),
+            branch: format!("work/{agent}"),
+            agent,
+            name,
+        });
+    };
+    let Some(spec) = plan.agent_spec(as_agent) else {
+        bail!(
+            "{}: coordination.agents has no agent {as_agent:?}",
+            plan.path().display()
+        );
+    };
+    crate::ids::check_agent_id(as_agent)?;
+    let worktree = match &spec.worktree {
+        Some(w) => lexical(&ws.main_root.join(w)),
+        None => root.join(format!("{}-{as_agent}", ws.project)),
+    };
+    if !worktree.starts_with(&root) || worktree == root {
+        bail!(
+            "{}: the worktree of agent {as_agent} ({}) is outside the worktree root {}; pass --worktree-root to allow it",
+            plan.path().display(),
+            worktree.display(),
+            root.display()
+        );
+    }
+    Ok(Place {
+        agent: as_agent.clone(),
+        name,
+        worktree,
+        branch: spec
+            .branch
+            .clone()
+            .unwrap_or_else(|| format!("work/{as_agent}")),
+    })
+}
+
+/// The worktree path of a pre-assigned agent as setup and launch resolve it.
+pub fn preassigned_place(ws: &Workspace, plan: &crate::plan::Plan, agent: &str) -> Result<Place> {
+    let req = LaunchRequest {
+        as_agent: Some(agent.to_string()),
+        source: CommandSource::Preset(agent::Preset::Claude),
+        mode: Mode::Interactive,
+        base: None,
+        worktree_root: None,
+        exec: false,
+    };
+    place(ws, plan, &req)
+}
+
+/// Fails early, before anything changes, when the agent's program is not on PATH.
+fn check_program(source: &CommandSource) -> Result<()> {
+    let program = match source {
+        CommandSource::Preset(p) => p.program().to_string(),
+        CommandSource::Template(t) => match agent::template::split(t)?.into_iter().next() {
+            Some(p) => p,
+            None => bail!("--agent-cmd is empty: give the program to run"),
+        },
+    };
+    if program.contains('/') {
+        if Path::new(&program).is_file() {
+            return Ok(());
+        }
+        bail!("agent program {program} does not exist");
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    if std::env::split_paths(&path).any(|d| d.join(&program).is_file()) {
+        return Ok(());
+    }
+    bail!("agent program {program:?} is not on PATH; install it, or choose another with --agent / --agent-cmd")
+}
+
+/// A second process acting as the same live agent would share its worktree: refuse.
+fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
+    let Some(entry) = txn.registry.agents.get(&actor.id) else {
+        return Ok(());
+    };
+    if entry.is_retired() || entry.pid.is_none() {
+        return Ok(());
+    }
+    let verdict = liveness::judge(
+        entry,
+        None,
+        &liveness::host_name(),
+        txn.now(),
+        txn.workspace().settings.lease,
+    );
+    if verdict == Liveness::Alive {
+        bail!(
+            "agent {} is already running (pid {}); one process per agent",
+            actor.id,
+            entry.pid.unwrap_or(0)
+        );
+    }
+    Ok(())
+}
+
+fn preferred(txn: &Txn<'_>, as_agent: Option<&str>) -> Result<Vec<Glob>> {
+    Ok(match as_agent {
+        Some(a) => match txn.plan.agent_spec(a) {
+            Some(spec) => spec.tasks.clone(),
+            None => bail!(
+                "{}: coordination.agents has no agent {a:?}",
+                txn.plan.path().display()
+            ),
+        },
+        None => Vec::new(),
+    })
+}
+
+/// Where the new branch starts: the previous attempt's branch when it has commits the base
+/// lacks (no work is lost), else the base.
+fn start_point(
+    repo: &git2::Repository,
+    base: git2::Oid,
+    previous: Option<&str>,
+) -> (git2::Oid, Option<String>) {
+    if let Some(prev) = previous {
+        if let Some(tip) = git::branch_tip(repo, prev) {
+            if !git::safety::is_merged(repo, tip, base) {
+                return (tip, Some(prev.to_string()));
+            }
+        }
+    }
+    (base, None)
+}
+
+/// Undoes a claim after a failed launch (no attempt counted) and retires the agent.
+pub fn give_back(ws: &Workspace, actor: &Actor, task: &str) {
+    let Ok(mut txn) = ws.begin(Some(actor)) else {
+        return;
+    };
+    if let Some(i) = txn.plan.find(task) {
+        if txn.holder(i) == Some(actor.id.as_str()) {
+            txn.release(i, Some("launch failed".into()));
+        }
+    }
+    txn.retire(&actor.id, "launch failed");
+    let _ = txn.commit();
+}
+
+/// `.claude-agents/prompts/<agent>.md`: the prompt, for agents that read it from a file and
+/// for people who want to see what an agent was told.
+fn write_prompt(ws: &Workspace, agent: &str, text: &str) -> Result<PathBuf> {
+    let dir = ws.coord_dir.join("prompts");
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let path = dir.join(format!("{agent}.md"));
+    std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(path)
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    let joined = if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir().unwrap_or_default().join(p)
+    };
+    lexical(&joined)
+}
+
+/// Resolves `.` and `..` without touching the file system (the path may not exist yet).
+fn lexical(p: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::ParentDir => {
+                out.pop();
+            }
+            Component::CurDir => {}
+            c => out.push(c),
+        }
+    }
+    out
+}
