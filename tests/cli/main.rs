@@ -2,7 +2,9 @@
 
 mod bad_input;
 mod claims;
+mod complete;
 mod concurrency;
+mod flow;
 mod legacy;
 mod support;
 mod views;

@@ -1,0 +1,199 @@
+//! `complete`: never loses work. Refusals change nothing; archive and PR keep the commits.
+
+use crate::support::{changed, git, stderr, stdout, Env};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// One task launched with --no-exec (a lease-holding agent), worked on and marked done.
+struct Launched {
+    env: Env,
+    agent: String,
+    worktree: PathBuf,
+    branch: String,
+}
+
+fn launched() -> Launched {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let l = Launched {
+        agent: v["agent"].as_str().unwrap().into(),
+        worktree: PathBuf::from(v["worktree"].as_str().unwrap()),
+        branch: v["branch"].as_str().unwrap().into(),
+        env,
+    };
+    let o = l.env.run(&["task", "done", "t0000", "--agent", &l.agent]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    l
+}
+
+fn commit(dir: &Path, file: &str, text: &str, msg: &str) {
+    std::fs::write(dir.join(file), text).unwrap();
+    git(dir, &["add", file]);
+    git(dir, &["commit", "-q", "-m", msg]);
+}
+
+fn tip(repo: &Path, rev: &str) -> String {
+    git(repo, &["rev-parse", rev]).trim().to_string()
+}
+
+#[test]
+fn refuses_to_remove_a_worktree_with_uncommitted_changes() {
+    let l = launched();
+    commit(&l.worktree, "kept.txt", "committed\n", "committed work");
+    std::fs::write(l.worktree.join("notes.txt"), "not committed\n").unwrap();
+    let before = l.env.snapshot();
+    let main_before = tip(&l.env.repo, "main");
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("uncommitted changes"), "{err}");
+    assert!(err.contains("notes.txt (untracked)"), "{err}");
+    assert!(l.worktree.join("notes.txt").is_file());
+    assert_eq!(tip(&l.env.repo, "main"), main_before);
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+    assert_eq!(l.env.plan()["tasks"]["t0000"]["status"], "completed");
+}
+
+#[test]
+fn refuses_to_drop_commits_that_are_neither_merged_nor_pushed() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "unsaved work");
+    let before = l.env.snapshot();
+    // No remote, no choice of delivery: only removing the worktree is on the table.
+    let o = l.env.run(&["complete", &l.agent]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("neither merged into main nor pushed"), "{err}");
+    assert!(err.contains("unsaved work"), "{err}");
+    assert!(l.worktree.is_dir());
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+
+    // --dry-run shows the plan of a delivery and changes nothing either.
+    let o = l.env.run(&["complete", &l.agent, "--archive", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = stdout(&o);
+    assert!(
+        plan.contains(&format!("remove worktree {}", l.worktree.display())),
+        "{plan}"
+    );
+    assert!(
+        plan.contains(&format!(
+            "rename branch {} to archive/{}",
+            l.branch, l.branch
+        )),
+        "{plan}"
+    );
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn archive_keeps_the_commits_reachable() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "archived work");
+    let work_tip = tip(&l.worktree, "HEAD");
+    let o = l.env.run(&["complete", &l.agent, "--archive"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!l.worktree.exists());
+    let archived = format!("archive/{}", l.branch);
+    assert_eq!(tip(&l.env.repo, &archived), work_tip);
+    assert!(git(&l.env.repo, &["branch", "--list", &l.branch]).is_empty());
+    assert_eq!(l.env.plan()["tasks"]["t0000"]["status"], "reviewed");
+    assert_eq!(l.env.registry()["agents"][&l.agent]["state"], "done");
+}
+
+#[test]
+fn merge_conflict_changes_nothing() {
+    let l = launched();
+    commit(
+        &l.worktree,
+        "README.md",
+        "agent's version\n",
+        "agent edits README",
+    );
+    commit(
+        &l.env.repo,
+        "README.md",
+        "main's version\n",
+        "main edits README",
+    );
+    let before = l.env.snapshot();
+    let main_before = tip(&l.env.repo, "main");
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("conflicts in README.md"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(tip(&l.env.repo, "main"), main_before);
+    assert!(l.worktree.is_dir());
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn pr_pushes_and_calls_gh_with_the_right_arguments() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "pr work");
+    let root = l.env.repo.parent().unwrap().to_path_buf();
+    git(&root, &["init", "-q", "--bare", "remote.git"]);
+    git(
+        &l.env.repo,
+        &[
+            "remote",
+            "add",
+            "origin",
+            root.join("remote.git").to_str().unwrap(),
+        ],
+    );
+    let bin = root.join("fakebin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let args_file = root.join("gh-args");
+    let gh = bin.join("gh");
+    std::fs::write(
+        &gh,
+        format!(
+            "#!/bin/sh\nfor a in \"$@\"; do printf '%s\\n' \"$a\"; done > '{}'\necho https://github.example/pr/1\n",
+            args_file.display()
+        ),
+    )
+    .unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    // No --pr: with gh on PATH and a remote, a PR is the default.
+    let o = l
+        .env
+        .swarm()
+        .env("PATH", &path)
+        .args(["complete", &l.agent])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("https://github.example/pr/1"),
+        "{}",
+        stderr(&o)
+    );
+    let args = std::fs::read_to_string(&args_file).unwrap();
+    let args: Vec<&str> = args.lines().collect();
+    assert_eq!(
+        args[..6],
+        ["pr", "create", "--head", &l.branch, "--base", "main"]
+    );
+    assert_eq!(args[6], "--title");
+    assert!(args[7].contains("t0000"), "{args:?}");
+    assert_eq!(args[8], "--body");
+    assert!(args[9..].join("\n").contains("`t0000` Task 0"), "{args:?}");
+    let pushed = git(&root.join("remote.git"), &["rev-parse", &l.branch]);
+    assert_eq!(pushed.trim(), tip(&l.env.repo, &l.branch));
+    assert!(!l.worktree.exists(), "pushed and clean: the worktree goes");
+    assert!(
+        !git(&l.env.repo, &["branch", "--list", &l.branch]).is_empty(),
+        "the branch stays"
+    );
+}

@@ -1,0 +1,331 @@
+//! The whole flow on real repositories: setup, concurrent launches with a scripted agent that
+//! commits and steals tasks, join-status, complete --merge.
+
+use crate::support::{git, stderr, stdout, Env};
+use serde_json::Value;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+/// Nine tasks in three layers, with two join points.
+const LAYERED: &str = r#"{
+  "tasks": {
+    "a1": {"title": "A1", "status": "pending", "blockedBy": []},
+    "a2": {"title": "A2", "status": "pending", "blockedBy": []},
+    "a3": {"title": "A3", "status": "pending", "blockedBy": []},
+    "b1": {"title": "B1", "status": "pending", "blockedBy": ["a1"]},
+    "b2": {"title": "B2", "status": "pending", "blockedBy": ["a2", "a3"]},
+    "b3": {"title": "B3", "status": "pending", "blockedBy": ["a1"]},
+    "c1": {"title": "C1", "status": "pending", "blockedBy": ["b1", "b2"]},
+    "c2": {"title": "C2", "status": "pending", "blockedBy": ["b3"]},
+    "c3": {"title": "C3", "status": "pending", "blockedBy": ["c1", "c2"]}
+  },
+  "joinPoints": {"mid": {"requires": ["a*", "b*"]}, "all": {"requires": ["*"]}}
+}"#;
+
+/// An agent as a shell script: commit a file for the task, report, finish, claim the next,
+/// stop on exit 3 — the commands the prompt gives a real agent, run from its worktree.
+const AGENT: &str = r#"#!/bin/sh
+task="$SWARM_TASK"
+while :; do
+  f="done-$task.txt"
+  echo "$task by $SWARM_AGENT_ID" > "$f"
+  git add "$f" || exit 10
+  git -c user.name=agent -c user.email=agent@example.com commit -q -m "work on $task" || exit 11
+  swarm task update "$task" --progress 50 || exit 12
+  swarm task done "$task" || exit 13
+  next=$(swarm task claim --next)
+  rc=$?
+  [ $rc -eq 3 ] && exit 0
+  [ $rc -eq 0 ] || exit $rc
+  task="$next"
+done
+"#;
+
+/// Writes the scripted agent beside the repository; returns the `--agent-cmd` template.
+pub fn agent_script(env: &Env, body: &str) -> String {
+    let path = env.repo.parent().unwrap().join("agent.sh");
+    std::fs::write(&path, body).unwrap();
+    format!("sh {}", path.display())
+}
+
+/// Linked worktrees of the repository (`git worktree list`, main excluded).
+pub fn linked_worktrees(repo: &Path) -> Vec<PathBuf> {
+    let out = git(repo, &["worktree", "list", "--porcelain"]);
+    out.lines()
+        .filter_map(|l| l.strip_prefix("worktree "))
+        .map(PathBuf::from)
+        .filter(|p| p.file_name() != repo.file_name())
+        .collect()
+}
+
+#[test]
+fn three_agents_run_the_plan_and_complete_merges_everything() {
+    let env = Env::with_plan(LAYERED);
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let cmd = agent_script(&env, AGENT);
+    let children: Vec<_> = (0..3)
+        .map(|_| {
+            env.process()
+                .args(["launch", "--agent-cmd", &cmd])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    for c in children {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "launch/agent failed: {}", stderr(&o));
+    }
+
+    // Every task completed, each claimed exactly once.
+    let plan = env.plan();
+    let tasks = plan["tasks"].as_object().unwrap();
+    for (id, t) in tasks {
+        assert_eq!(t["status"], "completed", "{id}: {t}");
+    }
+    let events = std::fs::read_to_string(env.repo.join(".claude-agents/events.jsonl")).unwrap();
+    let mut claims: BTreeMap<String, usize> = BTreeMap::new();
+    for line in events.lines() {
+        let e: Value = serde_json::from_str(line).unwrap();
+        if e["event"] == "claim" {
+            *claims
+                .entry(e["task"].as_str().unwrap().into())
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(claims.len(), 9, "{claims:?}");
+    assert!(claims.values().all(|n| *n == 1), "{claims:?}");
+
+    let js = env.run(&["join-status"]);
+    assert_eq!(js.status.code(), Some(0), "{}", stderr(&js));
+
+    // Each agent worked in its own worktree on its own branch.
+    let reg = env.registry();
+    let agents: Vec<String> = reg["agents"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(_, a)| a["worktree"].is_string())
+        .map(|(id, _)| id.clone())
+        .collect();
+    assert_eq!(agents.len(), 3, "{reg}");
+    assert_eq!(linked_worktrees(&env.repo).len(), 3);
+    for id in &agents {
+        let o = env.run(&["complete", id, "--merge"]);
+        assert!(o.status.success(), "complete {id}: {}", stderr(&o));
+    }
+    assert!(linked_worktrees(&env.repo).is_empty());
+    for id in &agents {
+        let wt = reg["agents"][id]["worktree"].as_str().unwrap();
+        assert!(!Path::new(wt).exists(), "{wt} still exists");
+    }
+    // main holds one commit per task, and every task's file.
+    let log = git(&env.repo, &["log", "--format=%s", "main"]);
+    for id in tasks.keys() {
+        let n = log
+            .lines()
+            .filter(|l| *l == format!("work on {id}"))
+            .count();
+        assert_eq!(n, 1, "{id} in\n{log}");
+        assert!(env.repo.join(format!("done-{id}.txt")).is_file(), "{id}");
+    }
+    let plan = env.plan();
+    for (id, t) in plan["tasks"].as_object().unwrap() {
+        assert_eq!(t["status"], "reviewed", "{id}");
+    }
+    assert!(git(&env.repo, &["status", "--porcelain"]).is_empty());
+}
+
+#[test]
+fn launch_with_nothing_ready_creates_nothing() {
+    let env = Env::with_plan(crate::support::CHAIN);
+    assert!(env.run(&["setup"]).status.success());
+    let o = env.run(&["task", "claim", "a", "--agent", "busy"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let before = env.snapshot();
+    let o = env.run(&["launch", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("a by busy"), "{err}");
+    assert!(err.contains("no branch or worktree was created"), "{err}");
+    assert_eq!(
+        crate::support::changed(&before, &env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
+    assert!(git(&env.repo, &["branch", "--list", "work/*"]).is_empty());
+    assert!(linked_worktrees(&env.repo).is_empty());
+    let siblings: Vec<_> = std::fs::read_dir(env.repo.parent().unwrap())
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().starts_with("proj-"))
+        .collect();
+    assert!(siblings.is_empty());
+}
+
+/// Fake agent programs on PATH, so that presets can be launched with --no-exec.
+fn fake_agents(env: &Env) -> std::ffi::OsString {
+    let bin = env.repo.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    for p in ["claude", "codex", "gemini", "aider", "opencode"] {
+        let path = bin.join(p);
+        std::fs::write(&path, "#!/bin/sh\nexit 0\n").unwrap();
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap()
+}
+
+#[test]
+fn no_exec_prints_the_exact_argv_of_every_preset() {
+    let env = Env::with_plan(&crate::support::flat_plan(8));
+    let path = fake_agents(&env);
+    let expect: [(&str, &[&str]); 5] = [
+        ("claude", &["claude"]),
+        ("codex", &["codex"]),
+        ("gemini", &["gemini", "-i"]),
+        ("aider", &["aider", "--read"]),
+        ("opencode", &["opencode", "--prompt"]),
+    ];
+    for (preset, head) in expect {
+        let o = env
+            .swarm()
+            .env("PATH", &path)
+            .args(["launch", "--no-exec", "--json", "--agent", preset])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{preset}: {}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let argv: Vec<&str> = v["argv"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| a.as_str().unwrap())
+            .collect();
+        let task = v["task"].as_str().unwrap();
+        assert_eq!(&argv[..head.len()], head, "{preset}: {argv:?}");
+        assert_eq!(argv.len(), head.len() + 1, "{preset}: {argv:?}");
+        let last = argv[head.len()];
+        if preset == "aider" {
+            // Aider reads the prompt from a file in its chat.
+            let text = std::fs::read_to_string(last).unwrap();
+            assert!(text.contains(&format!("swarm task done {task}")), "{text}");
+        } else {
+            assert!(last.contains(&format!("swarm task done {task}")), "{last}");
+        }
+        let wt = Path::new(v["worktree"].as_str().unwrap());
+        assert!(wt.is_dir(), "{}", wt.display());
+        assert_eq!(
+            v["branch"],
+            format!("work/{}", v["agent"].as_str().unwrap())
+        );
+        assert_eq!(v["env"]["SWARM_TASK"], task);
+        assert_eq!(v["env"]["SWARM_AGENT_ID"], v["agent"]);
+        assert_eq!(
+            git(wt, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+            v["branch"].as_str().unwrap()
+        );
+    }
+    // Without --json: one "key value" line each, argv as a JSON array.
+    let o = env
+        .swarm()
+        .env("PATH", &path)
+        .args([
+            "launch",
+            "--no-exec",
+            "--agent-cmd",
+            "my-agent --task {task} --msg {prompt}",
+        ])
+        .output()
+        .unwrap();
+    // my-agent is not on PATH: refused before anything is claimed.
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("\"my-agent\" is not on PATH"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env
+        .swarm()
+        .env("PATH", &path)
+        .args([
+            "launch",
+            "--no-exec",
+            "--agent-cmd",
+            "claude --task {task} --msg {prompt}",
+        ])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    let field = |k: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(&format!("{k} ")))
+            .unwrap_or_else(|| panic!("no {k} in {text}"))
+            .to_string()
+    };
+    let argv: Vec<String> = serde_json::from_str(&field("argv")).unwrap();
+    assert_eq!(argv[..3], ["claude", "--task", &field("task")]);
+    assert_eq!(argv[3], "--msg");
+    assert!(argv[4].contains("You are"), "{}", argv[4]);
+    assert!(Path::new(&field("worktree")).is_dir());
+}
+
+#[test]
+fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
+    let plan = r#"{
+      "tasks": {
+        "x": {"title": "X", "status": "pending", "blockedBy": []},
+        "y": {"title": "Y", "status": "pending", "blockedBy": []}
+      },
+      "coordination": {"agents": {"agent-a": {"worktree": "../proj-a", "branch": "feature/a", "tasks": ["y"]}}}
+    }"#;
+    let env = Env::with_plan(plan);
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let wt = env.repo.parent().unwrap().join("proj-a");
+    assert!(wt.is_dir());
+    assert_eq!(
+        git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "feature/a"
+    );
+    let script = env.repo.join(".claude-agents/launch-agent.sh");
+    assert!(std::fs::read_to_string(&script)
+        .unwrap()
+        .contains("launch \"$@\""));
+
+    let before = env.snapshot();
+    let worktrees = git(&env.repo, &["worktree", "list"]);
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("kept the existing worktree"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        crate::support::changed(&before, &env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
+    assert_eq!(git(&env.repo, &["worktree", "list"]), worktrees);
+
+    let path = fake_agents(&env);
+    let o = env
+        .swarm()
+        .env("PATH", &path)
+        .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["agent"], "agent-a");
+    assert_eq!(v["task"], "y", "the pre-assigned task comes first");
+    assert_eq!(v["branch"], "feature/a");
+    assert_eq!(
+        Path::new(v["worktree"].as_str().unwrap()),
+        wt.canonicalize().unwrap()
+    );
+    assert!(v["argv"][1].as_str().unwrap().contains("--as agent-a"));
+}
