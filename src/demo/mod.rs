@@ -158,7 +158,9 @@ impl Swarm {
             .arg("--tasks-dir")
             .arg(&self.tasks)
             .args(args)
-            .current_dir(&self.repo);
+            .current_dir(&self.repo)
+            // The demo's stdout carries only where the result is; the steps talk on stderr.
+            .stdout(Stdio::from(std::io::stderr()));
         for v in SCRUB {
             cmd.env_remove(v);
         }

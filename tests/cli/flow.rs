@@ -329,3 +329,32 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
     );
     assert!(v["argv"][1].as_str().unwrap().contains("--as agent-a"));
 }
+
+#[test]
+fn demo_runs_the_whole_flow_in_its_own_directory() {
+    // Started from inside a user's repository with a tasks dir set: neither may change.
+    let env = Env::with_plan(crate::support::CHAIN);
+    let before = env.snapshot();
+    let dir = env.repo.parent().unwrap().join("demo-run");
+    let o = env
+        .swarm()
+        .args(["demo", "--pace", "0.1", "-n", "3", "--dir"])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(crate::support::changed(&before, &env.snapshot()), Vec::<PathBuf>::new());
+    let repo = PathBuf::from(stdout(&o).trim());
+    assert!(repo.starts_with(dir.canonicalize().unwrap()), "{}", repo.display());
+    let err = stderr(&o);
+    assert!(err.contains("claimed"), "{err}");
+    assert!(err.contains("12/12 tasks reviewed"), "{err}");
+    let log = git(&repo, &["log", "--format=%s", "main"]);
+    assert_eq!(log.lines().filter(|l| l.ends_with(": simulated work")).count(), 12, "{log}");
+    assert!(linked_worktrees(&repo).is_empty());
+    let plan: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join("tasks/library-app/status.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(plan["tasks"].as_object().unwrap().values().all(|t| t["status"] == "reviewed"));
+}
