@@ -88,6 +88,13 @@ pub enum Command {
     Complete(CompleteArgs),
     /// Show registered agents, their task, heartbeat and liveness.
     Agents(AgentsArgs),
+    /// What an agent runs to say it is alive (renews its lease).
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Free dead agents' tasks and bring registry and plan into agreement now; report it.
+    Recover(RecoverArgs),
+    /// Show the event log: claims, releases, status changes, recoveries, completions.
+    Log(LogArgs),
     /// Run a whole swarm end to end in a temporary repository, with simulated agents.
     Demo(DemoArgs),
     /// The simulated agent `demo` launches (not for people).
@@ -177,6 +184,44 @@ pub struct CompleteArgs {
     /// Show the steps; change nothing.
     #[arg(long)]
     pub dry_run: bool,
+}
+
+/// `agent …`.
+#[derive(Debug, Subcommand)]
+pub enum AgentCommand {
+    /// Renew the agent's lease (for agents swarm did not start, or long silent work).
+    Heartbeat {
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+}
+
+/// `recover`.
+#[derive(Debug, Args)]
+pub struct RecoverArgs {
+    /// Say what would be done; change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the events as JSON lines on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// `log`.
+#[derive(Debug, Args)]
+pub struct LogArgs {
+    /// Only events about this task.
+    #[arg(long)]
+    pub task: Option<String>,
+    /// Only events about this agent.
+    #[arg(long)]
+    pub agent: Option<String>,
+    /// Only the last N events (after filtering).
+    #[arg(long, short = 'n', value_name = "N")]
+    pub last: Option<usize>,
+    /// Print JSON lines (the log's own format) on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// `demo`.

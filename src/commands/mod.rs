@@ -1,12 +1,15 @@
 //! One file per subcommand: convert arguments, call the library, render the result.
 
+mod agent;
 mod agents;
 mod complete;
 mod demo;
 mod join_status;
 mod launch;
 mod list;
+mod log;
 mod plan;
+mod recover;
 mod setup;
 mod task;
 
@@ -57,6 +60,9 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Task(cmd) => task::exec(&ctx, cmd),
         Command::Complete(args) => complete::exec(&ctx, &args),
         Command::Agents(args) => agents::exec(&ctx, &args),
+        Command::Agent(cmd) => agent::exec(&ctx, cmd),
+        Command::Recover(args) => recover::exec(&ctx, &args),
+        Command::Log(args) => log::exec(&ctx, &args),
         Command::Demo(args) => demo::exec(&ctx, &args),
         Command::DemoAgent(args) => demo::exec_agent(&args),
         Command::Plan(cmd) => plan::exec(&ctx, cmd),

@@ -86,7 +86,7 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
     }
 }
 
-fn actor(arg: &AgentArg) -> Result<Option<Actor>> {
+pub(super) fn actor(arg: &AgentArg) -> Result<Option<Actor>> {
     match arg.agent.as_deref().filter(|a| !a.is_empty()) {
         Some(id) => {
             ids::check_agent_id(id)?;

@@ -119,6 +119,16 @@ impl Txn<'_> {
         self.ws
     }
 
+    /// The events this transaction will log (reconcile's findings included).
+    pub fn events(&self) -> &[Event] {
+        &self.events
+    }
+
+    /// Whether committing would write either file.
+    pub fn is_dirty(&self) -> bool {
+        self.plan_dirty || self.registry_dirty
+    }
+
     /// The time the transaction started.
     pub fn now(&self) -> DateTime<Utc> {
         self.now

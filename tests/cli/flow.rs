@@ -343,18 +343,35 @@ fn demo_runs_the_whole_flow_in_its_own_directory() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(crate::support::changed(&before, &env.snapshot()), Vec::<PathBuf>::new());
+    assert_eq!(
+        crate::support::changed(&before, &env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
     let repo = PathBuf::from(stdout(&o).trim());
-    assert!(repo.starts_with(dir.canonicalize().unwrap()), "{}", repo.display());
+    assert!(
+        repo.starts_with(dir.canonicalize().unwrap()),
+        "{}",
+        repo.display()
+    );
     let err = stderr(&o);
     assert!(err.contains("claimed"), "{err}");
     assert!(err.contains("12/12 tasks reviewed"), "{err}");
     let log = git(&repo, &["log", "--format=%s", "main"]);
-    assert_eq!(log.lines().filter(|l| l.ends_with(": simulated work")).count(), 12, "{log}");
+    assert_eq!(
+        log.lines()
+            .filter(|l| l.ends_with(": simulated work"))
+            .count(),
+        12,
+        "{log}"
+    );
     assert!(linked_worktrees(&repo).is_empty());
     let plan: Value = serde_json::from_str(
         &std::fs::read_to_string(dir.join("tasks/library-app/status.json")).unwrap(),
     )
     .unwrap();
-    assert!(plan["tasks"].as_object().unwrap().values().all(|t| t["status"] == "reviewed"));
+    assert!(plan["tasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|t| t["status"] == "reviewed"));
 }

@@ -6,5 +6,6 @@ mod complete;
 mod concurrency;
 mod flow;
 mod legacy;
+mod recovery;
 mod support;
 mod views;

@@ -1,0 +1,25 @@
+//! `swarm agent heartbeat`: renew an agent's lease.
+
+use super::{Ctx, EXIT_OK};
+use crate::cli::AgentCommand;
+use crate::error::UsageError;
+use anyhow::Result;
+
+pub fn exec(ctx: &Ctx, cmd: AgentCommand) -> Result<u8> {
+    match cmd {
+        AgentCommand::Heartbeat { agent } => {
+            let Some(actor) = super::task::actor(&agent)? else {
+                return Err(UsageError(
+                    "agent heartbeat needs an agent id: pass --agent ID or set SWARM_AGENT_ID"
+                        .into(),
+                )
+                .into());
+            };
+            let ws = ctx.workspace()?;
+            let txn = ws.begin(Some(&actor))?;
+            txn.commit()?;
+            ctx.ui.detail(&format!("swarm: {} is alive", actor.id));
+            Ok(EXIT_OK)
+        }
+    }
+}

@@ -1,0 +1,153 @@
+//! Dead agents: their tasks come back, their work is the next attempt's starting point;
+//! `recover` and `log` show it.
+
+use crate::support::{changed, git, stderr, stdout, Env};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// An agent that commits its work, says so, then works on (sleeps) until killed.
+const COMMIT_THEN_WAIT: &str = r#"#!/bin/sh
+echo "half done" > "partial-$SWARM_TASK.txt"
+git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "partial $SWARM_TASK"
+touch "$MARK"
+exec sleep 600
+"#;
+
+fn wait_for(path: &Path) {
+    let start = Instant::now();
+    while !path.exists() {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{} never appeared",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn killed_agent_task_returns_and_the_next_launch_continues_its_branch() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let mark = root.join("committed");
+    let script = root.join("agent.sh");
+    std::fs::write(&script, COMMIT_THEN_WAIT).unwrap();
+    let mut agent = env
+        .process()
+        .env("MARK", &mark)
+        .args(["launch", "--agent-cmd"])
+        .arg(format!("sh {}", script.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(&mark);
+    let reg = env.registry();
+    let (dead_id, dead) = reg["agents"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(
+        dead["pid"].as_u64(),
+        Some(u64::from(agent.id())),
+        "launch became the agent"
+    );
+    let dead_branch = dead["branch"].as_str().unwrap().to_string();
+    let dead_tip = git(&env.repo, &["rev-parse", &dead_branch])
+        .trim()
+        .to_string();
+
+    agent.kill().unwrap(); // SIGKILL
+    agent.wait().unwrap();
+
+    let o = env.run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("agent {dead_id} is dead")),
+        "{}",
+        stderr(&o)
+    );
+    let rows: Vec<Value> = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(rows[0]["status"], "pending");
+    assert_eq!(rows[0]["attempts"], 1);
+    assert_eq!(
+        env.plan()["tasks"]["t0000"]["previousBranch"],
+        dead_branch.as_str()
+    );
+    assert_eq!(env.registry()["agents"][dead_id]["state"], "dead");
+
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("continuing from {dead_branch}")),
+        "{}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["task"], "t0000");
+    let wt = PathBuf::from(v["worktree"].as_str().unwrap());
+    assert_eq!(git(&wt, &["rev-parse", "HEAD"]).trim(), dead_tip);
+    assert!(wt.join("partial-t0000.txt").is_file());
+    assert!(
+        v["argv"][1].as_str().unwrap().contains(&dead_branch),
+        "the prompt says so"
+    );
+}
+
+#[test]
+fn recover_reports_and_log_filters() {
+    let env = Env::with_plan(crate::support::CHAIN);
+    assert!(env.run(&["setup"]).status.success());
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    // Make x an agent whose process is gone: a pid that has exited, on this host.
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let pid = gone.id();
+    gone.wait().unwrap();
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let mut reg = env.registry();
+    reg["agents"]["x"]["pid"] = pid.into();
+    reg["agents"]["x"]["host"] = host.trim().into();
+    std::fs::write(
+        env.registry_path(),
+        serde_json::to_string_pretty(&reg).unwrap(),
+    )
+    .unwrap();
+
+    let before = env.snapshot();
+    let o = env.run(&["recover", "--dry-run"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("recover"), "{}", stdout(&o));
+    assert!(stderr(&o).contains("would make"), "{}", stderr(&o));
+    assert_eq!(changed(&before, &env.snapshot()), Vec::<PathBuf>::new());
+
+    let o = env.run(&["recover"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("process"), "{}", stdout(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "pending");
+    assert_eq!(env.plan()["tasks"]["a"]["attempts"], 1);
+    let o = env.run(&["recover"]);
+    assert!(
+        stderr(&o).contains("registry and plan agree"),
+        "{}",
+        stderr(&o)
+    );
+
+    let o = env.run(&["log", "--task", "a", "--json"]);
+    let kinds: Vec<String> = stdout(&o)
+        .lines()
+        .map(|l| {
+            serde_json::from_str::<Value>(l).unwrap()["event"]
+                .as_str()
+                .unwrap()
+                .to_string()
+        })
+        .collect();
+    assert_eq!(kinds, ["claim", "release", "recover"]);
+    let o = env.run(&["log", "--agent", "x", "-n", "1"]);
+    assert_eq!(stdout(&o).lines().count(), 1);
+    assert!(stdout(&o).contains("recover"), "{}", stdout(&o));
+    let o = env.run(&["agent", "heartbeat", "--agent", "y"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.registry()["agents"]["y"]["state"], "alive");
+}
