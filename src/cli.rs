@@ -158,6 +158,20 @@ pub struct LaunchArgs {
     /// With --no-exec or --dry-run: print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+    /// Supervise instead of exec: run the agent non-interactively per task, mark each task done
+    /// or failed by the outcome, claim the next in the same worktree until nothing is ready.
+    #[arg(long, conflicts_with_all = ["no_exec", "dry_run"])]
+    pub headless: bool,
+    /// Start N agents (headless, or each in a tmux pane with --tmux).
+    #[arg(short = 'n', long = "count", value_name = "N", value_parser = clap::value_parser!(u16).range(1..=64))]
+    pub count: Option<u16>,
+    /// With -n: one tmux pane per agent (interactive agents).
+    #[arg(long, requires = "count", conflicts_with_all = ["no_exec", "dry_run"])]
+    pub tmux: bool,
+    /// With --headless: stop an agent that works longer than this on one task (90s, 30m, 2h;
+    /// a bare number is minutes); the task counts a failed attempt.
+    #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
+    pub timeout: Option<std::time::Duration>,
 }
 
 /// `complete`.
@@ -369,6 +383,24 @@ pub enum PlanCommand {
         /// A status.json to check instead of the project's.
         file: Option<PathBuf>,
     },
+}
+
+fn parse_duration(s: &str) -> Result<std::time::Duration, String> {
+    let s = s.trim();
+    let (num, unit) = match s.find(|c: char| c.is_ascii_alphabetic()) {
+        Some(at) => (&s[..at], &s[at..]),
+        None => (s, "m"),
+    };
+    let scale = match unit {
+        "s" => 1.0,
+        "m" => 60.0,
+        "h" => 3600.0,
+        _ => return Err("expected a duration like 90s, 30m or 2h".into()),
+    };
+    match num.trim().parse::<f64>() {
+        Ok(n) if n.is_finite() && n > 0.0 => Ok(std::time::Duration::from_secs_f64(n * scale)),
+        _ => Err("expected a duration like 90s, 30m or 2h".into()),
+    }
 }
 
 fn parse_status(s: &str) -> Result<crate::plan::Status, String> {

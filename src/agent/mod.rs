@@ -4,7 +4,7 @@ pub mod preset;
 pub mod prompt;
 pub mod template;
 
-pub use preset::{Mode, Preset};
+pub use preset::{Mode, Preset, Verdict};
 
 use anyhow::{bail, Result};
 use std::ffi::OsString;
@@ -49,6 +49,14 @@ pub struct CommandInput<'a> {
 }
 
 impl CommandSource {
+    /// How a headless run is judged (templates: by the exit status).
+    pub fn verdict(&self) -> Verdict {
+        match self {
+            CommandSource::Preset(p) => p.verdict(),
+            CommandSource::Template(_) => Verdict::ExitStatus,
+        }
+    }
+
     /// Builds the argv for `mode` (templates ignore the mode: they say exactly what to run).
     pub fn argv(&self, mode: Mode, input: &CommandInput<'_>) -> Result<Vec<String>> {
         let argv = match self {

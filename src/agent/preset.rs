@@ -7,7 +7,7 @@ use std::path::Path;
 /// `launch --agent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Claude Code: `claude "<prompt>"`, headless `claude -p "<prompt>"`.
+    /// Claude Code: `claude "<prompt>"`, headless `claude -p --output-format json "<prompt>"`.
     Claude,
     /// OpenAI Codex CLI: `codex "<prompt>"`, headless `codex exec "<prompt>"`.
     Codex,
@@ -28,7 +28,27 @@ pub enum Mode {
     Headless,
 }
 
+/// How a headless run's success is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// By the exit status.
+    ExitStatus,
+    /// Exit 0 and a final JSON result whose `is_error` is not true (claude -p).
+    ClaudeJson,
+    /// Exit 0 and the agent marked the task done itself (aider exits 0 even when it failed).
+    TaskState,
+}
+
 impl Preset {
+    /// How a headless run of this agent is judged.
+    pub fn verdict(self) -> Verdict {
+        match self {
+            Preset::Claude => Verdict::ClaudeJson,
+            Preset::Aider => Verdict::TaskState,
+            Preset::Codex | Preset::Gemini | Preset::Opencode => Verdict::ExitStatus,
+        }
+    }
+
     /// The program name.
     pub fn program(self) -> &'static str {
         match self {
@@ -47,7 +67,10 @@ impl Preset {
         let program = self.program().to_string();
         let rest: Vec<String> = match (self, mode) {
             (Preset::Claude, Mode::Interactive) => vec![p],
-            (Preset::Claude, Mode::Headless) => vec!["-p".into(), p],
+            // `-p` can exit 0 on API errors: the JSON result's `is_error` says what happened.
+            (Preset::Claude, Mode::Headless) => {
+                vec!["-p".into(), "--output-format".into(), "json".into(), p]
+            }
             (Preset::Codex, Mode::Interactive) => vec![p],
             (Preset::Codex, Mode::Headless) => vec!["exec".into(), p],
             (Preset::Gemini, Mode::Interactive) => vec!["-i".into(), p],
@@ -80,7 +103,7 @@ mod tests {
         assert_eq!(argv(Preset::Claude, Mode::Interactive), ["claude", PROMPT]);
         assert_eq!(
             argv(Preset::Claude, Mode::Headless),
-            ["claude", "-p", PROMPT]
+            ["claude", "-p", "--output-format", "json", PROMPT]
         );
     }
 

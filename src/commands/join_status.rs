@@ -84,6 +84,10 @@ fn render(ctx: &Ctx, r: &JoinReport, out: &mut Vec<String>) {
             ui::percent(t.progress),
             t.agent.as_deref().unwrap_or("-")
         );
+        let line = match &t.failure {
+            Some(f) => format!("{line}  ({f})"),
+            None => line,
+        };
         out.push(line.trim_end().to_string());
     }
 }

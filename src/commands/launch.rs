@@ -4,8 +4,13 @@ use super::{Ctx, EXIT_NOT_READY, EXIT_OK};
 use crate::agent::{AgentCommand, CommandSource, Mode};
 use crate::cli::LaunchArgs;
 use crate::ops::launch::{self, LaunchOutcome, LaunchRequest, Launched};
-use anyhow::Result;
+use crate::ops::{fleet, supervise};
+use anyhow::{bail, Result};
 use serde::Serialize;
+use std::ffi::OsString;
+use std::sync::atomic::AtomicUsize;
+use std::sync::Arc;
+use std::time::Duration;
 
 /// `launch --no-exec --json`.
 #[derive(Debug, Serialize)]
@@ -30,6 +35,16 @@ struct PreviewJson<'a> {
 }
 
 pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
+    if let Some(n) = args.count {
+        if n > 1 || args.tmux {
+            return many(ctx, args, n);
+        }
+    }
+    let signal = if args.headless {
+        Some(watch_signals()?)
+    } else {
+        None
+    };
     let ws = ctx.workspace()?;
     let req = LaunchRequest {
         as_agent: args.as_agent.clone(),
@@ -37,7 +52,11 @@ pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
             Some(t) => CommandSource::Template(t.clone()),
             None => CommandSource::Preset(args.agent),
         },
-        mode: Mode::Interactive,
+        mode: if args.headless {
+            Mode::Headless
+        } else {
+            Mode::Interactive
+        },
         base: args.base.clone(),
         worktree_root: args.worktree_root.clone(),
         exec: !args.no_exec,
@@ -84,6 +103,9 @@ pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
     if args.no_exec {
         print_launched(&launched, args.json)?;
         return Ok(EXIT_OK);
+    }
+    if let Some(signal) = signal {
+        return headless(ctx, &ws, &req, &launched, args, &signal);
     }
     ui.note(&format!("swarm: starting {}", launched.command.argv[0]));
     let err = become_agent(&launched.command);
@@ -190,4 +212,151 @@ fn become_agent(cmd: &AgentCommand) -> anyhow::Error {
         Ok(s) => std::process::exit(s.code().unwrap_or(1)),
         Err(e) => anyhow::Error::new(e).context(format!("cannot start {}", cmd.argv[0])),
     }
+}
+
+/// SIGINT and SIGTERM store their number in the returned flag instead of killing us.
+fn watch_signals() -> Result<Arc<AtomicUsize>> {
+    let flag = Arc::new(AtomicUsize::new(0));
+    for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize)?;
+    }
+    Ok(flag)
+}
+
+/// Exit status after a signal: 128 + its number (130 for SIGINT, 143 for SIGTERM).
+fn signal_exit(sig: i32) -> u8 {
+    u8::try_from(128 + sig).unwrap_or(1)
+}
+
+fn headless(
+    ctx: &Ctx,
+    ws: &crate::workspace::Workspace,
+    req: &LaunchRequest,
+    launched: &Launched,
+    args: &LaunchArgs,
+    signal: &AtomicUsize,
+) -> Result<u8> {
+    let lease = ws
+        .settings
+        .lease
+        .to_std()
+        .unwrap_or(Duration::from_secs(60));
+    let opts = supervise::SuperviseOptions {
+        timeout: args.timeout,
+        heartbeat: (lease / 3).clamp(Duration::from_secs(1), Duration::from_secs(60)),
+        grace: Duration::from_secs(5),
+    };
+    let done = supervise::supervise(ws, req, launched, &opts, signal, |line| {
+        ctx.ui.note(&format!("swarm: {line}"))
+    })?;
+    if let Some(sig) = done.signal {
+        return Ok(signal_exit(sig));
+    }
+    let failed = done
+        .runs
+        .iter()
+        .filter(|r| r.ending != supervise::Ending::Done)
+        .count();
+    ctx.ui.note(&format!(
+        "swarm: {}: {} task(s) run, {} done, {failed} not",
+        launched.agent,
+        done.runs.len(),
+        done.runs.len() - failed
+    ));
+    Ok(EXIT_OK)
+}
+
+/// `-n N`: N headless supervisors as child processes, or N interactive agents in tmux panes.
+fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
+    if args.as_agent.is_some() {
+        bail!("--as names one agent; it cannot be combined with -n {n}");
+    }
+    if !args.headless && !args.tmux {
+        bail!("-n {n} needs --headless (supervised agents) or --tmux (one pane per interactive agent)");
+    }
+    if args.no_exec || args.dry_run {
+        bail!("-n cannot be combined with --no-exec or --dry-run");
+    }
+    let exe = std::env::current_exe()?;
+    let child_args = child_args(ctx, args);
+    if args.tmux {
+        let ws = ctx.workspace()?;
+        let mut argv: Vec<OsString> = vec![exe.into_os_string()];
+        argv.extend(child_args);
+        let name = format!("swarm-{}", ws.project.replace(['.', ':'], "-"));
+        let target = fleet::tmux(&argv, n, &name, &ws.main_root)?;
+        ctx.ui.note(&format!(
+            "swarm: started {n} agents in tmux {target}; attach with: tmux attach -t {target}"
+        ));
+        return Ok(EXIT_OK);
+    }
+    let signal = watch_signals()?;
+    let out = fleet::run_children(&exe, &child_args, n, &signal)?;
+    if let Some(sig) = out.signal {
+        return Ok(signal_exit(sig));
+    }
+    let codes: Vec<i32> = out.codes.iter().map(|c| c.unwrap_or(1)).collect();
+    let started = codes.iter().filter(|c| **c != 3).count();
+    ctx.ui.note(&format!(
+        "swarm: {n} supervisors ended ({started} found work)"
+    ));
+    Ok(if codes.iter().any(|c| *c != 0 && *c != 3) {
+        1
+    } else if codes.iter().all(|c| *c == 3) {
+        EXIT_NOT_READY
+    } else {
+        EXIT_OK
+    })
+}
+
+/// The command line of one agent of `-n N`: the same settings, without `-n`/`--tmux`.
+fn child_args(ctx: &Ctx, args: &LaunchArgs) -> Vec<OsString> {
+    let s = &ctx.settings;
+    let mut v: Vec<OsString> = Vec::new();
+    if let Some(d) = &s.dir {
+        v.extend(["-C".into(), d.clone().into_os_string()]);
+    }
+    if let Some(t) = &s.tasks_dir {
+        v.extend(["--tasks-dir".into(), t.clone().into_os_string()]);
+    }
+    if let Some(p) = &s.project {
+        v.extend(["--project".into(), p.into()]);
+    }
+    if let Some(t) = s.lock_timeout {
+        v.extend(["--lock-timeout".into(), t.as_secs_f64().to_string().into()]);
+    }
+    let lease_minutes = s.lease.num_milliseconds() as f64 / 60_000.0;
+    v.extend(["--lease".into(), lease_minutes.to_string().into()]);
+    v.extend(["--max-attempts".into(), s.max_attempts.to_string().into()]);
+    v.extend([
+        "--color".into(),
+        if ctx.ui.color_err { "always" } else { "never" }.into(),
+    ]);
+    if s.quiet {
+        v.push("-q".into());
+    }
+    v.push("launch".into());
+    match &args.agent_cmd {
+        Some(t) => v.extend(["--agent-cmd".into(), t.into()]),
+        None => v.extend([
+            "--agent".into(),
+            clap::ValueEnum::to_possible_value(&args.agent)
+                .map(|p| p.get_name().to_string())
+                .unwrap_or_else(|| "claude".into())
+                .into(),
+        ]),
+    }
+    if let Some(b) = &args.base {
+        v.extend(["--base".into(), b.into()]);
+    }
+    if let Some(r) = &args.worktree_root {
+        v.extend(["--worktree-root".into(), r.clone().into_os_string()]);
+    }
+    if args.headless {
+        v.push("--headless".into());
+    }
+    if let Some(t) = args.timeout {
+        v.extend(["--timeout".into(), format!("{}s", t.as_secs_f64()).into()]);
+    }
+    v
 }

@@ -52,15 +52,27 @@ pub fn exec(ctx: &Ctx, args: &ListArgs) -> Result<u8> {
 }
 
 fn note(row: &TaskRow) -> String {
-    if row.ready {
+    let why = row
+        .last_failure
+        .as_deref()
+        .map(|w| format!(": {w}"))
+        .unwrap_or_default();
+    let base = if row.ready {
         "ready".to_string()
     } else if row.status == Status::Pending && !row.waiting_for.is_empty() {
         format!("waits for {}", row.waiting_for.join(", "))
     } else if row.status == Status::Failed && row.attempts > 0 {
-        format!("failed after {} attempts", row.attempts)
+        return format!("failed after {} attempts{why}", row.attempts);
+    } else if row.status == Status::Failed {
+        return format!("failed{why}");
     } else {
         String::new()
+    };
+    if row.attempts > 0 && row.status != Status::Completed && row.status != Status::Reviewed {
+        let sep = if base.is_empty() { "" } else { "; " };
+        return format!("{base}{sep}{} failed attempt(s), last{why}", row.attempts);
     }
+    base
 }
 
 fn table(ui: &Ui, rows: &[TaskRow], deps: Option<&HashMap<&str, &TaskRow>>) -> Vec<String> {

@@ -15,6 +15,9 @@ pub struct JoinTask {
     pub agent: Option<String>,
     /// Percent done.
     pub progress: Option<u8>,
+    /// Why it failed, for a failed task.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
 }
 
 /// The state of one join point.
@@ -49,6 +52,12 @@ pub fn report(plan: &Plan, registry: &Registry, point: &JoinPoint, agents: usize
                 status: t.status,
                 agent: super::list::agent_of(plan, registry, i).map(str::to_string),
                 progress: t.progress,
+                failure: (t.status == Status::Failed).then(|| {
+                    let why = plan
+                        .last_failure(i)
+                        .unwrap_or_else(|| "no reason recorded".into());
+                    format!("failed after {} attempts: {why}", t.attempts)
+                }),
             }
         })
         .collect();

@@ -121,38 +121,17 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
             )));
         }
     };
-    let plan_md = ws.plan_md();
-    let prompt_text = prompt::render(&prompt::PromptInput {
-        agent: &place.agent,
-        name: &place.name,
-        project: &ws.project,
-        worktree: &added.path,
-        branch: &added.branch,
-        task: &task.id,
-        title: &task.title,
-        description: &task.description,
-        plan_md: plan_md.as_deref(),
-        prefer_as: req.as_agent.as_deref(),
-        continues: continues.as_deref(),
-    });
-    let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
-    let input = CommandInput {
-        prompt: &prompt_text,
-        task: &task.id,
-        worktree: &added.path,
-        prompt_file: &prompt_file,
+    let place = Place {
+        worktree: added.path.clone(),
+        branch: added.branch.clone(),
+        ..place
     };
-    let argv = match req.source.argv(req.mode, &input) {
-        Ok(a) => a,
+    let command = match agent_command(ws, req, &place, &task, continues.as_deref()) {
+        Ok(c) => c,
         Err(e) => {
             give_back(ws, &actor, &task.id);
             return Err(e);
         }
-    };
-    let command = AgentCommand {
-        argv,
-        cwd: added.path.clone(),
-        env: environment(ws, &place, &task.id),
     };
     Ok(LaunchOutcome::Ready(Box::new(Launched {
         agent: place.agent,
@@ -165,6 +144,42 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         continues,
         command,
     })))
+}
+
+/// The command that starts the agent at `place` on `task`: prompt, argv, environment.
+pub fn agent_command(
+    ws: &Workspace,
+    req: &LaunchRequest,
+    place: &Place,
+    task: &crate::plan::Task,
+    continues: Option<&str>,
+) -> Result<AgentCommand> {
+    let plan_md = ws.plan_md();
+    let prompt_text = prompt::render(&prompt::PromptInput {
+        agent: &place.agent,
+        name: &place.name,
+        project: &ws.project,
+        worktree: &place.worktree,
+        branch: &place.branch,
+        task: &task.id,
+        title: &task.title,
+        description: &task.description,
+        plan_md: plan_md.as_deref(),
+        prefer_as: req.as_agent.as_deref(),
+        continues,
+    });
+    let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
+    let input = CommandInput {
+        prompt: &prompt_text,
+        task: &task.id,
+        worktree: &place.worktree,
+        prompt_file: &prompt_file,
+    };
+    Ok(AgentCommand {
+        argv: req.source.argv(req.mode, &input)?,
+        cwd: place.worktree.clone(),
+        env: environment(ws, place, &task.id),
+    })
 }
 
 /// What `launch` would do, changing nothing.

@@ -31,6 +31,9 @@ pub struct TaskRow {
     pub estimate_hours: Option<f64>,
     /// Attempts that died before.
     pub attempts: u32,
+    /// Why the last failed attempt failed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_failure: Option<String>,
 }
 
 /// Which rows to keep.
@@ -91,6 +94,7 @@ pub fn rows(plan: &Plan, registry: &Registry, ready: &[bool], filter: &Filter) -
             priority: t.priority.0,
             estimate_hours: t.estimate,
             attempts: t.attempts,
+            last_failure: plan.last_failure(i),
         })
         .collect()
 }

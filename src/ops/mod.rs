@@ -3,8 +3,10 @@
 
 pub mod claim;
 pub mod complete;
+pub mod fleet;
 pub mod join;
 pub mod launch;
 pub mod list;
 pub mod queue;
+pub mod supervise;
 pub mod task;

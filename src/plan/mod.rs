@@ -123,6 +123,16 @@ impl Plan {
         load::parse(path, text.to_owned())
     }
 
+    /// Why the last attempt at task `i` failed, when one did (`lastFailure`).
+    pub fn last_failure(&self, i: usize) -> Option<String> {
+        let t = &self.tasks[i];
+        if t.attempts == 0 && t.status != Status::Failed {
+            return None;
+        }
+        self.field(i, "lastFailure")
+            .and_then(|v| v.as_str().map(str::to_string))
+    }
+
     /// Where the plan lives.
     pub fn path(&self) -> &Path {
         &self.path

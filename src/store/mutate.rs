@@ -132,6 +132,24 @@ impl Txn<'_> {
         );
     }
 
+    /// Ends a failed attempt at task `i`: released with `attempts` + 1 and the attempt's branch
+    /// remembered (`previousBranch`), or `failed` once `--max-attempts` attempts failed.
+    /// Returns the attempts used and whether the task is now failed.
+    pub fn fail_attempt(&mut self, i: usize, branch: Option<&str>, why: String) -> (u32, bool) {
+        let attempts = self.plan.tasks[i].attempts + 1;
+        self.plan.set_field(i, "lastFailure", why.as_str().into());
+        self.release(i, Some(why));
+        self.plan.set_attempts(i, attempts);
+        if let Some(branch) = branch {
+            self.plan.set_field(i, "previousBranch", branch.into());
+        }
+        let failed = attempts >= self.ws.settings.max_attempts;
+        if failed {
+            self.set_status(i, Status::Failed, None);
+        }
+        (attempts, failed)
+    }
+
     /// Logs an event that changes neither file (a merge, a removed worktree, a PR).
     pub fn record(&mut self, event: &str, agent: Option<&str>, detail: String) {
         self.log(event, agent, None, None, None, Some(detail));

@@ -100,24 +100,19 @@ impl Txn<'_> {
                 self.registry.claimed_tasks.shift_remove(&task);
                 continue;
             };
-            let attempts = self.plan.tasks[i].attempts + 1;
-            self.release(i, Some(format!("agent {agent} is dead: {why}")));
-            self.plan.set_attempts(i, attempts);
-            if let Some(branch) = &branch {
-                self.plan
-                    .set_field(i, "previousBranch", branch.as_str().into());
-            }
+            let (attempts, failed) = self.fail_attempt(
+                i,
+                branch.as_deref(),
+                format!("agent {agent} is dead: {why}"),
+            );
             let max = self.ws.settings.max_attempts;
-            if attempts >= max {
-                self.set_status(i, Status::Failed, None);
-                self.notices.push(format!(
-                    "agent {agent} is dead ({why}); task {task} failed after {attempts} attempts"
-                ));
+            self.notices.push(if failed {
+                format!("agent {agent} is dead ({why}); task {task} failed after {attempts} attempts")
             } else {
-                self.notices.push(format!(
+                format!(
                     "agent {agent} is dead ({why}); task {task} is pending again (attempt {attempts} of {max} used)"
-                ));
-            }
+                )
+            });
             self.log(
                 "recover",
                 Some(agent),

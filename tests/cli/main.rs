@@ -5,6 +5,7 @@ mod claims;
 mod complete;
 mod concurrency;
 mod flow;
+mod headless;
 mod legacy;
 mod recovery;
 mod support;

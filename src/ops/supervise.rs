@@ -1,0 +1,441 @@
+//! `launch --headless`: instead of becoming the agent, swarm supervises it. For each task it
+//! runs the agent non-interactively in the worktree, renews the agent's heartbeat while it
+//! runs, settles the task by the outcome (done, or a failed attempt), and claims the next in
+//! the same worktree until nothing is ready. SIGINT/SIGTERM stop the agent, give its task
+//! back and end the supervisor.
+
+use super::launch::{self, LaunchRequest, Launched, Place};
+use crate::agent::{AgentCommand, Verdict};
+use crate::plan::Status;
+use crate::scheduler;
+use crate::store::Actor;
+use crate::workspace::Workspace;
+use anyhow::{Context, Result};
+use std::fs::{File, OpenOptions};
+use std::io::{Read, Seek, SeekFrom, Write};
+use std::path::Path;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// How to supervise.
+#[derive(Debug, Clone)]
+pub struct SuperviseOptions {
+    /// Stop an agent that works longer than this on one task (a failed attempt).
+    pub timeout: Option<Duration>,
+    /// How often to renew the heartbeat while an agent runs.
+    pub heartbeat: Duration,
+    /// How long an agent may take to exit after SIGTERM before it gets SIGKILL.
+    pub grace: Duration,
+}
+
+/// How one task's run ended.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Ending {
+    /// The agent succeeded; the task is completed.
+    Done,
+    /// The agent failed; a failed attempt was recorded. Why.
+    Failed(String),
+    /// The agent ran past `--timeout` and was stopped; a failed attempt was recorded.
+    TimedOut,
+    /// A signal stopped the supervisor; the task was given back. The signal number.
+    Interrupted(i32),
+}
+
+/// One task run.
+#[derive(Debug, Clone)]
+pub struct Run {
+    /// The task.
+    pub task: String,
+    /// How it ended.
+    pub ending: Ending,
+    /// How long the agent ran.
+    pub took: Duration,
+}
+
+/// What the supervisor did.
+#[derive(Debug, Clone, Default)]
+pub struct Supervised {
+    /// Every task run, in order.
+    pub runs: Vec<Run>,
+    /// The signal that stopped it, if one did.
+    pub signal: Option<i32>,
+    /// Why it stopped claiming (nothing ready: the reasons).
+    pub stopped: String,
+}
+
+/// Supervises the agent `first` was launched for, until nothing is ready or a signal (its
+/// number stored in `signal` by the handler) arrives. `say` gets one line per event.
+pub fn supervise(
+    ws: &Workspace,
+    req: &LaunchRequest,
+    first: &Launched,
+    opts: &SuperviseOptions,
+    signal: &AtomicUsize,
+    mut say: impl FnMut(String),
+) -> Result<Supervised> {
+    let actor = Actor {
+        id: first.agent.clone(),
+        pid: Some(std::process::id()),
+    };
+    let place = Place {
+        agent: first.agent.clone(),
+        name: first.name.clone(),
+        worktree: first.worktree.clone(),
+        branch: first.branch.clone(),
+    };
+    let log_path = ws.coord_dir.join("logs").join(format!("{}.log", actor.id));
+    let mut task = first.task.clone();
+    let mut command = first.command.clone();
+    let mut failed_here: Vec<String> = Vec::new();
+    let mut out = Supervised::default();
+    say(format!(
+        "{}: agent output goes to {}",
+        actor.id,
+        log_path.display()
+    ));
+    loop {
+        say(format!("{}: working on {task}", actor.id));
+        let started = Instant::now();
+        let ending = run_one(ws, &actor, &command, &task, &log_path, req, opts, signal)?;
+        let took = started.elapsed();
+        match &ending {
+            Ending::Done => settle_done(ws, &actor, &task, &mut say)?,
+            Ending::Failed(why) => {
+                settle_failed(ws, &actor, &task, &place.branch, why.clone(), &mut say)?;
+                failed_here.push(task.clone());
+            }
+            Ending::TimedOut => {
+                let why = format!("timed out after {}", human(took));
+                settle_failed(ws, &actor, &task, &place.branch, why, &mut say)?;
+                failed_here.push(task.clone());
+            }
+            Ending::Interrupted(sig) => {
+                stop_for_signal(ws, &actor, Some(&task), *sig)?;
+                say(format!(
+                    "{}: stopped by {}; {task} was given back",
+                    actor.id,
+                    signal_name(*sig)
+                ));
+                out.signal = Some(*sig);
+            }
+        }
+        out.runs.push(Run {
+            task: task.clone(),
+            ending: ending.clone(),
+            took,
+        });
+        if out.signal.is_some() {
+            return Ok(out);
+        }
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            stop_for_signal(ws, &actor, None, sig as i32)?;
+            out.signal = Some(sig as i32);
+            return Ok(out);
+        }
+        match claim_next(ws, &actor, req, &failed_here)? {
+            Ok(next) => {
+                say(format!("{}: claimed {}", actor.id, next.id));
+                command = launch::agent_command(ws, req, &place, &next, None)?;
+                task = next.id;
+            }
+            Err(why) => {
+                let mut txn = ws.begin(Some(&actor))?;
+                txn.retire(&actor.id, "supervisor finished: nothing ready");
+                txn.commit()?;
+                say(format!("{}: nothing more to do: {why}", actor.id));
+                out.stopped = why;
+                return Ok(out);
+            }
+        }
+    }
+}
+
+/// Runs the agent on one task and judges the outcome (the files are not changed here).
+#[allow(clippy::too_many_arguments)]
+fn run_one(
+    ws: &Workspace,
+    actor: &Actor,
+    command: &AgentCommand,
+    task: &str,
+    log_path: &Path,
+    req: &LaunchRequest,
+    opts: &SuperviseOptions,
+    signal: &AtomicUsize,
+) -> Result<Ending> {
+    let sig = signal.load(Ordering::SeqCst);
+    if sig != 0 {
+        return Ok(Ending::Interrupted(sig as i32));
+    }
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .with_context(|| format!("{}: cannot open", log_path.display()))?;
+    writeln!(
+        log,
+        "=== {} {task}: {}",
+        crate::registry::model::format_time(chrono::Utc::now()),
+        command.argv[0]
+    )?;
+    let start = log.metadata()?.len();
+    let mut cmd = Command::new(&command.argv[0]);
+    cmd.args(&command.argv[1..])
+        .current_dir(&command.cwd)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log.try_clone()?);
+    // Its own process group: stopping it stops everything it started.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", command.argv[0]))?;
+    let started = Instant::now();
+    let mut beat = Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            stop(&mut child, opts.grace);
+            return Ok(Ending::Interrupted(sig as i32));
+        }
+        if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
+            stop(&mut child, opts.grace);
+            return Ok(Ending::TimedOut);
+        }
+        if beat.elapsed() >= opts.heartbeat {
+            ws.begin(Some(actor))?.commit()?;
+            beat = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    judge(ws, status, req.source.verdict(), task, &mut log, start)
+}
+
+/// Decides whether a finished run succeeded.
+fn judge(
+    ws: &Workspace,
+    status: ExitStatus,
+    verdict: Verdict,
+    task: &str,
+    log: &mut File,
+    start: u64,
+) -> Result<Ending> {
+    if !status.success() {
+        return Ok(Ending::Failed(format!("the agent exited with {status}")));
+    }
+    match verdict {
+        Verdict::ExitStatus => Ok(Ending::Done),
+        Verdict::ClaudeJson => {
+            let mut text = String::new();
+            log.seek(SeekFrom::Start(start))?;
+            log.read_to_string(&mut text)?;
+            Ok(claude_result(&text))
+        }
+        Verdict::TaskState => {
+            let plan = ws.load_plan()?;
+            let done = plan
+                .find(task)
+                .is_some_and(|i| plan.tasks[i].status.is_done());
+            Ok(if done {
+                Ending::Done
+            } else {
+                Ending::Failed("the agent exited 0 without marking the task done".into())
+            })
+        }
+    }
+}
+
+/// Reads `claude -p --output-format json`'s result object: exit 0 is not enough.
+pub fn claude_result(output: &str) -> Ending {
+    let parsed = serde_json::from_str::<serde_json::Value>(output.trim())
+        .ok()
+        .or_else(|| {
+            output
+                .lines()
+                .rev()
+                .find_map(|l| serde_json::from_str::<serde_json::Value>(l.trim()).ok())
+        });
+    match parsed {
+        Some(v) if v.get("is_error") == Some(&serde_json::Value::Bool(true)) => {
+            let what = v.get("subtype").and_then(|s| s.as_str()).unwrap_or("error");
+            Ending::Failed(format!("claude reported an error ({what})"))
+        }
+        Some(v) if v.get("is_error").is_some() => Ending::Done,
+        _ => Ending::Failed("claude printed no JSON result".into()),
+    }
+}
+
+/// SIGTERM to the agent's process group, SIGKILL after `grace`.
+fn stop(child: &mut Child, grace: Duration) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, Pid, Signal};
+        let pgid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
+        if let Some(pgid) = pgid {
+            let _ = kill_process_group(pgid, Signal::TERM);
+            let until = Instant::now() + grace;
+            while Instant::now() < until {
+                if let Ok(Some(_)) = child.try_wait() {
+                    // The leader is gone; make sure nothing it started lingers.
+                    let _ = kill_process_group(pgid, Signal::KILL);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = kill_process_group(pgid, Signal::KILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn settle_done(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    say: &mut impl FnMut(String),
+) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    let Some(i) = txn.plan.find(task) else {
+        return txn.commit();
+    };
+    if txn.plan.tasks[i].status.is_done() {
+        say(format!(
+            "{}: {task} is {}",
+            actor.id, txn.plan.tasks[i].status
+        ));
+    } else if txn.holder(i) == Some(actor.id.as_str()) {
+        txn.set_status(i, Status::Completed, Some(&actor.id));
+        say(format!("{}: {task} done", actor.id));
+    } else {
+        say(format!(
+            "{}: the agent succeeded but {task} is no longer its task ({}); left as it is",
+            actor.id, txn.plan.tasks[i].status
+        ));
+    }
+    txn.commit()
+}
+
+fn settle_failed(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    branch: &str,
+    why: String,
+    say: &mut impl FnMut(String),
+) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    if let Some(i) = txn.plan.find(task) {
+        // A task the agent finished stays finished, whatever its exit status.
+        if txn.holder(i) == Some(actor.id.as_str()) && !txn.plan.tasks[i].status.is_done() {
+            let (attempts, failed) = txn.fail_attempt(i, Some(branch), why.clone());
+            let state = if failed { "failed" } else { "pending again" };
+            say(format!(
+                "{}: {task}: {why}; {state} (attempt {attempts})",
+                actor.id
+            ));
+        }
+    }
+    txn.commit()
+}
+
+fn stop_for_signal(ws: &Workspace, actor: &Actor, task: Option<&str>, sig: i32) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    if let Some(i) = task.and_then(|t| txn.plan.find(t)) {
+        if txn.holder(i) == Some(actor.id.as_str()) {
+            txn.release(
+                i,
+                Some(format!("supervisor stopped by {}", signal_name(sig))),
+            );
+        }
+    }
+    txn.retire(&actor.id, &format!("stopped by {}", signal_name(sig)));
+    txn.commit()
+}
+
+/// Claims the next ready task for the supervised agent, skipping tasks it already failed.
+fn claim_next(
+    ws: &Workspace,
+    actor: &Actor,
+    req: &LaunchRequest,
+    skip: &[String],
+) -> Result<Result<crate::plan::Task, String>> {
+    let mut txn = ws.begin(Some(actor))?;
+    let preferred = match req.as_agent.as_deref().and_then(|a| txn.plan.agent_spec(a)) {
+        Some(spec) => spec.tasks.clone(),
+        None => Vec::new(),
+    };
+    let mut ready =
+        scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
+    let mut skipped = Vec::new();
+    for id in skip {
+        if let Some(i) = txn.plan.find(id) {
+            if ready[i] {
+                skipped.push(id.as_str());
+            }
+            ready[i] = false;
+        }
+    }
+    let Some(i) = scheduler::pick_next(&txn.plan, &ready, &preferred) else {
+        let why = if skipped.is_empty() {
+            scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i))
+        } else {
+            format!(
+                "the only ready tasks are ones this agent failed ({}); another agent may try them",
+                skipped.join(", ")
+            )
+        };
+        txn.commit()?;
+        return Ok(Err(why));
+    };
+    txn.claim(i, &actor.id);
+    let task = txn.plan.tasks[i].clone();
+    txn.commit()?;
+    Ok(Ok(task))
+}
+
+/// "SIGINT", "SIGTERM", or "signal N".
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+fn human(d: Duration) -> String {
+    crate::registry::liveness::human_duration(chrono::Duration::milliseconds(
+        d.as_millis().min(i64::MAX as u128) as i64,
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn claude_results_are_read_not_trusted() {
+        let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"done"}"#;
+        assert_eq!(claude_result(ok), Ending::Done);
+        let err = r#"{"type":"result","subtype":"error_during_execution","is_error":true}"#;
+        assert!(
+            matches!(claude_result(err), Ending::Failed(w) if w.contains("error_during_execution"))
+        );
+        assert!(matches!(
+            claude_result("API Error: 529 overloaded"),
+            Ending::Failed(_)
+        ));
+        let noisy = format!("warning: something\n{ok}\n");
+        assert_eq!(claude_result(&noisy), Ending::Done);
+    }
+}

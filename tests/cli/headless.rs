@@ -1,0 +1,155 @@
+//! `launch --headless`: supervised agents, judged by their outcome; signals give tasks back.
+
+use crate::support::{git, stderr, stdout, Env};
+use serde_json::Value;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+/// Commits a file for its task and exits 0; never calls swarm (the supervisor marks it done).
+const COMMITS: &str = r#"#!/bin/sh
+echo "$SWARM_TASK" > "h-$SWARM_TASK.txt"
+git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headless $SWARM_TASK"
+"#;
+
+fn script(env: &Env, name: &str, body: &str) -> String {
+    let path = env.repo.parent().unwrap().join(name);
+    std::fs::write(&path, body).unwrap();
+    format!("sh {}", path.display())
+}
+
+#[test]
+fn three_supervisors_finish_a_plan_and_each_task_once() {
+    let env = Env::with_plan(&crate::support::flat_plan(10));
+    let cmd = script(&env, "commits.sh", COMMITS);
+    let o = env.run(&["launch", "--headless", "-n", "3", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = env.plan();
+    let tasks = plan["tasks"].as_object().unwrap();
+    assert!(tasks.values().all(|t| t["status"] == "completed"), "{plan}");
+    let log = git(&env.repo, &["log", "--all", "--format=%s"]);
+    for id in tasks.keys() {
+        let n = log
+            .lines()
+            .filter(|l| *l == format!("headless {id}"))
+            .count();
+        assert_eq!(n, 1, "{id}:\n{log}");
+    }
+    let reg = env.registry();
+    let agents = reg["agents"].as_object().unwrap();
+    assert_eq!(agents.len(), 3);
+    assert!(agents.values().all(|a| a["state"] == "done"), "{reg}");
+    assert!(reg["claimedTasks"].as_object().unwrap().is_empty());
+}
+
+#[test]
+fn a_task_failing_three_times_ends_failed_and_says_why() {
+    let env = Env::with_plan(crate::support::CHAIN);
+    for attempt in 1..=3 {
+        let o = env.run(&["launch", "--headless", "--agent-cmd", "false"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!("(attempt {attempt})")),
+            "{}",
+            stderr(&o)
+        );
+    }
+    let a = &env.plan()["tasks"]["a"];
+    assert_eq!(a["status"], "failed");
+    assert_eq!(a["attempts"], 3);
+    let list = stdout(&env.run(&["list"]));
+    let line = list.lines().find(|l| l.starts_with("a ")).unwrap();
+    assert!(
+        line.contains("failed after 3 attempts: the agent exited with exit status: 1"),
+        "{list}"
+    );
+    let js = env.run(&["join-status"]);
+    assert_eq!(js.status.code(), Some(3));
+    assert!(
+        stdout(&js).contains("failed after 3 attempts"),
+        "{}",
+        stdout(&js)
+    );
+    let o = env.run(&["launch", "--headless", "--agent-cmd", "false"]);
+    assert_eq!(o.status.code(), Some(3), "nothing is ready any more");
+}
+
+#[test]
+fn timeout_stops_the_agent_and_counts_an_attempt() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let cmd = script(&env, "slow.sh", "#!/bin/sh\nexec sleep 30\n");
+    let started = Instant::now();
+    let o = env.run(&[
+        "launch",
+        "--headless",
+        "--timeout",
+        "1s",
+        "--agent-cmd",
+        &cmd,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(started.elapsed() < Duration::from_secs(20));
+    assert!(stderr(&o).contains("timed out"), "{}", stderr(&o));
+    let t = &env.plan()["tasks"]["t0000"];
+    assert_eq!(t["status"], "pending");
+    assert_eq!(t["attempts"], 1);
+}
+
+#[test]
+fn ctrl_c_on_a_supervisor_gives_the_task_back_and_leaves_valid_files() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let mark = root.join("started");
+    let cmd = script(
+        &env,
+        "wait.sh",
+        &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", mark.display()),
+    );
+    let sup = env
+        .process()
+        .args(["launch", "--headless", "--agent-cmd", &cmd])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&mark)
+        .map(|s| s.trim().is_empty())
+        .unwrap_or(true)
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "agent never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let agent_pid = std::fs::read_to_string(&mark).unwrap().trim().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-INT", &sup.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let o = sup.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(130), "{}", stderr(&o));
+    assert!(stderr(&o).contains("stopped by SIGINT"), "{}", stderr(&o));
+    assert!(
+        !PathBuf::from(format!("/proc/{agent_pid}")).exists(),
+        "the agent was stopped"
+    );
+    let plan: Value = env.plan();
+    let reg: Value = env.registry();
+    assert!(plan["tasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|t| t["status"] == "pending"));
+    assert!(reg["claimedTasks"].as_object().unwrap().is_empty());
+    assert!(reg["agents"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|a| a["state"] == "done"));
+    assert_eq!(
+        plan["tasks"]["t0000"]["attempts"].as_u64().unwrap_or(0),
+        0,
+        "no attempt counted"
+    );
+}
