@@ -75,6 +75,10 @@ pub fn stage(
         .create(true)
         .truncate(true)
         .open(&tmp)?;
+    // A new file gets the user's umask; a replaced one keeps its permissions.
+    if let Ok(meta) = fs::metadata(path) {
+        file.set_permissions(meta.permissions())?;
+    }
     let mut staged = Staged {
         tmp,
         path: path.to_path_buf(),

@@ -44,16 +44,30 @@ const LAUNCH_SCRIPT: &str = "#!/bin/sh\nexec \"${SWARM_BIN:-swarm}\" launch \"$@
 /// Validates the plan, then creates what is missing; running it again changes nothing.
 pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
     let plan = ws.load_plan()?;
+    // Every pre-assigned place (and the base) is checked before anything is created.
+    let worktree_plan = match opts.worktrees && !plan.agents.is_empty() {
+        true => {
+            let repo = git::open(&ws.main_root)?;
+            let base = git::base_commit(&repo, opts.base.as_deref())?;
+            let places = plan
+                .agents
+                .iter()
+                .map(|spec| launch::preassigned_place(ws, &plan, &spec.id))
+                .collect::<Result<Vec<_>>>()?;
+            Some((repo, base, places))
+        }
+        false => None,
+    };
     let mut done = ws.ensure_coordination_dir(opts.use_gitignore)?;
     let mut kept = Vec::new();
     let mut warnings = Vec::new();
-    if opts.worktrees && !plan.agents.is_empty() {
+    if let Some((repo, base, places)) = worktree_plan {
         let mut out = Outcomes {
             done: &mut done,
             kept: &mut kept,
             warnings: &mut warnings,
         };
-        worktrees(ws, &plan, opts.base.as_deref(), &mut out)?;
+        worktrees(&repo, base, places, &mut out);
     }
     write_launch_script(ws, &mut done)?;
     let lock_path = ws.lock_path();
@@ -104,33 +118,30 @@ struct Outcomes<'a> {
 
 /// Creates the worktree and branch of every pre-assigned agent; existing ones are kept.
 fn worktrees(
-    ws: &Workspace,
-    plan: &crate::plan::Plan,
-    base: Option<&str>,
+    repo: &git2::Repository,
+    base: git2::Oid,
+    places: Vec<launch::Place>,
     out: &mut Outcomes<'_>,
-) -> Result<()> {
-    let repo = git::open(&ws.main_root)?;
-    let base = git::base_commit(&repo, base)?;
-    for spec in &plan.agents {
-        let place = launch::preassigned_place(ws, plan, &spec.id)?;
-        match git::worktree::add(&repo, &spec.id, &place.worktree, &place.branch, base) {
+) {
+    for place in places {
+        let id = &place.agent;
+        match git::worktree::add(repo, id, &place.worktree, &place.branch, base) {
             Ok(a) if a.created_worktree => out.done.push(format!(
                 "created worktree {} on branch {}{} for {}",
                 a.path.display(),
                 a.branch,
                 if a.created_branch { " (new)" } else { "" },
-                spec.id
+                id
             )),
             Ok(a) => out.kept.push(format!(
                 "kept the existing worktree {} (on {}) for {}",
                 a.path.display(),
                 a.branch,
-                spec.id
+                id
             )),
-            Err(e) => out.warnings.push(format!("agent {}: {e:#}", spec.id)),
+            Err(e) => out.warnings.push(format!("agent {}: {e:#}", id)),
         }
     }
-    Ok(())
 }
 
 /// `.claude-agents/launch-agent.sh`: a two-line wrapper running `swarm launch`.

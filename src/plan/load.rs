@@ -92,7 +92,19 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
             e.utf8_error().valid_up_to()
         ),
     })?;
-    parse(path, text)
+    // A symlinked status.json (a plan kept elsewhere) is resolved on purpose: rewrites replace
+    // the file it points to, in that file's directory, and leave the link in place.
+    let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
+    match is_link {
+        true => match std::fs::canonicalize(path) {
+            Ok(real) => parse(&real, text),
+            Err(source) => Err(PlanError::Read {
+                path: path.into(),
+                source,
+            }),
+        },
+        false => parse(path, text),
+    }
 }
 
 /// The tasks as located by the fast path: id and where its object is in the file.

@@ -20,6 +20,7 @@ impl RegistryLock {
     /// Takes the lock at `path`, waiting as long as it takes, or up to `timeout`. When the wait
     /// is noticeable it says once on stderr who holds it.
     pub fn acquire(path: &Path, timeout: Option<Duration>) -> Result<RegistryLock> {
+        super::refuse_link(path)?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)

@@ -6,6 +6,7 @@ mod complete;
 mod concurrency;
 mod flow;
 mod headless;
+mod hostile;
 mod legacy;
 mod recovery;
 mod support;
