@@ -1,0 +1,186 @@
+//! Fault injection with real processes: claimers, headless supervisors and their agents are
+//! killed with SIGKILL at random moments, 200 times. After every round, the next command must
+//! find both files valid, no claim held by a dead agent, no task claimed twice, and no
+//! finished task unfinished.
+
+use crate::support::{stderr, Env};
+use serde_json::Value;
+use std::collections::BTreeSet;
+use std::process::{Child, Stdio};
+use std::time::Duration;
+
+/// A tiny deterministic generator (xorshift), seeded per run and printed on failure.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        let mut x = self.0;
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.0 = x;
+        x
+    }
+    fn below(&mut self, n: u64) -> u64 {
+        self.next() % n
+    }
+}
+
+/// Works a few milliseconds; half the time marks its task done itself, sometimes fails.
+const AGENT: &str = r#"#!/bin/sh
+echo $$ >> "$PIDS"
+sleep 0.0$(( $$ % 5 ))
+case $(( $$ % 4 )) in
+  0) swarm task done "$SWARM_TASK" ;;
+  1) exit 1 ;;
+esac
+exit 0
+"#;
+
+fn plan(n: usize) -> String {
+    let tasks: Vec<String> = (0..n)
+        .map(|i| {
+            let blockers = if i >= 10 { format!("[\"f{:02}\"]", i - 10) } else { "[]".into() };
+            format!("\"f{i:02}\": {{\"title\": \"F{i}\", \"status\": \"pending\", \"blockedBy\": {blockers}}}")
+        })
+        .collect();
+    format!("{{\"tasks\": {{{}}}}}", tasks.join(",\n"))
+}
+
+fn alive(pid: u64) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
+fn check(env: &Env, finished: &mut BTreeSet<String>, round: usize, seed: u64) {
+    let o = env.run(&["list", "--json"]);
+    assert!(
+        o.status.success(),
+        "round {round} (seed {seed}): {}",
+        stderr(&o)
+    );
+    let plan = env.plan();
+    let reg = env.registry();
+    let claims = reg["claimedTasks"].as_object().unwrap();
+    let agents = reg["agents"].as_object().unwrap();
+    for (task, claim) in claims {
+        let agent = claim["agent"].as_str().unwrap();
+        let entry = &agents[agent];
+        if let Some(pid) = entry["pid"].as_u64() {
+            assert!(
+                alive(pid),
+                "round {round} (seed {seed}): {task} held by dead {agent}"
+            );
+        }
+        let t = &plan["tasks"][task];
+        assert_eq!(
+            t["status"], "in-progress",
+            "round {round} (seed {seed}): {task}"
+        );
+        assert_eq!(t["agent"], agent, "round {round} (seed {seed}): {task}");
+    }
+    for (id, t) in plan["tasks"].as_object().unwrap() {
+        let status = t["status"].as_str().unwrap();
+        if status == "in-progress" {
+            assert!(
+                claims.contains_key(id),
+                "round {round} (seed {seed}): {id} in progress unclaimed"
+            );
+        }
+        if finished.contains(id) {
+            assert!(
+                status == "completed" || status == "reviewed",
+                "round {round} (seed {seed}): {id} went back to {status}"
+            );
+        }
+        if status == "completed" || status == "reviewed" {
+            finished.insert(id.clone());
+        }
+    }
+}
+
+fn kill_all(children: &mut Vec<Child>) {
+    for c in children.iter_mut() {
+        let _ = c.kill();
+        let _ = c.wait();
+    }
+    children.clear();
+}
+
+#[test]
+fn two_hundred_rounds_of_sigkill_leave_consistent_files() {
+    let seed = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_nanos() as u64
+        | 1;
+    let mut rng = Rng(seed);
+    let env = Env::with_plan(&plan(30));
+    assert!(env.run(&["setup"]).status.success());
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let script = root.join("agent.sh");
+    std::fs::write(&script, AGENT).unwrap();
+    let pids = root.join("agent-pids");
+    let agent_cmd = format!("sh {}", script.display());
+    let mut finished = BTreeSet::new();
+    for round in 0..200 {
+        if finished.len() == 30 {
+            // Start over on a fresh plan (the registry is kept: dead agents pile up as they would).
+            env.write_plan(&plan(30));
+            finished.clear();
+        }
+        let mut children = Vec::new();
+        for _ in 0..1 + rng.below(4) {
+            let mut cmd = env.process();
+            cmd.stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .env("PIDS", &pids);
+            match rng.below(3) {
+                0 => cmd.args([
+                    "task",
+                    "claim",
+                    "--next",
+                    "--agent",
+                    &format!("c{}", rng.below(5)),
+                ]),
+                1 => cmd.args([
+                    "task",
+                    "done",
+                    &format!("f{:02}", rng.below(30)),
+                    "--agent",
+                    &format!("c{}", rng.below(5)),
+                ]),
+                _ => cmd.args(["launch", "--headless", "--agent-cmd", &agent_cmd]),
+            };
+            children.push(cmd.spawn().unwrap());
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(60)));
+        // Kill some (or all) of them, and some agents, at this random moment.
+        for c in children.iter_mut() {
+            if rng.below(2) == 0 {
+                let _ = c.kill();
+            }
+        }
+        if let Ok(text) = std::fs::read_to_string(&pids) {
+            for pid in text.lines().filter(|_| rng.below(3) == 0) {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", pid])
+                    .status();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(rng.below(30)));
+        kill_all(&mut children);
+        // Agents orphaned by a killed supervisor are killed too (as their terminal would be).
+        if let Ok(text) = std::fs::read_to_string(&pids) {
+            for pid in text.lines() {
+                let _ = std::process::Command::new("kill")
+                    .args(["-KILL", pid])
+                    .status();
+            }
+            let _ = std::fs::remove_file(&pids);
+        }
+        check(&env, &mut finished, round, seed);
+    }
+}
