@@ -4,7 +4,6 @@
 //! finished task unfinished.
 
 use crate::support::{stderr, Env};
-use serde_json::Value;
 use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
 use std::time::Duration;
