@@ -1,7 +1,6 @@
 //! Claiming tasks: the next ready one, or a named one.
 
 use super::queue;
-use crate::plan::Glob;
 use crate::scheduler;
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
@@ -124,16 +123,7 @@ fn claim_in(
     target: &Target,
     prefer_as: Option<&str>,
 ) -> Result<ClaimOutcome> {
-    let preferred: Vec<Glob> = match prefer_as {
-        Some(a) => match txn.plan.agent_spec(a) {
-            Some(spec) => spec.tasks.clone(),
-            None => bail!(
-                "{}: coordination.agents has no agent {a:?}",
-                txn.plan.path().display()
-            ),
-        },
-        None => Vec::new(),
-    };
+    let preferred = txn.plan.preferred_tasks(prefer_as)?;
     let ready = scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
     let chosen = match target {
         Target::Next => match scheduler::pick_next(&txn.plan, &ready, &preferred) {

@@ -3,7 +3,6 @@
 
 use crate::agent::{self, prompt, AgentCommand, CommandInput, CommandSource, Mode};
 use crate::git;
-use crate::plan::Glob;
 use crate::registry::liveness::{self, Liveness};
 use crate::scheduler;
 use crate::store::{Actor, Txn};
@@ -88,7 +87,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     // Claim first, under the lock: a launch that finds nothing ready creates nothing.
     let mut txn = ws.begin(None)?;
     refuse_running_twice(&txn, &actor)?;
-    let preferred = preferred(&txn, req.as_agent.as_deref())?;
+    let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
     let ready = scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
     let Some(i) = scheduler::pick_next(&txn.plan, &ready, &preferred) else {
         let why = scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i));
@@ -187,10 +186,7 @@ pub fn preview(ws: &Workspace, req: &LaunchRequest) -> Result<Preview> {
     let plan = ws.load_plan()?;
     let place = place(ws, &plan, req)?;
     let (plan, registry) = ws.snapshot()?;
-    let preferred = match req.as_agent.as_deref().and_then(|a| plan.agent_spec(a)) {
-        Some(spec) => spec.tasks.clone(),
-        None => Vec::new(),
-    };
+    let preferred = plan.preferred_tasks(req.as_agent.as_deref())?;
     let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
     let task = match scheduler::pick_next(&plan, &ready, &preferred) {
         Some(i) => Ok(plan.tasks[i].id.clone()),
@@ -352,19 +348,6 @@ fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
         );
     }
     Ok(())
-}
-
-fn preferred(txn: &Txn<'_>, as_agent: Option<&str>) -> Result<Vec<Glob>> {
-    Ok(match as_agent {
-        Some(a) => match txn.plan.agent_spec(a) {
-            Some(spec) => spec.tasks.clone(),
-            None => bail!(
-                "{}: coordination.agents has no agent {a:?}",
-                txn.plan.path().display()
-            ),
-        },
-        None => Vec::new(),
-    })
 }
 
 /// Where the new branch starts: the previous attempt's branch when it has commits the base

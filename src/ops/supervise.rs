@@ -371,10 +371,7 @@ fn claim_next(
     skip: &[String],
 ) -> Result<Result<crate::plan::Task, String>> {
     let mut txn = ws.begin(Some(actor))?;
-    let preferred = match req.as_agent.as_deref().and_then(|a| txn.plan.agent_spec(a)) {
-        Some(spec) => spec.tasks.clone(),
-        None => Vec::new(),
-    };
+    let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
     let mut ready =
         scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
     let mut skipped = Vec::new();

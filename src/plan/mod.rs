@@ -123,6 +123,21 @@ impl Plan {
         load::parse(path, text.to_owned())
     }
 
+    /// The task patterns of pre-assigned agent `agent` (none without one): they come first
+    /// when that agent claims. An agent `coordination.agents` does not list is an error.
+    pub fn preferred_tasks(&self, agent: Option<&str>) -> anyhow::Result<Vec<Glob>> {
+        let Some(a) = agent else {
+            return Ok(Vec::new());
+        };
+        match self.agent_spec(a) {
+            Some(spec) => Ok(spec.tasks.clone()),
+            None => anyhow::bail!(
+                "{}: coordination.agents has no agent {a:?}",
+                self.path().display()
+            ),
+        }
+    }
+
     /// Why the last attempt at task `i` failed, when one did (`lastFailure`).
     pub fn last_failure(&self, i: usize) -> Option<String> {
         let t = &self.tasks[i];

@@ -229,35 +229,19 @@ fn no_exec_prints_the_exact_argv_of_every_preset() {
         );
     }
     // Without --json: one "key value" line each, argv as a JSON array.
-    let o = env
-        .swarm()
-        .env("PATH", &path)
-        .args([
-            "launch",
-            "--no-exec",
-            "--agent-cmd",
-            "my-agent --task {task} --msg {prompt}",
-        ])
-        .output()
-        .unwrap();
+    let with_template = |template: &str| {
+        env.swarm()
+            .env("PATH", &path)
+            .args(["launch", "--no-exec", "--agent-cmd", template])
+            .output()
+            .unwrap()
+    };
     // my-agent is not on PATH: refused before anything is claimed.
+    let o = with_template("my-agent --task {task} --msg {prompt}");
     assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains("\"my-agent\" is not on PATH"),
-        "{}",
-        stderr(&o)
-    );
-    let o = env
-        .swarm()
-        .env("PATH", &path)
-        .args([
-            "launch",
-            "--no-exec",
-            "--agent-cmd",
-            "claude --task {task} --msg {prompt}",
-        ])
-        .output()
-        .unwrap();
+    let err = stderr(&o);
+    assert!(err.contains("\"my-agent\" is not on PATH"), "{err}");
+    let o = with_template("claude --task {task} --msg {prompt}");
     assert!(o.status.success(), "{}", stderr(&o));
     let text = stdout(&o);
     let field = |k: &str| {
