@@ -97,6 +97,7 @@ pub struct Completed {
 /// Everything `complete` needs to know before acting.
 struct Situation {
     repo: Repository,
+    running: Option<u32>,
     worktree: Option<PathBuf>,
     branch: Option<String>,
     base: Option<String>,
@@ -196,6 +197,15 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
             ws.registry_path().display()
         ),
     };
+    // A process of the agent still running in the worktree (a pid on this host that is alive).
+    let host = crate::registry::liveness::host_name();
+    let running = entry.filter(|e| !e.is_retired()).and_then(|e| {
+        let pid = e.pid?;
+        let here = e.host.as_deref() == Some(host.as_str());
+        let verdict =
+            crate::registry::liveness::judge(e, None, &host, chrono::Utc::now(), ws.settings.lease);
+        (here && verdict == crate::registry::liveness::Liveness::Alive).then_some(pid)
+    });
     let held: Vec<String> = registry
         .claimed_tasks
         .iter()
@@ -222,6 +232,7 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
     let branch = branch.filter(|b| git::branch_tip(&repo, b).is_some());
     Ok(Situation {
         repo,
+        running,
         worktree: worktree.filter(|p| p.exists()),
         branch,
         base,
@@ -233,6 +244,12 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
 
 fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
+    if let (Some(pid), false) = (sit.running, req.force) {
+        bail!(
+            "agent {} is still running (pid {pid}); stop it first, or pass --force to clean up under it",
+            req.agent
+        );
+    }
     if !sit.held.is_empty() {
         if !req.force {
             bail!(

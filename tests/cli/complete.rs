@@ -197,3 +197,47 @@ fn pr_pushes_and_calls_gh_with_the_right_arguments() {
         "the branch stays"
     );
 }
+
+#[test]
+fn refuses_while_the_agent_runs_and_cleans_up_after_it_died() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let mark = root.join("running");
+    let script = root.join("wait.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\ntouch '{}'\nexec sleep 60\n", mark.display()),
+    )
+    .unwrap();
+    let mut agent = env
+        .process()
+        .args(["launch", "--agent-cmd"])
+        .arg(format!("sh {}", script.display()))
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !mark.exists() {
+        assert!(start.elapsed().as_secs() < 30, "agent never started");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let reg = env.registry();
+    let id = reg["agents"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .next()
+        .unwrap()
+        .clone();
+    let wt = PathBuf::from(reg["agents"][&id]["worktree"].as_str().unwrap());
+    let o = env.run(&["complete", &id, "--archive"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("is still running"), "{}", stderr(&o));
+    assert!(wt.is_dir());
+    agent.kill().unwrap();
+    agent.wait().unwrap();
+    let o = env.run(&["complete", &id, "--archive"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!wt.exists());
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "pending");
+}
