@@ -332,6 +332,10 @@ pub enum TaskCommand {
         /// Prefer the tasks pre-assigned to this coordination.agents entry.
         #[arg(long = "as", value_name = "AGENT")]
         as_agent: Option<String>,
+        /// With --next: while nothing is ready but other agents' work may unblock a task, wait
+        /// for it (exit 3 only when nothing is left that could become ready).
+        #[arg(long, requires = "next")]
+        wait: bool,
         #[command(flatten)]
         agent: AgentArg,
         /// Print {"task", "agent"} as JSON on stdout.

@@ -34,6 +34,29 @@ pub fn pick_next(plan: &Plan, ready: &[bool], preferred: &[Glob]) -> Option<usiz
     })
 }
 
+/// Whether waiting can help: some task is being worked on, and some unclaimed pending task is
+/// not cut off by a failed task anywhere upstream, so finishing work may make it ready.
+pub fn may_become_ready(plan: &Plan, claimed: impl Fn(&str) -> bool) -> bool {
+    let working = plan
+        .tasks
+        .iter()
+        .any(|t| t.status == Status::InProgress || claimed(&t.id));
+    if !working {
+        return false;
+    }
+    let mut cut_off = vec![false; plan.tasks.len()];
+    for &i in &plan.order {
+        cut_off[i] = plan.tasks[i]
+            .blocked_by
+            .iter()
+            .any(|&b| plan.tasks[b].status == Status::Failed || cut_off[b]);
+    }
+    plan.tasks
+        .iter()
+        .enumerate()
+        .any(|(i, t)| t.status == Status::Pending && !t.claimed && !claimed(&t.id) && !cut_off[i])
+}
+
 /// Why nothing can be claimed, in one paragraph for people. `holder(i)` names the agent
 /// holding task `i`.
 pub fn explain_nothing_ready<'a>(
@@ -145,6 +168,20 @@ mod tests {
         let ready = readiness(&p, |_| false);
         assert_eq!(pick_next(&p, &ready, &[Glob::new("ui/*")]), Some(1));
         assert_eq!(pick_next(&p, &ready, &[]), Some(0));
+    }
+
+    #[test]
+    fn waiting_helps_only_while_work_can_unblock_something() {
+        let p = plan(
+            r#"{"tasks":{"a":{"status":"in-progress","agent":"x","claimed":true},"b":{"blockedBy":["a"]}}}"#,
+        );
+        assert!(may_become_ready(&p, |_| false));
+        let failed = plan(
+            r#"{"tasks":{"a":{"status":"failed"},"b":{"blockedBy":["a"]},"c":{"blockedBy":["b"]},"d":{"status":"in-progress","agent":"x","claimed":true}}}"#,
+        );
+        assert!(!may_become_ready(&failed, |_| false), "b and c are cut off");
+        let idle = plan(r#"{"tasks":{"a":{"status":"completed"},"b":{}}}"#);
+        assert!(!may_become_ready(&idle, |_| false), "nobody works");
     }
 
     #[test]

@@ -85,7 +85,7 @@ pub fn render(p: &PromptInput<'_>) -> String {
     );
     let _ = writeln!(
         s,
-        "When `{next}` exits with status 3, nothing is ready for you: stop. If you cannot finish a task, run `swarm task release ID` and say why."
+        "When `{next}` exits with status 3, nothing is ready now. If it says tasks are claimed by other agents, `{next} --wait` waits until their work unblocks one; when that exits 3 too, nothing is left for you: stop. If you cannot finish a task, run `swarm task release ID` and say why."
     );
     s
 }

@@ -30,6 +30,7 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             id,
             next,
             as_agent,
+            wait,
             agent,
             json,
         } => {
@@ -44,7 +45,14 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
                 _ => Target::Next,
             };
             let ws = ctx.workspace()?;
-            let outcome = claim::claim(&ws, &actor, &target, as_agent.as_deref())?;
+            let outcome = if wait {
+                claim::claim_waiting(&ws, &actor, as_agent.as_deref(), |why| {
+                    ctx.ui
+                        .note(&format!("swarm: waiting for a task to become ready: {why}"))
+                })?
+            } else {
+                claim::claim(&ws, &actor, &target, as_agent.as_deref())?
+            };
             render_claim(ctx, &actor, &outcome, json)
         }
         TaskCommand::Update {

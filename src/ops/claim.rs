@@ -59,6 +59,33 @@ pub fn claim(
     }
 }
 
+/// Like `claim --next`, but while nothing is ready and other agents' work may still unblock a
+/// task, waits and tries again; `on_wait` hears why, once. Ends with a claim, or with
+/// `NotReady` once nothing is left that could become ready.
+pub fn claim_waiting(
+    ws: &Workspace,
+    actor: &Actor,
+    prefer_as: Option<&str>,
+    mut on_wait: impl FnMut(&str),
+) -> Result<ClaimOutcome> {
+    let mut told = false;
+    loop {
+        let out = claim(ws, actor, &Target::Next, prefer_as)?;
+        let ClaimOutcome::NotReady(why) = &out else {
+            return Ok(out);
+        };
+        let (plan, registry) = ws.snapshot()?;
+        if !scheduler::may_become_ready(&plan, |id| registry.claimed_tasks.contains_key(id)) {
+            return Ok(out);
+        }
+        if !told {
+            on_wait(why);
+            told = true;
+        }
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
 fn claim_alone(
     ws: &Workspace,
     actor: &Actor,

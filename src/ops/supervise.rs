@@ -134,13 +134,18 @@ pub fn supervise(
             out.signal = Some(sig as i32);
             return Ok(out);
         }
-        match claim_next(ws, &actor, req, &failed_here)? {
-            Ok(next) => {
+        match wait_for_next(ws, &actor, req, &failed_here, opts, signal, &mut say)? {
+            Next::Task(next) => {
                 say(format!("{}: claimed {}", actor.id, next.id));
                 command = launch::agent_command(ws, req, &place, &next, None)?;
                 task = next.id;
             }
-            Err(why) => {
+            Next::Interrupted(sig) => {
+                stop_for_signal(ws, &actor, None, sig)?;
+                out.signal = Some(sig);
+                return Ok(out);
+            }
+            Next::Stop(why) => {
                 let mut txn = ws.begin(Some(&actor))?;
                 txn.retire(&actor.id, "supervisor finished: nothing ready");
                 txn.commit()?;
@@ -363,13 +368,66 @@ fn stop_for_signal(ws: &Workspace, actor: &Actor, task: Option<&str>, sig: i32) 
     txn.commit()
 }
 
+/// What comes after a task.
+enum Next {
+    /// This task was claimed.
+    Task(Box<crate::plan::Task>),
+    /// Nothing is ready and nothing can become ready: why.
+    Stop(String),
+    /// A signal arrived while waiting.
+    Interrupted(i32),
+}
+
+/// Claims the next task; while none is ready but other agents' work may unblock one, waits
+/// (renewing the heartbeat, watching for signals) and tries again.
+fn wait_for_next(
+    ws: &Workspace,
+    actor: &Actor,
+    req: &LaunchRequest,
+    skip: &[String],
+    opts: &SuperviseOptions,
+    signal: &AtomicUsize,
+    say: &mut impl FnMut(String),
+) -> Result<Next> {
+    let mut told = false;
+    let mut beat = Instant::now();
+    loop {
+        match claim_next(ws, actor, req, skip)? {
+            Ok(task) => return Ok(Next::Task(Box::new(task))),
+            Err((why, false)) => return Ok(Next::Stop(why)),
+            Err((why, true)) => {
+                if !told {
+                    say(format!(
+                        "{}: waiting for a task to become ready: {why}",
+                        actor.id
+                    ));
+                    told = true;
+                }
+            }
+        }
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            let sig = signal.load(Ordering::SeqCst);
+            if sig != 0 {
+                return Ok(Next::Interrupted(sig as i32));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if beat.elapsed() >= opts.heartbeat {
+            ws.begin(Some(actor))?.commit()?;
+            beat = Instant::now();
+        }
+    }
+}
+
 /// Claims the next ready task for the supervised agent, skipping tasks it already failed.
+/// When there is none: why, and whether waiting may help.
 fn claim_next(
     ws: &Workspace,
     actor: &Actor,
     req: &LaunchRequest,
     skip: &[String],
-) -> Result<Result<crate::plan::Task, String>> {
+) -> Result<Result<crate::plan::Task, (String, bool)>> {
     let mut txn = ws.begin(Some(actor))?;
     let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
     let mut ready =
@@ -392,8 +450,12 @@ fn claim_next(
                 skipped.join(", ")
             )
         };
+        let may = skipped.is_empty()
+            && scheduler::may_become_ready(&txn.plan, |id| {
+                txn.registry.claimed_tasks.contains_key(id)
+            });
         txn.commit()?;
-        return Ok(Err(why));
+        return Ok(Err((why, may)));
     };
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();

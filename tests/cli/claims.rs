@@ -276,3 +276,37 @@ fn an_agent_past_its_lease_loses_its_claim_and_a_task_fails_after_max_attempts()
         "{events}"
     );
 }
+
+#[test]
+fn claim_wait_blocks_until_other_work_unblocks_a_task() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    let waiter = env
+        .process()
+        .args(["task", "claim", "--next", "--wait", "--agent", "y"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    assert!(env
+        .run(&["task", "done", "a", "--agent", "x"])
+        .status
+        .success());
+    let o = waiter.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "b");
+    assert!(
+        stderr(&o).contains("waiting for a task to become ready"),
+        "{}",
+        stderr(&o)
+    );
+    // Nothing can unblock c once b failed: --wait does not wait.
+    let o = env.run(&["task", "update", "b", "--status", "failed", "--agent", "y"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["task", "claim", "--next", "--wait", "--agent", "z"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+}
