@@ -88,6 +88,8 @@ pub enum Command {
     Complete(CompleteArgs),
     /// Show registered agents, their task, heartbeat and liveness.
     Agents(AgentsArgs),
+    /// A dashboard of tasks, agents, join points and the latest events, redrawn every few seconds.
+    Watch(WatchArgs),
     /// What an agent runs to say it is alive (renews its lease).
     #[command(subcommand)]
     Agent(AgentCommand),
@@ -308,6 +310,20 @@ pub struct AgentsArgs {
     /// Print JSON on stdout.
     #[arg(long)]
     pub json: bool,
+}
+
+/// `watch`.
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// Seconds between redraws.
+    #[arg(long, short = 'i', default_value_t = 2.0, value_name = "SECONDS")]
+    pub interval: f64,
+    /// Draw once and exit.
+    #[arg(long)]
+    pub once: bool,
+    /// Exit (0) once every task is done or failed.
+    #[arg(long)]
+    pub exit_when_done: bool,
 }
 
 /// Identity of the agent acting.

@@ -57,3 +57,33 @@ pub fn read(path: &Path) -> io::Result<Vec<Event>> {
         .filter_map(|l| serde_json::from_str(l).ok())
         .collect())
 }
+
+/// The last `n` events of the log, oldest first; reads only the end of a long log.
+pub fn tail(path: &Path, n: usize) -> io::Result<Vec<Event>> {
+    use std::io::{Read, Seek, SeekFrom};
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    let len = file.metadata()?.len();
+    // Events are a few hundred bytes; 1 KiB each is plenty.
+    let window = (n as u64).saturating_mul(1024).max(4096);
+    let start = len.saturating_sub(window);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.read_to_end(&mut bytes)?;
+    let text = String::from_utf8_lossy(&bytes);
+    // Skip a line cut by the window's start.
+    let whole = match start {
+        0 => &text[..],
+        _ => text.split_once('\n').map_or("", |(_, rest)| rest),
+    };
+    let mut events: Vec<Event> = whole
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .collect();
+    let skip = events.len().saturating_sub(n);
+    events.drain(..skip);
+    Ok(events)
+}

@@ -12,6 +12,7 @@ mod plan;
 mod recover;
 mod setup;
 mod task;
+mod watch;
 
 use crate::cli::{Cli, Command, Global};
 use crate::ui::Ui;
@@ -60,6 +61,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Task(cmd) => task::exec(&ctx, cmd),
         Command::Complete(args) => complete::exec(&ctx, &args),
         Command::Agents(args) => agents::exec(&ctx, &args),
+        Command::Watch(args) => watch::exec(&ctx, &args),
         Command::Agent(cmd) => agent::exec(&ctx, cmd),
         Command::Recover(args) => recover::exec(&ctx, &args),
         Command::Log(args) => log::exec(&ctx, &args),

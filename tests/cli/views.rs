@@ -157,3 +157,49 @@ fn list_works_before_setup_and_creates_nothing() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
 }
+
+#[test]
+fn watch_draws_tasks_agents_join_points_and_events() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    assert!(env
+        .run(&["task", "update", "a", "--progress", "40", "--agent", "x"])
+        .status
+        .success());
+    let o = env.run(&["watch", "--once"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = stdout(&o);
+    assert!(
+        text.contains("0/3 done · 1 in progress · 0 ready · 2 waiting · 0 failed"),
+        "{text}"
+    );
+    let agent = text
+        .lines()
+        .find(|l| l.starts_with("x "))
+        .unwrap_or_else(|| panic!("no row for agent x: {text}"));
+    assert!(
+        agent.contains(" a ") && agent.contains("40%") && agent.contains("ago"),
+        "{agent}"
+    );
+    assert!(text.contains("join all  Not Ready  0/3 done"), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.contains("x claim") && l.ends_with(" a")),
+        "the claim is among the recent events: {text}"
+    );
+
+    // --exit-when-done returns once nothing is left to do; a bad interval is refused.
+    for id in ["a", "b", "c"] {
+        let o = env.run(&["task", "done", id, "--agent", "x"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let o = env.run(&["watch", "--exit-when-done", "--interval", "0.2"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("3/3 done"), "{}", stdout(&o));
+    let o = env.run(&["watch", "--interval", "0"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("--interval"), "{}", stderr(&o));
+}
