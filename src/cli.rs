@@ -403,6 +403,19 @@ pub enum PlanCommand {
         /// A status.json to check instead of the project's.
         file: Option<PathBuf>,
     },
+    /// What-if: how long the remaining work takes with N agents, against the lower bound
+    /// max(critical path, work / N), with a sweep over other numbers of agents.
+    Simulate {
+        /// Agents to simulate (default: the live agents, else the pre-assigned ones, else 3).
+        #[arg(short = 'n', long = "agents", value_parser = clap::value_parser!(u16).range(1..=1000))]
+        agents: Option<u16>,
+        /// A status.json to simulate instead of the project's (its claims come from the file
+        /// only).
+        file: Option<PathBuf>,
+        /// Print JSON on stdout.
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 fn parse_duration(s: &str) -> Result<std::time::Duration, String> {

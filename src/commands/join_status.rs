@@ -31,9 +31,10 @@ pub fn exec(ctx: &Ctx, args: &JoinStatusArgs) -> Result<u8> {
         bail!("{}: the plan defines no joinPoints", plan.path().display());
     }
     let live = registry.agents.values().filter(|a| !a.is_retired()).count();
+    let schedule = join::schedule(&plan, &registry, live);
     let reports: Vec<JoinReport> = points
         .iter()
-        .map(|p| join::report(&plan, &registry, p, live))
+        .map(|p| join::report(&plan, &registry, p, &schedule))
         .collect();
     let all_ready = reports.iter().all(|r| r.ready);
     if args.json {
@@ -54,10 +55,9 @@ pub fn exec(ctx: &Ctx, args: &JoinStatusArgs) -> Result<u8> {
 fn render(ctx: &Ctx, r: &JoinReport, out: &mut Vec<String>) {
     let ui = &ctx.ui;
     let verdict = if r.ready { "Ready" } else { "Not Ready" };
-    let eta = if r.ready {
-        String::new()
-    } else {
-        format!("; estimated ready in {}", ui::hours(r.estimated_hours))
+    let eta = match r.eta() {
+        e if e.is_empty() => e,
+        e => format!("; {e}"),
     };
     out.push(format!(
         "{}: {} ({}/{} done{eta})",

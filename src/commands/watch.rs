@@ -158,13 +158,13 @@ pub(crate) fn dashboard(
             .map(|p| p.name.len())
             .max()
             .unwrap_or(0);
+        let schedule = join::schedule(plan, registry, live.len());
         for p in &plan.join_points {
-            let r = join::report(plan, registry, p, live.len());
+            let r = join::report(plan, registry, p, &schedule);
             let verdict = if r.ready { "Ready" } else { "Not Ready" };
-            let eta = if r.ready {
-                String::new()
-            } else {
-                format!(", estimated ready in {}", ui::hours(r.estimated_hours))
+            let eta = match r.eta() {
+                e if e.is_empty() => e,
+                e => format!(", {e}"),
             };
             out.push(format!(
                 "join {:name_w$}  {}  {}/{} done{eta}",

@@ -1,6 +1,7 @@
 //! `join-status`: is a join point reached, and when will it be.
 
-use crate::plan::{graph, JoinPoint, Plan, Status};
+use super::simulate::{self, Schedule};
+use crate::plan::{JoinPoint, Plan, Status};
 use crate::registry::Registry;
 use serde::Serialize;
 
@@ -32,16 +33,34 @@ pub struct JoinReport {
     pub done: usize,
     /// Required tasks.
     pub total: usize,
-    /// Hours until ready at the earliest: the longest chain of remaining work (estimates, 1h
-    /// when absent, less progress), or the remaining work spread over the live agents when
-    /// that is longer.
-    pub estimated_hours: f64,
+    /// Hours until ready: when the last required task is done in the simulation of the
+    /// remaining work with the live agents (`plan simulate`); 0 when ready; `None` when a
+    /// required task failed or waits (directly or not) for a failed task.
+    pub estimated_hours: Option<f64>,
     /// The required tasks.
     pub tasks: Vec<JoinTask>,
 }
 
-/// Reports on `point`, with `agents` agents working (at least one is assumed).
-pub fn report(plan: &Plan, registry: &Registry, point: &JoinPoint, agents: usize) -> JoinReport {
+impl JoinReport {
+    /// For people: "" when ready, "estimated ready in 3h", or why it cannot be ready.
+    pub fn eta(&self) -> String {
+        match (self.ready, self.estimated_hours) {
+            (true, _) => String::new(),
+            (false, Some(h)) => format!("estimated ready in {}", crate::ui::hours(h)),
+            (false, None) => {
+                "cannot be ready: a required task failed or waits for one that did".to_string()
+            }
+        }
+    }
+}
+
+/// Reports on `point`; `schedule` is the simulation of the remaining work (see `schedule`).
+pub fn report(
+    plan: &Plan,
+    registry: &Registry,
+    point: &JoinPoint,
+    schedule: &Schedule,
+) -> JoinReport {
     let tasks: Vec<JoinTask> = point
         .tasks
         .iter()
@@ -62,13 +81,10 @@ pub fn report(plan: &Plan, registry: &Registry, point: &JoinPoint, agents: usize
         })
         .collect();
     let done = tasks.iter().filter(|t| t.status.is_done()).count();
-    let to = graph::critical_path_to(&plan.tasks, &plan.order);
-    let chain = point.tasks.iter().map(|&i| to[i]).fold(0.0, f64::max);
-    let work: f64 = ancestors(plan, &point.tasks)
-        .into_iter()
-        .map(|i| graph::remaining_hours(&plan.tasks[i]))
-        .sum();
-    let estimated_hours = chain.max(work / agents.max(1) as f64);
+    let estimated_hours = point
+        .tasks
+        .iter()
+        .try_fold(0.0, |latest: f64, &i| Some(latest.max(schedule.finish[i]?)));
     JoinReport {
         point: point.name.clone(),
         ready: done == tasks.len(),
@@ -79,17 +95,11 @@ pub fn report(plan: &Plan, registry: &Registry, point: &JoinPoint, agents: usize
     }
 }
 
-/// The tasks in `roots` and every task they transitively wait for.
-fn ancestors(plan: &Plan, roots: &[usize]) -> Vec<usize> {
-    let mut seen = vec![false; plan.tasks.len()];
-    let mut stack: Vec<usize> = roots.to_vec();
-    let mut out = Vec::new();
-    while let Some(i) = stack.pop() {
-        if std::mem::replace(&mut seen[i], true) {
-            continue;
-        }
-        out.push(i);
-        stack.extend(plan.tasks[i].blocked_by.iter().copied());
-    }
-    out
+/// The remaining work played out with the live agents (at least one), tasks being worked on
+/// first: what join-status's estimates come from.
+pub fn schedule(plan: &Plan, registry: &Registry, live_agents: usize) -> Schedule {
+    simulate::run(plan, live_agents, |i| {
+        let t = &plan.tasks[i];
+        t.status == Status::InProgress || t.claimed || registry.claimed_tasks.contains_key(&t.id)
+    })
 }

@@ -203,3 +203,71 @@ fn watch_draws_tasks_agents_join_points_and_events() {
     assert_eq!(o.status.code(), Some(1));
     assert!(stderr(&o).contains("--interval"), "{}", stderr(&o));
 }
+
+const ESTIMATED: &str = r#"{
+  "tasks": {
+    "a": {"title": "A", "status": "pending", "estimate": "2h"},
+    "b": {"title": "B", "status": "pending", "estimate": "3h", "blockedBy": ["a"]},
+    "c": {"title": "C", "status": "pending", "estimate": "1h", "blockedBy": ["a"]},
+    "d": {"title": "D", "status": "pending", "estimate": "90m", "blockedBy": ["b", "c"]}
+  },
+  "joinPoints": {"early": {"requires": ["c"]}, "all": {"requires": ["d"]}}
+}"#;
+
+#[test]
+fn plan_simulate_reports_makespan_bound_and_sweep() {
+    let env = Env::with_plan(ESTIMATED);
+    let o = env.run(&["plan", "simulate", "-n", "2", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&o);
+    // a (0-2), then b (2-5) beside c (2-3), then d (5-6.5).
+    assert_eq!(v["agents"], 2);
+    assert_eq!(v["makespan"], 6.5);
+    assert_eq!(v["criticalPath"], 6.5);
+    assert_eq!(v["work"], 7.5);
+    assert_eq!(v["lowerBound"], 6.5);
+    let sweep: Vec<(u64, f64)> = v["sweep"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| {
+            (
+                p["agents"].as_u64().unwrap(),
+                p["makespan"].as_f64().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(sweep, [(1, 7.5), (2, 6.5), (3, 6.5), (4, 6.5)]);
+    let text = stdout(&env.run(&["plan", "simulate", "-n", "1"]));
+    assert!(text.contains("with 1 agents: done in 7.5h"), "{text}");
+    assert_eq!(
+        env.run(&["plan", "simulate", "-n", "0"]).status.code(),
+        Some(2)
+    );
+
+    // A claim counts as work under way: with a taken, one agent finishes in the same time,
+    // and join-status's estimate follows the simulation.
+    assert!(env
+        .run(&["task", "claim", "a", "--agent", "x"])
+        .status
+        .success());
+    // One live agent: a (0-2), then b before c (b is on the longer chain), so c is done at 6.
+    let v = json(&env.run(&["join-status", "--point", "early", "--json"]));
+    assert_eq!(v["estimatedHours"], 6.0, "{v}");
+    let v = json(&env.run(&["join-status", "--point", "all", "--json"]));
+    assert_eq!(
+        v["estimatedHours"], 7.5,
+        "one live agent does b, c, d in turn: {v}"
+    );
+
+    // A failed task makes a join point unreachable, and says so.
+    let o = env.run(&["task", "update", "a", "--status", "failed", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&env.run(&["join-status", "--point", "all", "--json"]));
+    assert_eq!(v["estimatedHours"], Value::Null, "{v}");
+    let text = stdout(&env.run(&["join-status", "--point", "all"]));
+    assert!(text.contains("cannot be ready"), "{text}");
+    let v = json(&env.run(&["plan", "simulate", "--json"]));
+    assert_eq!(v["unreachable"], 4, "{v}");
+    assert_eq!(v["makespan"], 0.0, "{v}");
+}
