@@ -118,10 +118,21 @@ pub fn unreachable(plan: &Plan) -> Vec<bool> {
 /// (`working(i)`: status in-progress or claimed) are started first, then ready tasks in the
 /// scheduler's order as agents come free. O((tasks + edges) log tasks).
 pub fn run(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Schedule {
-    let agents = agents.max(1);
-    let n = plan.tasks.len();
     let cut = unreachable(plan);
     let path = graph::critical_path_from(&plan.tasks, &plan.order, &plan.dependents);
+    run_with(plan, agents, &working, &cut, &path)
+}
+
+/// `run` with the unreachable tasks and the critical paths computed once (for the sweep).
+fn run_with(
+    plan: &Plan,
+    agents: usize,
+    working: &impl Fn(usize) -> bool,
+    cut: &[bool],
+    path: &[f64],
+) -> Schedule {
+    let agents = agents.max(1);
+    let n = plan.tasks.len();
     let mut finish: Vec<Option<f64>> = vec![None; n];
     // Blockers not yet done, per task.
     let mut waiting: Vec<usize> = plan
@@ -199,7 +210,8 @@ pub fn run(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Sched
 pub fn report(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Report {
     let agents = agents.max(1);
     let cut = unreachable(plan);
-    let main = run(plan, agents, &working);
+    let path = graph::critical_path_from(&plan.tasks, &plan.order, &plan.dependents);
+    let main = run_with(plan, agents, &working, &cut, &path);
     let work: f64 = plan
         .tasks
         .iter()
@@ -226,7 +238,7 @@ pub fn report(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Re
             makespan: if a == agents {
                 main.makespan
             } else {
-                run(plan, a, &working).makespan
+                run_with(plan, a, &working, &cut, &path).makespan
             },
         })
         .collect();
