@@ -43,6 +43,20 @@ impl Staged {
         self.tmp = PathBuf::new();
         Ok(())
     }
+
+    /// Puts the new version in place only if nothing is there yet (a hard link never
+    /// replaces), and syncs the directory. Returns false, leaving everything as it was, when
+    /// the path exists.
+    pub fn link_new(mut self) -> io::Result<bool> {
+        self.file = None;
+        match fs::hard_link(&self.tmp, &self.path) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => return Ok(false),
+            Err(e) => return Err(e),
+        }
+        sync_dir(parent(&self.path))?;
+        Ok(true)
+    }
 }
 
 impl Drop for Staged {

@@ -398,6 +398,9 @@ pub enum TaskCommand {
 /// `plan …`.
 #[derive(Debug, Subcommand)]
 pub enum PlanCommand {
+    /// Start a plan: write a starter status.json (and plan.md) for this project; never
+    /// replaces an existing plan.
+    Init,
     /// Check the plan (or FILE): JSON, types, blockers, cycles, join points, agents.
     Validate {
         /// A status.json to check instead of the project's.

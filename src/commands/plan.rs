@@ -6,8 +6,8 @@ use crate::ops::simulate;
 use crate::plan::{Plan, Status};
 use crate::registry::Registry;
 use crate::ui;
-use anyhow::Result;
-use std::path::PathBuf;
+use anyhow::{bail, Context, Result};
+use std::path::{Path, PathBuf};
 
 pub fn exec(ctx: &Ctx, cmd: PlanCommand) -> Result<u8> {
     match cmd {
@@ -29,6 +29,7 @@ pub fn exec(ctx: &Ctx, cmd: PlanCommand) -> Result<u8> {
             Ok(EXIT_OK)
         }
         PlanCommand::Simulate { agents, file, json } => simulate(ctx, agents, file, json),
+        PlanCommand::Init => init(ctx),
     }
 }
 
@@ -82,4 +83,70 @@ fn simulate(ctx: &Ctx, agents: Option<u16>, file: Option<PathBuf>, json: bool) -
     }
     crate::output::lines(lines)?;
     Ok(EXIT_OK)
+}
+
+/// The starter plan `plan init` writes.
+pub(crate) const STARTER_PLAN: &str = include_str!("../plan/starter/status.json");
+const STARTER_MD: &str = include_str!("../plan/starter/plan.md");
+
+fn init(ctx: &Ctx) -> Result<u8> {
+    let ws = ctx.workspace()?;
+    let path = ws.plan_path();
+    if path.exists() || path.is_symlink() {
+        bail!(
+            "{}: a plan is already there; nothing changed (edit it, or remove it to start over)",
+            path.display()
+        );
+    }
+    let dir = ws.plan_dir();
+    std::fs::create_dir_all(&dir)
+        .with_context(|| format!("{}: cannot create the project directory", dir.display()))?;
+    let wrote_md = create_new(&dir.join("plan.md"), STARTER_MD)?;
+    if !create_new(&path, STARTER_PLAN)? {
+        bail!(
+            "{}: a plan appeared while this one was written; nothing replaced",
+            path.display()
+        );
+    }
+    ctx.ui.note(&format!(
+        "swarm: wrote a starter plan to {}{}",
+        path.display(),
+        if wrote_md {
+            " and plan.md beside it"
+        } else {
+            ""
+        }
+    ));
+    ctx.ui.note(
+        "next: edit the tasks (and plan.md), then `swarm plan validate`, `swarm plan simulate`, `swarm setup`",
+    );
+    Ok(EXIT_OK)
+}
+
+/// Writes `text` to `path` durably unless `path` exists (then returns false and writes
+/// nothing): staged in a temp file, then hard-linked into place, which never replaces.
+fn create_new(path: &Path, text: &str) -> Result<bool> {
+    if path.exists() || path.is_symlink() {
+        return Ok(false);
+    }
+    let staged = crate::atomic::stage(path, |out| out.write_all(text.as_bytes()))
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    crate::atomic::sync_all_staged(std::slice::from_ref(&staged))
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    let installed = staged
+        .link_new()
+        .with_context(|| format!("{}: cannot write", path.display()))?;
+    Ok(installed)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_starter_plan_is_valid() {
+        let plan =
+            crate::plan::Plan::parse(std::path::Path::new("status.json"), super::STARTER_PLAN)
+                .unwrap();
+        assert_eq!(plan.tasks.len(), 4);
+        assert_eq!(plan.join_points.len(), 2);
+    }
 }

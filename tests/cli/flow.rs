@@ -359,3 +359,24 @@ fn demo_runs_the_whole_flow_in_its_own_directory() {
         .values()
         .all(|t| t["status"] == "reviewed"));
 }
+
+#[test]
+fn plan_init_starts_a_valid_plan_and_never_replaces_one() {
+    let env = Env::new();
+    std::fs::remove_dir(env.tasks.join("proj")).unwrap();
+    let o = env.run(&["plan", "init"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(env.tasks.join("proj").join("plan.md").is_file());
+    let o = env.run(&["plan", "validate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The starter plan is usable as it is: a first claim takes its first task.
+    let o = env.run(&["task", "claim", "--next", "--agent", "a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "design/outline");
+
+    let before = env.snapshot();
+    let o = env.run(&["plan", "init"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("already there"), "{}", stderr(&o));
+    assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
+}
