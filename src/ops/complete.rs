@@ -6,7 +6,7 @@ use crate::plan::Status;
 use crate::workspace::Workspace;
 use anyhow::{anyhow, bail, Context, Result};
 use git2::Repository;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// How the agent's branch is delivered.
@@ -104,6 +104,38 @@ struct Situation {
     held: Vec<String>,
     reviewed: Vec<String>,
     titles: Vec<(String, String)>,
+}
+
+/// Refuses when the worktree is locked (`git worktree lock`), or has something other than the
+/// recorded branch checked out (a detached HEAD, another branch): the checks of what would be
+/// lost look at the recorded branch, so commits made elsewhere would go with the worktree.
+fn checked_out_as_recorded(repo: &Repository, path: &Path, branch: Option<&str>) -> Result<()> {
+    if let Some(name) = worktree::find(repo, path) {
+        if let Ok(wt) = repo.find_worktree(&name) {
+            if let Ok(git2::WorktreeLockStatus::Locked(reason)) = wt.is_locked() {
+                bail!(
+                    "{}: the worktree is locked{}; unlock it (git worktree unlock) or pass --force; nothing was changed",
+                    path.display(),
+                    reason.map(|r| format!(" ({})", r.trim())).unwrap_or_default()
+                );
+            }
+        }
+    }
+    let Ok(wt_repo) = Repository::open(path) else {
+        return Ok(());
+    };
+    let head = git::head_branch(&wt_repo);
+    match (head.as_deref(), branch) {
+        (None, _) => bail!(
+            "{}: HEAD is detached; commits made there are on no branch and would be lost with the worktree; check out a branch (or pass --force); nothing was changed",
+            path.display()
+        ),
+        (Some(h), Some(b)) if h != b => bail!(
+            "{}: branch {h} is checked out, not the agent's branch {b}; complete looks after {b} only; switch back (or pass --force); nothing was changed",
+            path.display()
+        ),
+        _ => Ok(()),
+    }
 }
 
 /// Plans the steps and refuses, before changing anything, when work would be lost.
@@ -269,6 +301,9 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
                 dirty.join("\n  ")
             );
         }
+    }
+    if let (Some(path), false) = (&sit.worktree, req.force) {
+        checked_out_as_recorded(&sit.repo, path, sit.branch.as_deref())?;
     }
     if !sit.reviewed.is_empty() {
         steps.push(Step::Review(sit.reviewed.clone()));

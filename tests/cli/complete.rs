@@ -241,3 +241,37 @@ fn refuses_while_the_agent_runs_and_cleans_up_after_it_died() {
     assert!(!wt.exists());
     assert_eq!(env.plan()["tasks"]["t0000"]["status"], "pending");
 }
+
+#[test]
+fn refuses_a_detached_head_or_a_locked_worktree() {
+    let l = launched();
+    // Commits on a detached HEAD are on no branch: removing the worktree would lose them.
+    git(&l.worktree, &["checkout", "-q", "--detach"]);
+    commit(&l.worktree, "loose.txt", "loose\n", "on no branch");
+    let before = l.env.snapshot();
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("HEAD is detached"), "{}", stderr(&o));
+    assert!(l.worktree.join("loose.txt").is_file());
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+
+    // Back on the agent's branch, a locked worktree is refused too, naming the reason.
+    git(&l.worktree, &["checkout", "-q", &l.branch]);
+    let wt = l.worktree.to_str().unwrap();
+    git(
+        &l.env.repo,
+        &["worktree", "lock", "--reason", "on a usb stick", wt],
+    );
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("locked (on a usb stick)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(l.worktree.is_dir());
+    git(&l.env.repo, &["worktree", "unlock", wt]);
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!l.worktree.exists());
+}
