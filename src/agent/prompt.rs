@@ -33,7 +33,17 @@ pub struct PromptInput<'a> {
 /// Renders the prompt. Plan text is quoted as data; the commands are given exactly, with the
 /// task id as one shell word, because the agent will type them.
 pub fn render(p: &PromptInput<'_>) -> String {
-    let task = shell_word(p.task);
+    // An id that starts with '-' would read as an option: it goes after `--`, options first.
+    let (update, done) = match shell_word(p.task) {
+        t if t.starts_with('-') => (
+            format!("swarm task update --progress 50 -- {t}"),
+            format!("swarm task done -- {t}"),
+        ),
+        t => (
+            format!("swarm task update {t} --progress 50"),
+            format!("swarm task done {t}"),
+        ),
+    };
     let next = match p.prefer_as {
         Some(a) => format!("swarm task claim --next --as {}", shell_word(a)),
         None => "swarm task claim --next".to_string(),
@@ -67,13 +77,10 @@ pub fn render(p: &PromptInput<'_>) -> String {
         s,
         "\nCoordinate with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
     );
+    let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
     let _ = writeln!(
         s,
-        "  swarm task update {task} --progress 50   # report progress (0-100) as you go"
-    );
-    let _ = writeln!(
-        s,
-        "  swarm task done {task}                   # when it is finished and committed"
+        "  {done}                   # when it is finished and committed"
     );
     let _ = writeln!(
         s,
@@ -153,5 +160,14 @@ mod tests {
         });
         assert!(text.contains("swarm task done 'x; rm -rf /'"));
         assert!(text.contains("swarm task claim --next --as agent-a"));
+        let text = render(&PromptInput {
+            task: "-rf",
+            ..input()
+        });
+        assert!(text.contains("swarm task done -- -rf"), "{text}");
+        assert!(
+            text.contains("swarm task update --progress 50 -- -rf"),
+            "{text}"
+        );
     }
 }
