@@ -199,14 +199,30 @@ fn run_one(
     // Its own process group: stopping it stops everything it started.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // If the supervisor dies (even by SIGKILL), the agent dies with it: its task is released by
+    // the next reconcile, and an orphan working on after that would work it twice.
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs between fork and exec and makes one async-signal-safe system
+    // call (prctl), touching no memory shared with the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start {}", command.argv[0]))?;
     let started = Instant::now();
     let mut beat = Instant::now();
     let status = loop {
-        if let Some(status) = child.try_wait()? {
-            break status;
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                stop(&mut child, opts.grace);
+                return Err(e.into());
+            }
         }
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
@@ -218,7 +234,11 @@ fn run_one(
             return Ok(Ending::TimedOut);
         }
         if beat.elapsed() >= opts.heartbeat {
-            ws.begin(Some(actor))?.commit()?;
+            if let Err(e) = ws.begin(Some(actor)).and_then(|t| t.commit()) {
+                // Without its heartbeat the agent's claim would lapse while it works on.
+                stop(&mut child, opts.grace);
+                return Err(e);
+            }
             beat = Instant::now();
         }
         std::thread::sleep(Duration::from_millis(100));

@@ -153,3 +153,49 @@ fn ctrl_c_on_a_supervisor_gives_the_task_back_and_leaves_valid_files() {
         "no attempt counted"
     );
 }
+
+#[test]
+fn an_agent_dies_with_its_supervisor_so_its_released_task_is_not_worked_twice() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let mark = env.repo.parent().unwrap().join("started");
+    // `exec sleep`: the agent is the supervisor's direct child, as a preset's CLI would be.
+    let cmd = script(
+        &env,
+        "wait.sh",
+        &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", mark.display()),
+    );
+    let mut sup = env
+        .process()
+        .args(["launch", "--headless", "--agent-cmd", &cmd])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::read_to_string(&mark).map_or(true, |s| s.trim().is_empty()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "agent never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let agent = PathBuf::from(format!(
+        "/proc/{}",
+        std::fs::read_to_string(&mark).unwrap().trim()
+    ));
+    sup.kill().unwrap(); // SIGKILL: no chance to clean up
+    sup.wait().unwrap();
+    let start = Instant::now();
+    while agent.exists()
+        && !std::fs::read_to_string(agent.join("stat")).is_ok_and(|s| s.contains(") Z"))
+    {
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the agent outlived its supervisor"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // The next command frees the task; nobody else is working on it.
+    let o = env.run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "pending");
+}
