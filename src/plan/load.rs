@@ -274,9 +274,30 @@ fn join_points(
 }
 
 fn agent_specs(agents: NamedMap<'_, super::file::AgentSpecFile>) -> Result<Vec<AgentSpec>, String> {
-    let mut out = Vec::new();
+    let mut out: Vec<AgentSpec> = Vec::new();
     for (id, a) in agents.0 {
         ids::check_agent_id(&id).map_err(|e| format!("coordination.agents: {e}"))?;
+        // Two agents in one worktree (or on one branch) would work over each other, and
+        // completing one would remove the other's worktree.
+        let clean = |p: &str| p.trim_end_matches('/').to_string();
+        for other in &out {
+            if let (Some(w), Some(o)) = (&a.worktree, &other.worktree) {
+                if clean(w) == clean(o) {
+                    return Err(format!(
+                        "coordination.agents.{id}.worktree: {w:?} is also the worktree of {:?}; each agent needs its own",
+                        other.id
+                    ));
+                }
+            }
+            if let (Some(b), Some(o)) = (&a.branch, &other.branch) {
+                if b == o {
+                    return Err(format!(
+                        "coordination.agents.{id}.branch: {b:?} is also the branch of {:?}; each agent needs its own",
+                        other.id
+                    ));
+                }
+            }
+        }
         if let Some(branch) = &a.branch {
             ids::check_branch_name(branch)
                 .map_err(|e| format!("coordination.agents.{id}.branch: {e}"))?;

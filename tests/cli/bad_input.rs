@@ -58,6 +58,8 @@ fn cases() -> Vec<Case> {
         c("join point requires string", "{\"tasks\": {\"a\": {}}, \"joinPoints\": {\"j\": {\"requires\": \"a\"}}}", LIST, &["status.json:1:", "joinPoints.j.requires"]),
         c("agent id with slash", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"a/b\": {}}}}", LIST, &["status.json", "invalid agent id \\\"a/b\\\""]),
         c("agent branch git refuses", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"ag\": {\"branch\": \"a..b\"}}}}", LIST, &["status.json", "coordination.agents.ag.branch", "a..b"]),
+        c("two agents share a worktree", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"x\": {\"worktree\": \"../w\"}, \"y\": {\"worktree\": \"../w/\"}}}}", LIST, &["status.json", "coordination.agents.y.worktree", "also the worktree of \\\"x\\\""]),
+        c("two agents share a branch", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"x\": {\"branch\": \"f/a\"}, \"y\": {\"branch\": \"f/a\"}}}}", LIST, &["status.json", "coordination.agents.y.branch", "also the branch of"]),
         c("agents is array", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": []}}", LIST, &["status.json:1:", "coordination.agents"]),
         Case { name: "missing plan", plan: None, prepare: nothing, args: CLAIM, expect: &["status.json", "no plan here"] },
         Case {
