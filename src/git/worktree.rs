@@ -50,6 +50,11 @@ pub fn list(repo: &Repository) -> Vec<(String, PathBuf)> {
 pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) -> Result<Added> {
     ids::check_branch_name(branch)?;
     ids::check_agent_id(name).context("the worktree name")?;
+    // A worktree folder deleted by hand leaves an entry in .git/worktrees that git itself
+    // would prune: prune it (locked ones are kept) and make the worktree anew.
+    if !path.exists() {
+        prune_stale(repo);
+    }
     if find(repo, path).is_some() {
         let wt_repo = Repository::open(path)
             .with_context(|| format!("{}: cannot open the existing worktree", path.display()))?;

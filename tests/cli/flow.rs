@@ -312,6 +312,17 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
         wt.canonicalize().unwrap()
     );
     assert!(v["argv"][1].as_str().unwrap().contains("--as agent-a"));
+
+    // A worktree folder deleted by hand (its branch keeps the work): setup makes it anew.
+    let o = env.run(&["task", "release", "y", "--agent", "agent-a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    std::fs::remove_dir_all(&wt).unwrap();
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "feature/a"
+    );
 }
 
 #[test]
