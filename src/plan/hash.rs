@@ -2,8 +2,7 @@
 //! Task ids come from the user's own plan, so hash flooding is not a concern, and SipHash
 //! showed up in profiles of 10k-task plans.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, Hasher};
+use std::hash::Hasher;
 
 /// FxHash: multiply-rotate over 8-byte words.
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,21 +42,89 @@ impl Hasher for FxHasher {
     }
 }
 
-/// A map keyed by task id.
-pub type IdMap<V> = HashMap<String, V, BuildHasherDefault<FxHasher>>;
+/// The task-id index: an open-addressing table of task indexes, keyed by the tasks' own ids
+/// (no second copy of every id, no allocation per task).
+#[derive(Debug, Clone, Default)]
+pub struct IdIndex {
+    slots: Vec<u32>,
+    shift: u32,
+}
+
+const EMPTY: u32 = u32::MAX;
+
+fn hash(id: &str) -> u64 {
+    let mut h = FxHasher::default();
+    h.write(id.as_bytes());
+    h.finish()
+}
+
+impl IdIndex {
+    /// Indexes `ids` (task `i` has id `ids(i)`); `Err(i)` names the first repeated id.
+    pub fn build<'a>(n: usize, ids: impl Fn(usize) -> &'a str) -> Result<IdIndex, usize> {
+        assert!(n < EMPTY as usize, "too many tasks");
+        // At most half full; the slot comes from the hash's top bits, which mix every byte.
+        let bits = (n.max(4) * 2).next_power_of_two().trailing_zeros();
+        let mut index = IdIndex {
+            slots: vec![EMPTY; 1 << bits],
+            shift: 64 - bits,
+        };
+        let mask = index.slots.len() - 1;
+        for i in 0..n {
+            let id = ids(i);
+            let mut at = (hash(id) >> index.shift) as usize;
+            loop {
+                match index.slots[at] {
+                    EMPTY => {
+                        index.slots[at] = i as u32;
+                        break;
+                    }
+                    j if ids(j as usize) == id => return Err(i),
+                    _ => at = (at + 1) & mask,
+                }
+            }
+        }
+        Ok(index)
+    }
+
+    /// The index of the task whose id is `id`, given the same `ids` as `build`.
+    pub fn get<'a>(&self, id: &str, ids: impl Fn(usize) -> &'a str) -> Option<usize> {
+        if self.slots.is_empty() {
+            return None;
+        }
+        let mask = self.slots.len() - 1;
+        let mut at = (hash(id) >> self.shift) as usize;
+        loop {
+            match self.slots[at] {
+                EMPTY => return None,
+                j if ids(j as usize) == id => return Some(j as usize),
+                _ => at = (at + 1) & mask,
+            }
+        }
+    }
+}
 
 #[cfg(test)]
 mod tests {
-    use super::IdMap;
+    use super::IdIndex;
 
     #[test]
-    fn behaves_like_a_map() {
-        let mut m = IdMap::default();
-        for i in 0..1000 {
-            m.insert(format!("phase-{}/task-{i:06}", i % 5), i);
+    fn finds_every_id_and_no_other() {
+        let ids: Vec<String> = (0..1000)
+            .map(|i| format!("phase-{}/task-{i:06}", i % 5))
+            .collect();
+        let index = IdIndex::build(ids.len(), |i| &ids[i]).unwrap();
+        for (i, id) in ids.iter().enumerate() {
+            assert_eq!(index.get(id, |j| &ids[j]), Some(i));
         }
-        assert_eq!(m.len(), 1000);
-        assert_eq!(m.get("phase-2/task-000007"), Some(&7));
-        assert_eq!(m.get("phase-2/task-000008"), None);
+        assert_eq!(index.get("phase-2/task-000008", |j| &ids[j]), None);
+        assert_eq!(index.get("", |j| &ids[j]), None);
+        assert_eq!(IdIndex::default().get("a", |j| &ids[j]), None);
+    }
+
+    #[test]
+    fn names_the_first_repeated_id() {
+        let ids = ["a", "b", "c", "b", "a"];
+        assert_eq!(IdIndex::build(ids.len(), |i| ids[i]).unwrap_err(), 3);
+        assert!(IdIndex::build(0, |i| ids[i]).is_ok());
     }
 }

@@ -1,7 +1,8 @@
 //! Reading and validating status.json.
 
-use super::file::{NamedMap, PlanFile, PlanTop, TaskFile};
-use super::hash::IdMap;
+use super::file::{CoordinationFile, JoinPointFile, NamedMap, PlanFile, PlanTop, TaskFile};
+use super::hash::IdIndex;
+use super::scan::{self, Tasks};
 use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
@@ -107,17 +108,35 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
     }
 }
 
-/// The tasks as located by the fast path: id and where its object is in the file.
+/// The tasks as located by the general reader: id and where its object is in the file.
 type Located<'a> = Vec<(Cow<'a, str>, (usize, usize))>;
 
-/// The fast way in: the top level is parsed once with each task left as raw text; each task's
-/// fields are then read from its own slice (in `parse`). Any error sends the text through the
-/// slow, fully typed parse, which knows the field path and line:column of the mistake.
-fn read_fast(text: &str) -> Result<(Located<'_>, PlanTop<'_>), ()> {
-    let ObjectOnly(mut top): ObjectOnly<PlanTop> = serde_json::from_str(text).map_err(|_| ())?;
+/// What both readers give: every task with the fields swarm reads, and the other sections.
+struct Read<'a> {
+    tasks: Tasks<'a>,
+    coordination: Option<CoordinationFile<'a>>,
+    join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
+}
+
+/// The quick way in: one pass over the bytes (`scan`). It gives up on anything unusual, and
+/// then the general reader decides.
+fn read_scanned(text: &str) -> Result<Read<'_>, ()> {
+    let s = scan::read(text)?;
+    Ok(Read {
+        coordination: serde_json::from_str(s.coordination.unwrap_or("null")).map_err(drop)?,
+        join_points: serde_json::from_str(s.join_points.unwrap_or("null")).map_err(drop)?,
+        tasks: s.tasks,
+    })
+}
+
+/// The general reader: the top level is parsed once with each task left as raw text, then each
+/// task's fields from its own slice. Any error sends the text through the slow, fully typed
+/// parse (`explain`), which knows the field path and line:column of the mistake.
+fn read_general(text: &str) -> Result<Read<'_>, ()> {
+    let ObjectOnly(mut top): ObjectOnly<PlanTop> = serde_json::from_str(text).map_err(drop)?;
     let base = text.as_ptr() as usize;
     let raw_tasks = std::mem::take(&mut top.tasks.0);
-    let mut located = Vec::with_capacity(raw_tasks.len());
+    let mut located: Located = Vec::with_capacity(raw_tasks.len());
     for (id, raw) in raw_tasks {
         let slice = raw.get();
         let start = (slice.as_ptr() as usize).checked_sub(base).ok_or(())?;
@@ -126,10 +145,33 @@ fn read_fast(text: &str) -> Result<(Located<'_>, PlanTop<'_>), ()> {
         }
         located.push((id, (start, start + slice.len())));
     }
-    Ok((located, top))
+    let mut tasks = Tasks::default();
+    for (id, span) in located {
+        let ObjectOnly(t) =
+            serde_json::from_str::<ObjectOnly<TaskFile>>(&text[span.0..span.1]).map_err(drop)?;
+        tasks.blockers.extend(t.blocked_by.unwrap_or_default());
+        let task = Task {
+            title: t.title.unwrap_or_default().into_owned(),
+            description: t.description.unwrap_or_default().into_owned(),
+            status: t.status.unwrap_or(Status::Pending),
+            priority: t.priority.unwrap_or_default(),
+            estimate: t.estimate.map(|e| e.0),
+            progress: t.progress.map(|p| p.0),
+            agent: t.agent.filter(|a| !a.is_empty()).map(Cow::into_owned),
+            claimed: t.claimed.unwrap_or(false),
+            attempts: t.attempts.unwrap_or(0),
+            ..scan::bare_task(id.into_owned())
+        };
+        tasks.push(task, span);
+    }
+    Ok(Read {
+        tasks,
+        coordination: top.coordination,
+        join_points: top.join_points,
+    })
 }
 
-/// The error of the slow, fully typed parse, for a plan the fast path refused.
+/// The error of the slow, fully typed parse, for a plan the readers refused.
 fn explain(path: &Path, text: &str) -> PlanError {
     match crate::json::from_str::<PlanFile>(text) {
         Err(e) => PlanError::Syntax {
@@ -146,51 +188,46 @@ fn explain(path: &Path, text: &str) -> PlanError {
 }
 
 pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
-    let Ok((located, top)) = read_fast(&text) else {
+    let read = read_scanned(&text).or_else(|()| read_general(&text));
+    let Ok(Read {
+        tasks: read,
+        coordination,
+        join_points: points,
+    }) = read
+    else {
         return Err(explain(path, &text));
     };
     let invalid = |message: String| PlanError::Invalid {
         path: path.into(),
         message,
     };
-    let mut index = IdMap::with_capacity_and_hasher(located.len(), Default::default());
-    for (i, (id, _)) in located.iter().enumerate() {
-        ids::check_task_id(id).map_err(|e| invalid(format!("tasks: {e}")))?;
-        index.insert(id.to_string(), i);
+    for t in &read.tasks {
+        ids::check_task_id(&t.id).map_err(|e| invalid(format!("tasks: {e}")))?;
     }
-    let mut tasks = Vec::with_capacity(located.len());
-    let mut spans = Vec::with_capacity(located.len());
-    for (id, (start, end)) in located {
-        spans.push((start, end));
-        // Each task's fields straight into its `Task`: no intermediate copy of the whole plan.
-        let Ok(ObjectOnly(t)) = serde_json::from_str::<ObjectOnly<TaskFile>>(&text[start..end])
-        else {
-            return Err(explain(path, &text));
-        };
-        let mut blocked_by = Vec::new();
-        for b in t.blocked_by.unwrap_or_default() {
-            let Some(&bi) = index.get(b.as_ref()) else {
+    // The quick reader does not look for repeated ids; the general one names them.
+    let index = IdIndex::build(read.tasks.len(), |i| &read.tasks[i].id)
+        .map_err(|_| explain(path, &text))?;
+    let mut blocked_by = Vec::with_capacity(read.tasks.len());
+    for (i, t) in read.tasks.iter().enumerate() {
+        let mut mine = Vec::new();
+        for b in read.blockers_of(i) {
+            let Some(bi) = index.get(b, |j| &read.tasks[j].id) else {
                 return Err(invalid(format!(
-                    "task {id:?} is blocked by {b:?}, which is not a task in this plan"
+                    "task {:?} is blocked by {b:?}, which is not a task in this plan",
+                    t.id
                 )));
             };
-            if !blocked_by.contains(&bi) {
-                blocked_by.push(bi);
+            if !mine.contains(&bi) {
+                mine.push(bi);
             }
         }
-        tasks.push(Task {
-            id: id.into_owned(),
-            title: t.title.unwrap_or_default().into_owned(),
-            description: t.description.unwrap_or_default().into_owned(),
-            status: t.status.unwrap_or(Status::Pending),
-            blocked_by,
-            priority: t.priority.unwrap_or_default(),
-            estimate: t.estimate.map(|e| e.0),
-            progress: t.progress.map(|p| p.0),
-            agent: t.agent.filter(|a| !a.is_empty()).map(Cow::into_owned),
-            claimed: t.claimed.unwrap_or(false),
-            attempts: t.attempts.unwrap_or(0),
-        });
+        blocked_by.push(mine);
+    }
+    let Tasks {
+        mut tasks, spans, ..
+    } = read;
+    for (t, b) in tasks.iter_mut().zip(blocked_by) {
+        t.blocked_by = b;
     }
     let n = tasks.len();
     let dependents = graph::dependents(n, |i| &tasks[i].blocked_by);
@@ -205,8 +242,8 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
                 names.join(" -> ")
             ))
         })?;
-    let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
-    let agents = match top.coordination.and_then(|c| c.agents) {
+    let join_points = join_points(points, &tasks, &index).map_err(invalid)?;
+    let agents = match coordination.and_then(|c| c.agents) {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
     };
@@ -226,9 +263,9 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
 }
 
 fn join_points(
-    points: Option<NamedMap<super::file::JoinPointFile>>,
+    points: Option<NamedMap<JoinPointFile>>,
     tasks: &[Task],
-    index: &IdMap<usize>,
+    index: &IdIndex,
 ) -> Result<Vec<JoinPoint>, String> {
     let mut out = Vec::new();
     for (name, jp) in points.map(|p| p.0).unwrap_or_default() {
@@ -245,7 +282,7 @@ fn join_points(
                     }
                 }
                 any
-            } else if let Some(&i) = index.get(g.as_str()) {
+            } else if let Some(i) = index.get(g.as_str(), |j| &tasks[j].id) {
                 matched[i] = true;
                 true
             } else {
@@ -315,4 +352,196 @@ fn agent_specs(agents: NamedMap<'_, super::file::AgentSpecFile>) -> Result<Vec<A
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A small deterministic generator (xorshift), so failures reproduce.
+    struct Gen(u64, bool);
+    impl Gen {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        /// One of `from`; in a tame plan only one of the first two (which both readers take).
+        fn pick<'a>(&mut self, from: &[&'a str]) -> &'a str {
+            let n = if self.1 { from.len() } else { 2 };
+            from[(self.next() % n as u64) as usize]
+        }
+    }
+
+    /// A plan with random fields, mostly well-formed, some of the values and layouts the quick
+    /// reader gives up on, some that neither reader accepts.
+    fn random_plan(g: &mut Gen) -> String {
+        let n = 1 + g.next() % 6;
+        let ids: Vec<String> = (0..n).map(|i| format!("p/t{i}")).collect();
+        let ws = ["", " ", "\n  ", "\t", "\r\n"];
+        let mut tasks = Vec::new();
+        g.1 = g.next() & 1 == 0; // wild or tame
+        for (i, id) in ids.iter().enumerate() {
+            let mut fields = Vec::new();
+            let mut used = 0u32;
+            for _ in 0..g.next() % 7 {
+                let blocker = &ids[(g.next() % n) as usize];
+                let kind = g.next() % if g.1 { 13 } else { 12 };
+                if !g.1 && used & 1 << kind != 0 {
+                    continue; // a tame plan repeats no field
+                }
+                used |= 1 << kind;
+                let field = match kind {
+                    0 => format!(
+                        r#""title": {}"#,
+                        g.pick(&[
+                            r#""T""#,
+                            r#""a \"q\" \\ \/ \n""#,
+                            r#""\u00e9""#,
+                            "null",
+                            "3",
+                            r#""é""#
+                        ])
+                    ),
+                    1 => format!(
+                        r#""description": {}"#,
+                        g.pick(&[r#""""#, r#""d\td""#, "[]"])
+                    ),
+                    2 => format!(
+                        r#""status": {}"#,
+                        g.pick(&[
+                            r#""pending""#,
+                            r#""in-progress""#,
+                            r#""completed""#,
+                            r#""reviewed""#,
+                            r#""failed""#,
+                            r#""done""#,
+                            "null",
+                            r#""pend\u0069ng""#
+                        ])
+                    ),
+                    3 if i > 0 => format!(
+                        r#""blockedBy": ["{}"]"#,
+                        &ids[(g.next() % i as u64) as usize]
+                    ),
+                    3 => r#""blockedBy": []"#.to_string(),
+                    4 => format!(
+                        r#""priority": {}"#,
+                        g.pick(&[
+                            "1",
+                            "-2",
+                            "0",
+                            "-0",
+                            "1.0",
+                            "1e2",
+                            r#""high""#,
+                            r#""low""#,
+                            r#""urgent""#,
+                            "99999999999999999999",
+                            "null"
+                        ])
+                    ),
+                    5 => format!(
+                        r#""estimate": {}"#,
+                        g.pick(&[
+                            "2",
+                            "0",
+                            "-0",
+                            "1.5",
+                            "2e0",
+                            "-1",
+                            r#""90m""#,
+                            r#""1h30m""#,
+                            r#""x""#,
+                            "1234567890123456789",
+                            "null"
+                        ])
+                    ),
+                    6 => format!(
+                        r#""progress": {}"#,
+                        g.pick(&["0", "40", "100", "101", "40.5", "-1", "1e1", "null"])
+                    ),
+                    7 => format!(r#""agent": {}"#, g.pick(&[r#""w1""#, r#""""#, "null", "1"])),
+                    8 => format!(r#""claimed": {}"#, g.pick(&["true", "false", "null", "0"])),
+                    9 => format!(
+                        r#""attempts": {}"#,
+                        g.pick(&["0", "3", "-1", "1.0", "4294967296", "null"])
+                    ),
+                    10 => format!(
+                        r#""x-extra": {}"#,
+                        g.pick(&[
+                            r#"{"a": [1, -2.5e+3, true, false, null, "s"]}"#,
+                            "[]",
+                            "{}",
+                            "0.5",
+                            "01",
+                            "[1,]",
+                            r#""\ud83d\ude00""#
+                        ])
+                    ),
+                    11 if used & 1 << 3 == 0 => {
+                        used |= 1 << 3;
+                        format!(r#""blockedBy": ["{blocker}", "{blocker}"]"#)
+                    }
+                    11 => continue,
+                    _ => format!(r#""b\u006cockedBy": ["{blocker}"]"#),
+                };
+                fields.push(field);
+            }
+            let sep = format!(",{}", g.pick(&ws));
+            tasks.push(format!(
+                r#""{id}":{}{{{}}}"#,
+                g.pick(&ws),
+                fields.join(&sep)
+            ));
+        }
+        let extra = g.pick(&[
+            r#", "joinPoints": {"j": {"requires": ["p/*"]}}"#,
+            "",
+            r#", "coordination": {"agents": {"a": {"tasks": ["p/t0"]}}}"#,
+            r#", "meta": {"v": 1}"#,
+            r#", "tasks": {}"#,
+        ]);
+        format!(
+            r#"{{"tasks": {{{}}}{extra}}}{}"#,
+            tasks.join(", "),
+            g.pick(&ws)
+        )
+    }
+
+    #[test]
+    fn the_quick_reader_agrees_with_the_general_one() {
+        let mut corpus: Vec<String> = vec![
+            include_str!("../demo/status.json").into(),
+            include_str!("starter/status.json").into(),
+            include_str!("../../examples/sample-plan/status.json").into(),
+        ];
+        let mut g = Gen(0x9e37_79b9_7f4a_7c15, false);
+        corpus.extend((0..20_000).map(|_| random_plan(&mut g)));
+        let (mut quick, mut general) = (0, 0);
+        for text in &corpus {
+            let expected = read_general(text);
+            match read_scanned(text) {
+                Ok(read) => {
+                    quick += 1;
+                    let expected = expected.unwrap_or_else(|()| {
+                        panic!("the quick reader accepted what the general one refuses: {text}")
+                    });
+                    assert_eq!(read.tasks, expected.tasks, "{text}");
+                    assert_eq!(
+                        read.join_points.map(|j| j.0.len()),
+                        expected.join_points.map(|j| j.0.len())
+                    );
+                }
+                Err(()) => general += usize::from(expected.is_ok()),
+            }
+        }
+        // Both paths are exercised: most plans read quickly, some only the general way.
+        assert!(quick > 8_000, "quick reader accepted only {quick}");
+        assert!(
+            general > 200,
+            "general reader alone accepted only {general}"
+        );
+    }
 }

@@ -5,6 +5,7 @@ pub mod glob;
 pub mod graph;
 mod hash;
 mod load;
+mod scan;
 pub mod status;
 mod write;
 
@@ -19,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 /// One task as swarm reads it; the full entry stays in the document.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Task {
     /// The key in `tasks`.
     pub id: String,
@@ -83,7 +84,7 @@ pub struct Plan {
     unwritable: Option<String>,
     /// Tasks in plan order.
     pub tasks: Vec<Task>,
-    index: hash::IdMap<usize>,
+    index: hash::IdIndex,
     /// Blockers before the tasks they block.
     pub order: Vec<usize>,
     /// For each task, the tasks waiting on it.
@@ -155,7 +156,7 @@ impl Plan {
 
     /// The index of task `id`.
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.index.get(id).copied()
+        self.index.get(id, |i| &self.tasks[i].id)
     }
 
     /// The pre-assigned agent `id`, if the plan has one.
