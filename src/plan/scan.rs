@@ -105,30 +105,6 @@ pub(super) fn read(text: &str) -> Result<Scanned<'_>, ()> {
     Ok(out)
 }
 
-const SPACES: u64 = u64::from_ne_bytes([b' '; 8]);
-const ONES: u64 = u64::from_ne_bytes([0x01; 8]);
-const HIGHS: u64 = u64::from_ne_bytes([0x80; 8]);
-
-/// The eight bytes at `i`, first byte lowest, if there are eight.
-fn word_at(b: &[u8], i: usize) -> Option<u64> {
-    let bytes: [u8; 8] = b.get(i..i + 8)?.try_into().ok()?;
-    Some(u64::from_le_bytes(bytes))
-}
-
-/// The high bit of each byte of `word` that is below 0x20. Only the lowest set bit is exact
-/// (a borrow can mark a byte above it), which is all the callers use.
-fn below_space(word: u64) -> u64 {
-    word.wrapping_sub(ONES * 0x20) & !word & HIGHS
-}
-
-/// Marks the bytes that end or interrupt a string's plain run: `"`, `\`, control characters.
-fn string_stops(word: u64) -> u64 {
-    let zero = |w: u64| w.wrapping_sub(ONES) & !w & HIGHS;
-    zero(word ^ (ONES * u64::from(b'"')))
-        | zero(word ^ (ONES * u64::from(b'\\')))
-        | below_space(word)
-}
-
 struct Scanner<'a> {
     text: &'a str,
     b: &'a [u8],
@@ -153,20 +129,8 @@ type R<T> = Result<T, ()>;
 
 impl<'a> Scanner<'a> {
     fn ws(&mut self) {
-        loop {
-            // Indentation is runs of spaces: eight at a time, then byte by byte.
-            while let Some(word) = word_at(self.b, self.i) {
-                let other = word ^ SPACES; // zero bytes where there is a space
-                if other != 0 {
-                    self.i += (other.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
-            match self.b.get(self.i) {
-                Some(b' ' | b'\n' | b'\r' | b'\t') => self.i += 1,
-                _ => return,
-            }
+        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
+            self.i += 1;
         }
     }
 
@@ -233,16 +197,7 @@ impl<'a> Scanner<'a> {
         let start = self.i;
         let mut escaped = false;
         loop {
-            // The bytes in between are plain UTF-8 (the text is a `str`), so only these matter:
-            // eight bytes at a time, then byte by byte near the end.
-            while let Some(word) = word_at(self.b, self.i) {
-                let special = string_stops(word);
-                if special != 0 {
-                    self.i += (special.trailing_zeros() / 8) as usize;
-                    break;
-                }
-                self.i += 8;
-            }
+            // The bytes in between are plain UTF-8 (the text is a `str`), so only these matter.
             let Some(at) = self.b[self.i..]
                 .iter()
                 .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
@@ -533,42 +488,6 @@ mod tests {
         );
         assert_eq!(s.join_points, Some(r#"{"j": {"requires": ["a"]}}"#));
         assert_eq!(s.coordination, Some("{}"));
-    }
-
-    #[test]
-    fn word_tricks_find_the_first_special_byte() {
-        let naive = |w: [u8; 8]| w.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
-        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-        let mut words = Vec::new();
-        for at in 0..8 {
-            for byte in 0..=255u8 {
-                for mut w in [*b"abcdefgh", [b' '; 8]] {
-                    w[at] = byte;
-                    words.push(w);
-                }
-            }
-        }
-        for _ in 0..100_000 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            words.push(seed.to_le_bytes());
-        }
-        for w in words {
-            let found = string_stops(u64::from_le_bytes(w));
-            let first = (found != 0).then(|| (found.trailing_zeros() / 8) as usize);
-            assert_eq!(first, naive(w), "{w:?}");
-            let mut s = Scanner {
-                text: "",
-                b: &w,
-                i: 0,
-            };
-            s.ws();
-            let spaces = w
-                .iter()
-                .take_while(|&&c| matches!(c, b' ' | b'\n' | b'\r' | b'\t'));
-            assert_eq!(s.i, spaces.count(), "{w:?}");
-        }
     }
 
     #[test]
