@@ -99,14 +99,37 @@ pub fn supervise(
         let started = Instant::now();
         let ending = run_one(ws, &actor, &command, &task, &log_path, req, opts, signal)?;
         let took = started.elapsed();
+        // The next task starts from a clean worktree: what this run left uncommitted is kept
+        // as a stash, never carried into the next task's commits and never thrown away.
+        let leftovers = match &ending {
+            Ending::Interrupted(_) => Ok(None),
+            _ => crate::git::safety::stash_leftovers(
+                &place.worktree,
+                &format!("swarm: uncommitted changes left by {} on {task}", actor.id),
+            ),
+        };
+        let kept = match &leftovers {
+            Ok(None) => String::new(),
+            Ok(Some(oid)) => format!(
+                "; its uncommitted changes were saved as stash {} (git stash list)",
+                crate::git::short(*oid)
+            ),
+            Err(e) => format!("; its uncommitted changes are still in the worktree ({e:#})"),
+        };
         match &ending {
-            Ending::Done => settle_done(ws, &actor, &task, &mut say)?,
+            Ending::Done => {
+                settle_done(ws, &actor, &task, &mut say)?;
+                if !kept.is_empty() {
+                    say(format!("{}: {task} was done{kept}", actor.id));
+                }
+            }
             Ending::Failed(why) => {
-                settle_failed(ws, &actor, &task, &place.branch, why.clone(), &mut say)?;
+                let why = format!("{why}{kept}");
+                settle_failed(ws, &actor, &task, &place.branch, why, &mut say)?;
                 failed_here.push(task.clone());
             }
             Ending::TimedOut => {
-                let why = format!("timed out after {}", human(took));
+                let why = format!("timed out after {}{kept}", human(took));
                 settle_failed(ws, &actor, &task, &place.branch, why, &mut say)?;
                 failed_here.push(task.clone());
             }
@@ -126,6 +149,18 @@ pub fn supervise(
             took,
         });
         if out.signal.is_some() {
+            return Ok(out);
+        }
+        if let Err(e) = leftovers {
+            let why = format!(
+                "the worktree {} has uncommitted changes that could not be stashed ({e:#}); no new task starts on top of them",
+                place.worktree.display()
+            );
+            let mut txn = ws.begin(Some(&actor))?;
+            txn.retire(&actor.id, "supervisor stopped: the worktree is not clean");
+            txn.commit()?;
+            say(format!("{}: stopping: {why}", actor.id));
+            out.stopped = why;
             return Ok(out);
         }
         let sig = signal.load(Ordering::SeqCst);

@@ -74,6 +74,69 @@ fn a_task_failing_three_times_ends_failed_and_says_why() {
 }
 
 #[test]
+fn what_a_run_leaves_uncommitted_is_stashed_and_the_next_task_starts_clean() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    // The first run leaves an untracked file and exits 1; the next records how many files
+    // differ from HEAD when it starts, then commits its own.
+    let body = format!(
+        r#"#!/bin/sh
+if [ ! -e '{root}/failed-once' ]; then
+  touch '{root}/failed-once'
+  echo half > half-done.txt
+  exit 1
+fi
+git status --porcelain | wc -l | tr -d ' ' > '{root}/dirty-at-start'
+echo "$SWARM_TASK" > "h-$SWARM_TASK.txt"
+git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headless $SWARM_TASK"
+"#,
+        root = root.display()
+    );
+    let cmd = script(&env, "leaves.sh", &body);
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("saved as stash"), "{}", stderr(&o));
+    let dirty = std::fs::read_to_string(root.join("dirty-at-start")).unwrap();
+    assert_eq!(
+        dirty.trim(),
+        "0",
+        "the second task started in a dirty worktree"
+    );
+    let stashes = git(&env.repo, &["stash", "list"]);
+    assert!(
+        stashes.contains("swarm: uncommitted changes left by"),
+        "{stashes}"
+    );
+    // Untracked files are the stash's third parent, as with `git stash -u`.
+    let kept = git(
+        &env.repo,
+        &["show", "--name-only", "--format=", "stash@{0}^3"],
+    );
+    assert_eq!(kept.trim(), "half-done.txt");
+    let committed = git(
+        &env.repo,
+        &[
+            "log",
+            "--all",
+            "--name-only",
+            "--format=",
+            "--grep=headless",
+        ],
+    );
+    assert!(!committed.contains("half-done.txt"), "{committed}");
+    let plan = env.plan();
+    let failed: Vec<&Value> = plan["tasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|t| t["attempts"] == 1)
+        .collect();
+    assert_eq!(failed.len(), 1, "{plan}");
+    let why = failed[0]["lastFailure"].as_str().unwrap_or_default();
+    assert!(why.contains("saved as stash"), "{why}");
+}
+
+#[test]
 fn timeout_stops_the_agent_and_counts_an_attempt() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     let cmd = script(&env, "slow.sh", "#!/bin/sh\nexec sleep 30\n");
