@@ -1,5 +1,6 @@
 //! The work prompt: who the agent is, its task, and the exact commands to report and go on.
 
+use crate::ops::launch::Previous;
 use std::fmt::Write;
 use std::path::Path;
 
@@ -27,7 +28,7 @@ pub struct PromptInput<'a> {
     /// `--as A`: pre-assigned agent whose tasks come first when claiming the next.
     pub prefer_as: Option<&'a str>,
     /// A previous attempt's branch this worktree starts from.
-    pub continues: Option<&'a str>,
+    pub previous: Option<&'a Previous>,
 }
 
 /// Renders the prompt. Plan text is quoted as data; the commands are given exactly, with the
@@ -60,11 +61,21 @@ pub fn render(p: &PromptInput<'_>) -> String {
         p.worktree.display(),
         p.branch
     );
-    if let Some(prev) = p.continues {
-        let _ = writeln!(
-            s,
-            "A previous attempt at this task left commits on {prev}; your branch starts from them, so continue that work."
-        );
+    match p.previous {
+        Some(Previous::Continues(prev)) => {
+            let _ = writeln!(
+                s,
+                "A previous attempt at this task left commits on {prev}; your branch has them, so continue that work."
+            );
+        }
+        Some(Previous::Apart(prev)) => {
+            let _ = writeln!(
+                s,
+                "A previous attempt at this task left commits on {prev}, which your branch does not have (it already existed). Look at them (git log {branch}..{prev}) and merge what helps (git merge {prev}).",
+                branch = p.branch
+            );
+        }
+        None => {}
     }
     let _ = writeln!(s, "\nYour task: {} — {}", p.task, p.title);
     if !p.description.trim().is_empty() {
@@ -126,7 +137,7 @@ mod tests {
             description: "Endpoints for $(users).",
             plan_md: Some(Path::new("/tasks/demo/plan.md")),
             prefer_as: None,
-            continues: None,
+            previous: None,
         }
     }
 

@@ -3,7 +3,7 @@
 use super::{Ctx, EXIT_NOT_READY, EXIT_OK};
 use crate::agent::{AgentCommand, CommandSource, Mode};
 use crate::cli::LaunchArgs;
-use crate::ops::launch::{self, LaunchOutcome, LaunchRequest, Launched};
+use crate::ops::launch::{self, LaunchOutcome, LaunchRequest, Launched, Previous};
 use crate::ops::{fleet, supervise};
 use anyhow::{bail, Result};
 use serde::Serialize;
@@ -95,9 +95,20 @@ pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         launched.worktree.display(),
         launched.branch
     ));
-    if let Some(prev) = &launched.continues {
-        ui.note(&format!(
+    match &launched.previous {
+        Some(Previous::Continues(prev)) => ui.note(&format!(
             "swarm: continuing from {prev}: a previous attempt left commits there"
+        )),
+        Some(Previous::Apart(prev)) => ui.note(&format!(
+            "swarm: a previous attempt left commits on {prev}, which the existing branch {} does not have; the agent is told to look at them",
+            launched.branch
+        )),
+        None => {}
+    }
+    if args.base.is_some() && !launched.created_branch {
+        ui.note(&format!(
+            "swarm: branch {} already existed: --base was not applied to it",
+            launched.branch
         ));
     }
     if args.no_exec {

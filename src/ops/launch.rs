@@ -45,10 +45,31 @@ pub struct Launched {
     pub branch: String,
     /// Whether the worktree was made now (else an existing one is used).
     pub created_worktree: bool,
-    /// A previous attempt's branch the new branch starts from.
-    pub continues: Option<String>,
+    /// Whether the branch was made now (else an existing one is used as it is).
+    pub created_branch: bool,
+    /// The task's previous attempt, when it left commits: whether the agent's branch has them.
+    pub previous: Option<Previous>,
     /// The command that starts the agent.
     pub command: AgentCommand,
+}
+
+/// Where a task's previous attempt left its commits, as seen from the agent's branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Previous {
+    /// On this branch: the agent's branch starts from (or already has) them.
+    Continues(String),
+    /// On this branch, which the agent's branch lacks (the agent's branch already existed, so
+    /// it could not start there): the agent is told to look and merge what helps.
+    Apart(String),
+}
+
+impl Previous {
+    /// The previous attempt's branch.
+    pub fn branch(&self) -> &str {
+        match self {
+            Previous::Continues(b) | Previous::Apart(b) => b,
+        }
+    }
 }
 
 /// How `launch` ended.
@@ -108,7 +129,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         .and_then(|v| v.as_str().map(str::to_string));
     txn.commit()?;
 
-    let (start, continues) = start_point(&repo, base, previous.as_deref());
+    let start = start_point(&repo, base, previous.as_deref());
     let added = match git::worktree::add(&repo, &place.agent, &place.worktree, &place.branch, start)
     {
         Ok(a) => a,
@@ -125,7 +146,10 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         branch: added.branch.clone(),
         ..place
     };
-    let command = match agent_command(ws, req, &place, &task, continues.as_deref()) {
+    // Said only as it really is: an existing branch was not moved, whatever --base or the
+    // previous attempt would have had it start from.
+    let previous = previous_work(&repo, base, previous.as_deref(), added.tip);
+    let command = match agent_command(ws, req, &place, &task, previous.as_ref()) {
         Ok(c) => c,
         Err(e) => {
             give_back(ws, &actor, &task.id);
@@ -140,7 +164,8 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         worktree: added.path,
         branch: added.branch,
         created_worktree: added.created_worktree,
-        continues,
+        created_branch: added.created_branch,
+        previous,
         command,
     })))
 }
@@ -151,7 +176,7 @@ pub fn agent_command(
     req: &LaunchRequest,
     place: &Place,
     task: &crate::plan::Task,
-    continues: Option<&str>,
+    previous: Option<&Previous>,
 ) -> Result<AgentCommand> {
     let plan_md = ws.plan_md();
     let prompt_text = prompt::render(&prompt::PromptInput {
@@ -165,7 +190,7 @@ pub fn agent_command(
         description: &task.description,
         plan_md: plan_md.as_deref(),
         prefer_as: req.as_agent.as_deref(),
-        continues,
+        previous,
     });
     let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
     let input = CommandInput {
@@ -352,19 +377,30 @@ fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
 
 /// Where the new branch starts: the previous attempt's branch when it has commits the base
 /// lacks (no work is lost), else the base.
-fn start_point(
+fn start_point(repo: &git2::Repository, base: git2::Oid, previous: Option<&str>) -> git2::Oid {
+    previous
+        .and_then(|prev| git::branch_tip(repo, prev))
+        .filter(|&tip| !git::safety::is_merged(repo, tip, base))
+        .unwrap_or(base)
+}
+
+/// How the previous attempt's branch `previous` relates to the agent's branch at `tip`: `None`
+/// when there was none or its commits are all in `base` already.
+pub fn previous_work(
     repo: &git2::Repository,
     base: git2::Oid,
     previous: Option<&str>,
-) -> (git2::Oid, Option<String>) {
-    if let Some(prev) = previous {
-        if let Some(tip) = git::branch_tip(repo, prev) {
-            if !git::safety::is_merged(repo, tip, base) {
-                return (tip, Some(prev.to_string()));
-            }
-        }
+    tip: git2::Oid,
+) -> Option<Previous> {
+    let prev = previous?;
+    let prev_tip = git::branch_tip(repo, prev)?;
+    if git::safety::is_merged(repo, prev_tip, base) {
+        return None;
     }
-    (base, None)
+    Some(match git::safety::is_merged(repo, prev_tip, tip) {
+        true => Previous::Continues(prev.to_string()),
+        false => Previous::Apart(prev.to_string()),
+    })
 }
 
 /// Undoes a claim after a failed launch (no attempt counted) and retires the agent.

@@ -170,9 +170,16 @@ pub fn supervise(
             return Ok(out);
         }
         match wait_for_next(ws, &actor, req, &failed_here, opts, signal, &mut say)? {
-            Next::Task(next) => {
+            Next::Task(next, previous) => {
                 say(format!("{}: claimed {}", actor.id, next.id));
-                command = launch::agent_command(ws, req, &place, &next, None)?;
+                let previous = previous_in_worktree(ws, req, &place, previous.as_deref());
+                if let Some(launch::Previous::Apart(prev)) = &previous {
+                    say(format!(
+                        "{}: a previous attempt at {} left commits on {prev}, which {} does not have; the agent is told to look at them",
+                        actor.id, next.id, place.branch
+                    ));
+                }
+                command = launch::agent_command(ws, req, &place, &next, previous.as_ref())?;
                 task = next.id;
             }
             Next::Interrupted(sig) => {
@@ -425,8 +432,8 @@ fn stop_for_signal(ws: &Workspace, actor: &Actor, task: Option<&str>, sig: i32) 
 
 /// What comes after a task.
 enum Next {
-    /// This task was claimed.
-    Task(Box<crate::plan::Task>),
+    /// This task was claimed; its previous attempt's branch, if it has one.
+    Task(Box<crate::plan::Task>, Option<String>),
     /// Nothing is ready and nothing can become ready: why.
     Stop(String),
     /// A signal arrived while waiting.
@@ -448,7 +455,7 @@ fn wait_for_next(
     let mut beat = Instant::now();
     loop {
         match claim_next(ws, actor, req, skip)? {
-            Ok(task) => return Ok(Next::Task(Box::new(task))),
+            Ok((task, previous)) => return Ok(Next::Task(Box::new(task), previous)),
             Err((why, false)) => return Ok(Next::Stop(why)),
             Err((why, true)) => {
                 if !told {
@@ -475,6 +482,9 @@ fn wait_for_next(
     }
 }
 
+/// A task claimed, with its previous attempt's branch if it has one.
+type Claimed = (crate::plan::Task, Option<String>);
+
 /// Claims the next ready task for the supervised agent, skipping tasks it already failed.
 /// When there is none: why, and whether waiting may help.
 fn claim_next(
@@ -482,7 +492,7 @@ fn claim_next(
     actor: &Actor,
     req: &LaunchRequest,
     skip: &[String],
-) -> Result<Result<crate::plan::Task, (String, bool)>> {
+) -> Result<Result<Claimed, (String, bool)>> {
     let mut txn = ws.begin(Some(actor))?;
     let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
     let mut ready =
@@ -514,8 +524,27 @@ fn claim_next(
     };
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();
+    let previous = txn
+        .plan
+        .field(i, "previousBranch")
+        .and_then(|v| v.as_str().map(str::to_string));
     txn.commit()?;
-    Ok(Ok(task))
+    Ok(Ok((task, previous)))
+}
+
+/// How the previous attempt at the next task relates to the worktree's branch (which the
+/// supervisor keeps: it is not moved to the previous attempt's commits).
+fn previous_in_worktree(
+    ws: &Workspace,
+    req: &LaunchRequest,
+    place: &Place,
+    previous: Option<&str>,
+) -> Option<launch::Previous> {
+    let prev = previous.filter(|p| *p != place.branch)?;
+    let repo = crate::git::open(&ws.main_root).ok()?;
+    let base = crate::git::base_commit(&repo, req.base.as_deref()).ok()?;
+    let tip = crate::git::branch_tip(&repo, &place.branch)?;
+    launch::previous_work(&repo, base, Some(prev), tip)
 }
 
 /// "SIGINT", "SIGTERM", or "signal N".

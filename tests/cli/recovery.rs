@@ -151,3 +151,62 @@ fn recover_reports_and_log_filters() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.registry()["agents"]["y"]["state"], "alive");
 }
+
+#[test]
+fn a_reused_branch_that_lacks_the_previous_attempt_is_said_so_not_continued() {
+    let env = Env::with_plan(
+        r#"{"tasks": {"a": {"title": "First"}},
+            "coordination": {"agents": {"w1": {"worktree": "../proj-w1", "branch": "feature/w1"}}}}"#,
+    );
+    let root = env.repo.parent().unwrap().to_path_buf();
+    // w1's worktree and branch exist before any attempt.
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A headless attempt by another agent commits, then fails: task a records its branch.
+    let script = root.join("commit-and-fail.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho x > partial.txt\ngit add . && git -c user.name=a -c user.email=a@example.com commit -q -m partial\nexit 1\n",
+    )
+    .unwrap();
+    let o = env.run(&[
+        "launch",
+        "--headless",
+        "--agent-cmd",
+        &format!("sh {}", script.display()),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let prev = env.plan()["tasks"]["a"]["previousBranch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let w1_before = git(&env.repo, &["rev-parse", "feature/w1"]);
+
+    let o = env.run(&[
+        "launch",
+        "--as",
+        "w1",
+        "--base",
+        "HEAD",
+        "--no-exec",
+        "--agent-cmd",
+        "true",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(!err.contains("continuing from"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "a previous attempt left commits on {prev}, which the existing branch feature/w1 does not have"
+        )),
+        "{err}"
+    );
+    assert!(err.contains("--base was not applied"), "{err}");
+    // The branch was not moved, and the agent is told where the earlier work is.
+    assert_eq!(git(&env.repo, &["rev-parse", "feature/w1"]), w1_before);
+    let prompt = std::fs::read_to_string(env.repo.join(".claude-agents/prompts/w1.md")).unwrap();
+    assert!(
+        prompt.contains(&format!("git merge {prev}")) && prompt.contains("does not have"),
+        "{prompt}"
+    );
+}
