@@ -420,7 +420,7 @@ fn stop_for_signal(ws: &Workspace, actor: &Actor, task: Option<&str>, sig: i32) 
     let mut txn = ws.begin(Some(actor))?;
     if let Some(i) = task.and_then(|t| txn.plan.find(t)) {
         if txn.holder(i) == Some(actor.id.as_str()) {
-            txn.release(
+            txn.release_keeping_branch(
                 i,
                 Some(format!("supervisor stopped by {}", signal_name(sig))),
             );
