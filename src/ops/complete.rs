@@ -371,7 +371,9 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
                 "{}: branch {branch} has {} commit(s) that are neither merged into {} nor pushed:\n  {}\nchoose --merge, --pr or --archive (or --force to remove the worktree anyway; the branch stays); nothing was changed",
                 path.display(),
                 lost.len(),
-                sit.base.as_deref().unwrap_or("the base"),
+                sit.base
+                    .as_deref()
+                    .unwrap_or("HEAD (the main worktree is on no branch; pass --base BRANCH to compare with one)"),
                 lost.join("\n  ")
             );
         }
@@ -391,8 +393,10 @@ fn unsaved(repo: &Repository, branch: &str, base: Option<&str>) -> Result<Vec<St
         return Ok(Vec::new());
     };
     let mut kept = safety::pushed_tips(repo, branch);
-    if let Some(b) = base.and_then(|b| git::branch_tip(repo, b)) {
-        kept.push(b);
+    match base {
+        Some(b) => kept.extend(git::branch_tip(repo, b)),
+        // The main worktree on a detached HEAD: what HEAD has is not lost either.
+        None => kept.extend(repo.head().ok().and_then(|h| h.target())),
     }
     safety::commits_only_in(repo, tip, &kept)
 }

@@ -314,3 +314,25 @@ fn work_given_back_is_where_the_next_attempt_starts_even_after_an_archive() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.plan()["tasks"]["t0000"]["previousBranch"], branch);
 }
+
+#[test]
+fn a_detached_main_worktree_lists_only_the_agents_commits_and_says_pass_base() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "unsaved work");
+    git(&l.env.repo, &["checkout", "-q", "--detach", "main"]);
+    let o = l.env.run(&["complete", &l.agent]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("has 1 commit(s)"),
+        "only the agent's own commit: {err}"
+    );
+    assert!(err.contains("unsaved work"), "{err}");
+    assert!(err.contains("pass --base BRANCH"), "{err}");
+    // With --base the merge goes ahead as usual.
+    let o = l
+        .env
+        .run(&["complete", &l.agent, "--merge", "--base", "main"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(git(&l.env.repo, &["log", "--format=%s", "main"]).contains("unsaved work"));
+}
