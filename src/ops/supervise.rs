@@ -156,9 +156,7 @@ pub fn supervise(
                 "the worktree {} has uncommitted changes that could not be stashed ({e:#}); no new task starts on top of them",
                 place.worktree.display()
             );
-            let mut txn = ws.begin(Some(&actor))?;
-            txn.retire(&actor.id, "supervisor stopped: the worktree is not clean");
-            txn.commit()?;
+            retire(ws, &actor, "supervisor stopped: the worktree is not clean")?;
             say(format!("{}: stopping: {why}", actor.id));
             out.stopped = why;
             return Ok(out);
@@ -188,15 +186,20 @@ pub fn supervise(
                 return Ok(out);
             }
             Next::Stop(why) => {
-                let mut txn = ws.begin(Some(&actor))?;
-                txn.retire(&actor.id, "supervisor finished: nothing ready");
-                txn.commit()?;
+                retire(ws, &actor, "supervisor finished: nothing ready")?;
                 say(format!("{}: nothing more to do: {why}", actor.id));
                 out.stopped = why;
                 return Ok(out);
             }
         }
     }
+}
+
+/// Marks the supervised agent as finished in the registry.
+fn retire(ws: &Workspace, actor: &Actor, why: &str) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    txn.retire(&actor.id, why);
+    txn.commit()
 }
 
 /// Runs the agent on one task and judges the outcome (the files are not changed here).
