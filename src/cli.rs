@@ -304,7 +304,7 @@ pub struct JoinStatusArgs {
 /// `agents`.
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
-    /// Also list agents that are dead or done.
+    /// Also list agents that are dead, exited or done.
     #[arg(long, short)]
     pub all: bool,
     /// Print JSON on stdout.

@@ -74,7 +74,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     let hidden = registry.agents.len() - rows.len();
     if hidden > 0 {
         ui.note(&format!(
-            "{} agents shown; {hidden} dead or done (--all shows them)",
+            "{} agents shown; {hidden} dead, exited or done (--all shows them)",
             rows.len()
         ));
     }

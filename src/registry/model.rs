@@ -73,7 +73,8 @@ pub struct AgentEntry {
     /// Last sign of life.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub heartbeat: Option<String>,
-    /// `alive`, `dead` or `done`.
+    /// `alive`; or retired: `dead` (its process ended while it held a task), `exited` (its
+    /// process ended holding none) or `done` (its supervisor or `complete` finished it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
     /// Fields swarm does not know.
@@ -90,9 +91,9 @@ impl AgentEntry {
             .max()
     }
 
-    /// Whether the agent has been marked dead or finished.
+    /// Whether the agent has been marked dead, exited or finished.
     pub fn is_retired(&self) -> bool {
-        matches!(self.state.as_deref(), Some("dead" | "done"))
+        matches!(self.state.as_deref(), Some("dead" | "exited" | "done"))
     }
 }
 

@@ -79,11 +79,6 @@ impl Txn<'_> {
             .agents
             .get(agent)
             .and_then(|a| a.branch.clone());
-        if let Some(entry) = self.registry.agents.get_mut(agent) {
-            entry.state = Some("dead".into());
-            entry.current_task = None;
-        }
-        self.registry_dirty = true;
         let held: Vec<String> = self
             .registry
             .claimed_tasks
@@ -91,8 +86,16 @@ impl Txn<'_> {
             .filter(|(_, c)| c.agent == agent)
             .map(|(t, _)| t.clone())
             .collect();
+        // A process that ended holding no task (an agent that finished and quit) is not an
+        // alarm: it is `exited`; `dead` is for one that left a task behind.
+        let state = if held.is_empty() { "exited" } else { "dead" };
+        if let Some(entry) = self.registry.agents.get_mut(agent) {
+            entry.state = Some(state.into());
+            entry.current_task = None;
+        }
+        self.registry_dirty = true;
         if held.is_empty() {
-            self.log("dead", Some(agent), None, None, None, Some(why.to_string()));
+            self.log(state, Some(agent), None, None, None, Some(why.to_string()));
             return;
         }
         for task in held {

@@ -210,3 +210,28 @@ fn a_reused_branch_that_lacks_the_previous_attempt_is_said_so_not_continued() {
         "{prompt}"
     );
 }
+
+#[test]
+fn an_agent_that_quits_holding_no_task_has_exited_not_died() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let script = env.repo.parent().unwrap().join("finish.sh");
+    std::fs::write(&script, "#!/bin/sh\nswarm task done \"$SWARM_TASK\"\n").unwrap();
+    let o = env.run(&["launch", "--agent-cmd", &format!("sh {}", script.display())]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A second agent dies holding its task.
+    let o = env.run(&["launch", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["recover"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reg = env.registry();
+    let states: Vec<&str> = reg["agents"]
+        .as_object()
+        .unwrap()
+        .values()
+        .map(|a| a["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states, ["exited", "dead"], "{reg}");
+    let tasks = env.plan()["tasks"].clone();
+    assert_eq!(tasks["t0000"]["status"], "completed", "{tasks}");
+    assert_eq!(tasks["t0001"]["attempts"], 1, "{tasks}");
+}
