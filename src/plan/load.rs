@@ -190,7 +190,7 @@ fn explain(path: &Path, text: &str) -> PlanError {
 pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     let read = read_scanned(&text).or_else(|()| read_general(&text));
     let Ok(Read {
-        tasks: read,
+        tasks: mut read,
         coordination,
         join_points: points,
     }) = read
@@ -207,28 +207,22 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     // The quick reader does not look for repeated ids; the general one names them.
     let index = IdIndex::build(read.tasks.len(), |i| &read.tasks[i].id)
         .map_err(|_| explain(path, &text))?;
-    let mut blocked_by = Vec::with_capacity(read.tasks.len());
-    for (i, t) in read.tasks.iter().enumerate() {
-        let mut mine = Vec::new();
+    for i in 0..read.tasks.len() {
+        let mut mine = Vec::with_capacity(read.blockers_of(i).len());
         for b in read.blockers_of(i) {
             let Some(bi) = index.get(b, |j| &read.tasks[j].id) else {
                 return Err(invalid(format!(
                     "task {:?} is blocked by {b:?}, which is not a task in this plan",
-                    t.id
+                    read.tasks[i].id
                 )));
             };
             if !mine.contains(&bi) {
                 mine.push(bi);
             }
         }
-        blocked_by.push(mine);
+        read.tasks[i].blocked_by = mine;
     }
-    let Tasks {
-        mut tasks, spans, ..
-    } = read;
-    for (t, b) in tasks.iter_mut().zip(blocked_by) {
-        t.blocked_by = b;
-    }
+    let Tasks { tasks, spans, .. } = read;
     let n = tasks.len();
     let dependents = graph::dependents(n, |i| &tasks[i].blocked_by);
     let order =
