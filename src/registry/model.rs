@@ -77,6 +77,9 @@ pub struct AgentEntry {
     /// process ended holding none) or `done` (its supervisor or `complete` finished it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub state: Option<String>,
+    /// When it was retired (marked dead, exited or done).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<String>,
     /// Fields swarm does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

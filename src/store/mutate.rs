@@ -123,9 +123,11 @@ impl Txn<'_> {
 impl Txn<'_> {
     /// Marks `agent` finished (state `done`, no current task) and logs why.
     pub fn retire(&mut self, agent: &str, why: &str) {
+        let now = format_time(self.now);
         if let Some(a) = self.registry.agents.get_mut(agent) {
             a.state = Some("done".into());
             a.current_task = None;
+            a.retired_at = Some(now);
             self.registry_dirty = true;
         }
         self.log(

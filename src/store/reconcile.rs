@@ -12,10 +12,13 @@
 use super::Txn;
 use crate::plan::Status;
 use crate::registry::liveness::{judge, Liveness};
-use crate::registry::model::parse_time;
+use crate::registry::model::{format_time, parse_time};
 use crate::registry::AgentEntry;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
+
+/// How long a retired agent stays in the registry (see `prune_retired`).
+const PRUNE_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 impl Txn<'_> {
     /// Frees the claims of dead agents and resolves every disagreement between the files.
@@ -23,6 +26,46 @@ impl Txn<'_> {
     pub(super) fn reconcile(&mut self, actor: Option<&str>) {
         self.release_dead_agents(actor);
         self.align_claims_with_plan();
+        self.prune_retired();
+    }
+
+    /// Forgets agents retired more than `PRUNE_AFTER` ago that hold no claim and whose worktree
+    /// is gone: nothing refers to them any more (the event log keeps their history), and the
+    /// registry is read and rewritten by every claim.
+    fn prune_retired(&mut self) {
+        let stale: Vec<String> = self
+            .registry
+            .agents
+            .iter()
+            .filter(|(id, a)| {
+                let retired = a.retired_at.as_deref().and_then(parse_time);
+                let worktree_gone = a.worktree.as_deref().is_none_or(|w| {
+                    let p = std::path::Path::new(w);
+                    !self.ws.main_root.join(p).exists()
+                });
+                a.is_retired()
+                    && retired.is_some_and(|t| self.now - t > PRUNE_AFTER)
+                    && worktree_gone
+                    && !self
+                        .registry
+                        .claimed_tasks
+                        .values()
+                        .any(|c| &c.agent == *id)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in stale {
+            self.registry.agents.shift_remove(&id);
+            self.registry_dirty = true;
+            self.log(
+                "prune",
+                Some(&id),
+                None,
+                None,
+                None,
+                Some("retired over a week ago, holding nothing, its worktree gone".into()),
+            );
+        }
     }
 
     fn release_dead_agents(&mut self, actor: Option<&str>) {
@@ -89,9 +132,11 @@ impl Txn<'_> {
         // A process that ended holding no task (an agent that finished and quit) is not an
         // alarm: it is `exited`; `dead` is for one that left a task behind.
         let state = if held.is_empty() { "exited" } else { "dead" };
+        let now = format_time(self.now);
         if let Some(entry) = self.registry.agents.get_mut(agent) {
             entry.state = Some(state.into());
             entry.current_task = None;
+            entry.retired_at = Some(now);
         }
         self.registry_dirty = true;
         if held.is_empty() {

@@ -235,3 +235,34 @@ fn an_agent_that_quits_holding_no_task_has_exited_not_died() {
     assert_eq!(tasks["t0000"]["status"], "completed", "{tasks}");
     assert_eq!(tasks["t0001"]["attempts"], 1, "{tasks}");
 }
+
+#[test]
+fn agents_retired_over_a_week_ago_with_nothing_left_are_pruned() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    assert!(env.run(&["setup"]).status.success());
+    let kept_dir = env.repo.parent().unwrap().join("still-here");
+    std::fs::create_dir_all(&kept_dir).unwrap();
+    let reg = format!(
+        r#"{{"version": "1.0", "agents": {{
+            "old-gone": {{"state": "done", "retiredAt": "2020-01-01T00:00:00Z", "worktree": "/nonexistent/wt"}},
+            "old-no-worktree": {{"state": "exited", "retiredAt": "2020-01-01T00:00:00Z"}},
+            "old-worktree-kept": {{"state": "dead", "retiredAt": "2020-01-01T00:00:00Z", "worktree": "{}"}},
+            "recent": {{"state": "done", "retiredAt": "{}"}},
+            "old-without-date": {{"state": "dead"}}
+        }}, "claimedTasks": {{}}}}"#,
+        kept_dir.display(),
+        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    );
+    std::fs::write(env.registry_path(), reg).unwrap();
+    let o = env.run(&["recover"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reg = env.registry();
+    let left: Vec<&String> = reg["agents"].as_object().unwrap().keys().collect();
+    assert_eq!(
+        left,
+        ["old-worktree-kept", "recent", "old-without-date"],
+        "{reg}"
+    );
+    let log = stdout(&env.run(&["log", "--json"]));
+    assert_eq!(log.matches("\"prune\"").count(), 2, "{log}");
+}
