@@ -391,3 +391,93 @@ fn plan_init_starts_a_valid_plan_and_never_replaces_one() {
     assert!(stderr(&o).contains("already there"), "{}", stderr(&o));
     assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
 }
+
+/// A stand-in for tmux: logs each call and runs the pane commands (after `-c DIR`) in the
+/// background in DIR, as tmux would in its panes.
+const FAKE_TMUX: &str = r#"#!/bin/sh
+printf '%s\n' "$*" >> "$TMUX_LOG"
+case "$1" in
+  new-session|new-window|split-window)
+    shift
+    while [ $# -gt 0 ]; do
+      case "$1" in
+        -d) shift ;;
+        -s|-n|-t) shift 2 ;;
+        -c) dir=$2; shift 2 ;;
+        *) break ;;
+      esac
+    done
+    (cd "$dir" && "$@" >/dev/null 2>&1 &) ;;
+esac
+exit 0
+"#;
+
+#[test]
+fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let bin = root.join("tmuxbin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let tmux = bin.join("tmux");
+    std::fs::write(&tmux, FAKE_TMUX).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tmux, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = std::env::join_paths(
+        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
+    )
+    .unwrap();
+    let agent = root.join("finish.sh");
+    std::fs::write(&agent, "#!/bin/sh\nswarm task done \"$SWARM_TASK\"\n").unwrap();
+    let log = root.join("tmux.log");
+    let o = env
+        .swarm()
+        .env("PATH", &path)
+        .env("TMUX_LOG", &log)
+        .env_remove("TMUX")
+        .args(["launch", "-n", "2", "--tmux", "--agent-cmd"])
+        .arg(format!("sh {}", agent.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("started 2 agents in tmux swarm-proj"),
+        "{}",
+        stderr(&o)
+    );
+    // Each pane's `swarm launch` claims a task and becomes the agent, which finishes it.
+    let start = std::time::Instant::now();
+    while !env.plan()["tasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .all(|t| t["status"] == "completed")
+    {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(30),
+            "{}",
+            env.plan()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(
+        calls[0].starts_with("new-session -d -s swarm-proj -c "),
+        "{calls:?}"
+    );
+    assert!(
+        calls[1].starts_with("split-window -t swarm-proj -c "),
+        "{calls:?}"
+    );
+    assert_eq!(calls[2], "select-layout -t swarm-proj tiled");
+    for pane in &calls[..2] {
+        assert!(
+            pane.contains(" launch ") && pane.contains("--agent-cmd"),
+            "{pane}"
+        );
+        assert!(!pane.contains("--tmux") && !pane.contains(" -n "), "{pane}");
+    }
+    let agents = env.registry()["agents"].as_object().unwrap().len();
+    assert_eq!(agents, 2);
+}
