@@ -74,23 +74,3 @@ pub fn pushed_tips(repo: &Repository, branch: &str) -> Vec<Oid> {
 pub fn is_merged(repo: &Repository, tip: Oid, base: Oid) -> bool {
     tip == base || repo.graph_descendant_of(base, tip).unwrap_or(false)
 }
-
-/// Saves the uncommitted changes of the worktree at `path` (untracked files included, ignored
-/// ones not) as a stash with `message`, leaving the worktree clean at its HEAD, like
-/// `git stash push --include-untracked`. `None` when there was nothing to save.
-pub fn stash_leftovers(path: &Path, message: &str) -> Result<Option<Oid>> {
-    if uncommitted(path)?.is_empty() {
-        return Ok(None);
-    }
-    let mut repo = Repository::open(path)
-        .with_context(|| format!("{}: cannot open the worktree", path.display()))?;
-    let who = super::signature(&repo)?;
-    let oid = repo
-        .stash_save2(
-            &who,
-            Some(message),
-            Some(git2::StashFlags::INCLUDE_UNTRACKED),
-        )
-        .with_context(|| format!("{}: cannot stash the uncommitted changes", path.display()))?;
-    Ok(Some(oid))
-}

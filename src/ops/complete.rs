@@ -497,10 +497,7 @@ fn record(ws: &Workspace, req: &CompleteRequest, steps: &[Step], notes: &[String
                 for t in tasks {
                     if let Some(i) = txn.plan.find(t) {
                         if txn.holder(i) == Some(req.agent.as_str()) {
-                            txn.release_keeping_branch(
-                                i,
-                                Some(format!("complete --force on {}", req.agent)),
-                            );
+                            txn.release(i, Some(format!("complete --force on {}", req.agent)));
                         }
                     }
                 }
@@ -515,18 +512,6 @@ fn record(ws: &Workspace, req: &CompleteRequest, steps: &[Step], notes: &[String
                 }
             }
             _ => {}
-        }
-    }
-    // An archived branch keeps its work under its new name: tasks whose next attempt was to
-    // start from it start from there.
-    for step in steps {
-        if let Step::Archive { from, to } = step {
-            for i in 0..txn.plan.tasks.len() {
-                let previous = txn.plan.field(i, "previousBranch");
-                if previous.as_ref().and_then(|v| v.as_str()) == Some(from.as_str()) {
-                    txn.set_field(i, "previousBranch", to.as_str().into());
-                }
-            }
         }
     }
     for note in notes {

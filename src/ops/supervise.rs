@@ -96,25 +96,31 @@ pub fn supervise(
     ));
     loop {
         say(format!("{}: working on {task}", actor.id));
+        let start_tip = crate::git::leftovers::head(&place.worktree).ok();
         let started = Instant::now();
         let ending = run_one(ws, &actor, &command, &task, &log_path, req, opts, signal)?;
         let took = started.elapsed();
-        // The next task starts from a clean worktree: what this run left uncommitted is kept
-        // as a stash, never carried into the next task's commits and never thrown away.
-        let leftovers = match &ending {
-            Ending::Interrupted(_) => Ok(None),
-            _ => crate::git::safety::stash_leftovers(
-                &place.worktree,
-                &format!("swarm: uncommitted changes left by {} on {task}", actor.id),
+        // The next task in this worktree starts from what is this agent's own: a done task's
+        // uncommitted changes are committed on the branch (they are its work); a failed
+        // attempt's commits and changes go to a branch of their own, where its next attempt
+        // continues. Nothing is thrown away; if git cannot do it, the supervisor stops.
+        let tidied = tidy(&ending, &place, &actor.id, &task, start_tip.as_deref());
+        let (kept, aside) = match &tidied {
+            Ok(Tidied::Nothing) => (String::new(), None),
+            Ok(Tidied::Committed(c)) => (
+                format!(
+                    "; its uncommitted changes were committed on {} ({c})",
+                    place.branch
+                ),
+                None,
             ),
-        };
-        let kept = match &leftovers {
-            Ok(None) => String::new(),
-            Ok(Some(oid)) => format!(
-                "; its uncommitted changes were saved as stash {} (git stash list)",
-                crate::git::short(*oid)
+            Ok(Tidied::SetAside(b)) => {
+                (format!("; its work is kept on branch {b}"), Some(b.clone()))
+            }
+            Err(e) => (
+                format!("; what it left in the worktree is still there ({e:#})"),
+                None,
             ),
-            Err(e) => format!("; its uncommitted changes are still in the worktree ({e:#})"),
         };
         match &ending {
             Ending::Done => {
@@ -125,12 +131,12 @@ pub fn supervise(
             }
             Ending::Failed(why) => {
                 let why = format!("{why}{kept}");
-                settle_failed(ws, &actor, &task, &place.branch, why, &mut say)?;
+                settle_failed(ws, &actor, &task, aside.as_deref(), why, &mut say)?;
                 failed_here.push(task.clone());
             }
             Ending::TimedOut => {
                 let why = format!("timed out after {}{kept}", human(took));
-                settle_failed(ws, &actor, &task, &place.branch, why, &mut say)?;
+                settle_failed(ws, &actor, &task, aside.as_deref(), why, &mut say)?;
                 failed_here.push(task.clone());
             }
             Ending::Interrupted(sig) => {
@@ -151,9 +157,9 @@ pub fn supervise(
         if out.signal.is_some() {
             return Ok(out);
         }
-        if let Err(e) = leftovers {
+        if let Err(e) = tidied {
             let why = format!(
-                "the worktree {} has uncommitted changes that could not be stashed ({e:#}); no new task starts on top of them",
+                "the worktree {} could not be tidied after {task} ({e:#}); no new task starts on top of what is left there",
                 place.worktree.display()
             );
             retire(ws, &actor, "supervisor stopped: the worktree is not clean")?;
@@ -191,6 +197,53 @@ pub fn supervise(
                 out.stopped = why;
                 return Ok(out);
             }
+        }
+    }
+}
+
+/// What was done with what a run left in its worktree.
+enum Tidied {
+    /// It left nothing (or was interrupted, and its worktree is left as it is).
+    Nothing,
+    /// A done task's uncommitted changes were committed on the branch: this commit.
+    Committed(String),
+    /// A failed attempt's commits and changes were moved to this branch.
+    SetAside(String),
+}
+
+/// Puts what the run left where it belongs, so the next task in this worktree starts from the
+/// agent's own work: a done task's uncommitted changes are committed on the branch (they are
+/// its work); a failed attempt's commits and changes go to a branch of their own, where its
+/// next attempt continues. Nothing is thrown away; an error leaves the worktree as it is.
+fn tidy(
+    ending: &Ending,
+    place: &Place,
+    agent: &str,
+    task: &str,
+    start: Option<&str>,
+) -> Result<Tidied> {
+    use crate::git::leftovers;
+    match ending {
+        Ending::Interrupted(_) => Ok(Tidied::Nothing),
+        Ending::Done => {
+            let message = format!("swarm: changes {agent} left uncommitted when {task} was done");
+            Ok(leftovers::commit(&place.worktree, &message)?
+                .map_or(Tidied::Nothing, Tidied::Committed))
+        }
+        Ending::Failed(_) | Ending::TimedOut => {
+            let Some(start) = start else {
+                anyhow::bail!("the worktree's HEAD was unknown when {task} started");
+            };
+            let aside = format!(
+                "{}-attempt-{}",
+                place.branch,
+                chrono::Utc::now().timestamp()
+            );
+            let message = format!("swarm: unfinished work of {task} by {agent}");
+            Ok(
+                leftovers::set_aside(&place.worktree, start, &aside, &message)?
+                    .map_or(Tidied::Nothing, Tidied::SetAside),
+            )
         }
     }
 }
@@ -400,7 +453,7 @@ fn settle_failed(
     ws: &Workspace,
     actor: &Actor,
     task: &str,
-    branch: &str,
+    branch: Option<&str>,
     why: String,
     say: &mut impl FnMut(String),
 ) -> Result<()> {
@@ -408,7 +461,7 @@ fn settle_failed(
     if let Some(i) = txn.plan.find(task) {
         // A task the agent finished stays finished, whatever its exit status.
         if txn.holder(i) == Some(actor.id.as_str()) && !txn.plan.tasks[i].status.is_done() {
-            let (attempts, failed) = txn.fail_attempt(i, Some(branch), why.clone());
+            let (attempts, failed) = txn.fail_attempt(i, branch, why.clone());
             let state = if failed { "failed" } else { "pending again" };
             say(format!(
                 "{}: {task}: {why}; {state} (attempt {attempts})",
@@ -423,7 +476,7 @@ fn stop_for_signal(ws: &Workspace, actor: &Actor, task: Option<&str>, sig: i32) 
     let mut txn = ws.begin(Some(actor))?;
     if let Some(i) = task.and_then(|t| txn.plan.find(t)) {
         if txn.holder(i) == Some(actor.id.as_str()) {
-            txn.release_keeping_branch(
+            txn.release(
                 i,
                 Some(format!("supervisor stopped by {}", signal_name(sig))),
             );

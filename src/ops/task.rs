@@ -75,7 +75,7 @@ pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str) -> Result<Update
     if txn.holder(i).is_none() && from != Status::InProgress {
         return Err(not_claimed(from));
     }
-    txn.release_keeping_branch(i, Some("released".into()));
+    txn.release(i, Some("released".into()));
     commit_updated(txn, i, from)
 }
 

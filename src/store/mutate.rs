@@ -87,12 +87,6 @@ impl Txn<'_> {
         );
     }
 
-    /// Sets another field of task `i` (such as `previousBranch`).
-    pub fn set_field(&mut self, i: usize, key: &str, value: serde_json::Value) {
-        self.plan.set_field(i, key, value);
-        self.plan_dirty = true;
-    }
-
     /// Records progress on task `i`.
     pub fn set_progress(&mut self, i: usize, percent: u8) {
         self.plan.set_progress(i, percent);
@@ -138,19 +132,6 @@ impl Txn<'_> {
             None,
             Some(why.to_string()),
         );
-    }
-
-    /// Gives task `i` back like `release`, remembering its holder's branch (`previousBranch`)
-    /// so the next attempt starts from the work done so far rather than from the base.
-    pub fn release_keeping_branch(&mut self, i: usize, detail: Option<String>) {
-        let branch = self
-            .holder(i)
-            .and_then(|a| self.registry.agents.get(a))
-            .and_then(|e| e.branch.clone());
-        self.release(i, detail);
-        if let Some(branch) = branch {
-            self.set_field(i, "previousBranch", branch.into());
-        }
     }
 
     /// Ends a failed attempt at task `i`: released with `attempts` + 1 and the attempt's branch

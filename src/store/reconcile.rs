@@ -29,23 +29,21 @@ impl Txn<'_> {
         self.prune_retired();
     }
 
-    /// Forgets agents retired more than `PRUNE_AFTER` ago that hold no claim and whose worktree
-    /// is gone: nothing refers to them any more (the event log keeps their history), and the
-    /// registry is read and rewritten by every claim.
+    /// Forgets agents retired more than `PRUNE_AFTER` ago that nothing needs any more: they
+    /// hold no claim, no task finished by them awaits `complete` (completed, not reviewed),
+    /// their worktree is gone and their branch is gone or merged into the main worktree's
+    /// HEAD. The event log keeps their history; the registry, which every claim reads and
+    /// rewrites, does not grow with every launch.
     fn prune_retired(&mut self) {
-        let stale: Vec<String> = self
+        let candidates: Vec<String> = self
             .registry
             .agents
             .iter()
             .filter(|(id, a)| {
+                // The cheap tests first: this runs in every locked command.
                 let retired = a.retired_at.as_deref().and_then(parse_time);
-                let worktree_gone = a.worktree.as_deref().is_none_or(|w| {
-                    let p = std::path::Path::new(w);
-                    !self.ws.main_root.join(p).exists()
-                });
                 a.is_retired()
                     && retired.is_some_and(|t| self.now - t > PRUNE_AFTER)
-                    && worktree_gone
                     && !self
                         .registry
                         .claimed_tasks
@@ -53,6 +51,42 @@ impl Txn<'_> {
                         .any(|c| &c.agent == *id)
             })
             .map(|(id, _)| id.clone())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
+        let awaiting_complete = |id: &str| {
+            self.plan
+                .tasks
+                .iter()
+                .any(|t| t.status == Status::Completed && t.agent.as_deref() == Some(id))
+        };
+        let repo = crate::git::open(&self.ws.main_root).ok();
+        let head = repo
+            .as_ref()
+            .and_then(|r| r.head().ok())
+            .and_then(|h| h.target());
+        let stale: Vec<String> = candidates
+            .into_iter()
+            .filter(|id| {
+                let a = &self.registry.agents[id];
+                let worktree_gone = a
+                    .worktree
+                    .as_deref()
+                    .is_none_or(|w| !self.ws.main_root.join(w).exists());
+                let branch_done = a.branch.as_deref().is_none_or(|b| {
+                    let Some(repo) = repo.as_ref() else {
+                        return false; // cannot tell: keep it
+                    };
+                    match crate::git::branch_tip(repo, b) {
+                        None => true,
+                        Some(tip) => {
+                            head.is_some_and(|h| crate::git::safety::is_merged(repo, tip, h))
+                        }
+                    }
+                });
+                worktree_gone && branch_done && !awaiting_complete(id)
+            })
             .collect();
         for id in stale {
             self.registry.agents.shift_remove(&id);
@@ -63,7 +97,7 @@ impl Txn<'_> {
                 None,
                 None,
                 None,
-                Some("retired over a week ago, holding nothing, its worktree gone".into()),
+                Some("retired over a week ago; nothing left to complete".into()),
             );
         }
     }

@@ -277,45 +277,6 @@ fn refuses_a_detached_head_or_a_locked_worktree() {
 }
 
 #[test]
-fn work_given_back_is_where_the_next_attempt_starts_even_after_an_archive() {
-    // An agent holds t0000 with a commit; complete --force --archive releases the task and
-    // renames the branch: the next launch starts from the archived commits.
-    let env = Env::with_plan(&crate::support::flat_plan(1));
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let (agent, branch) = (v["agent"].as_str().unwrap(), v["branch"].as_str().unwrap());
-    let worktree = PathBuf::from(v["worktree"].as_str().unwrap());
-    commit(&worktree, "half.txt", "half\n", "half of t0000");
-    let o = env.run(&["complete", agent, "--force", "--archive"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let t = &env.plan()["tasks"]["t0000"];
-    assert_eq!(t["status"], "pending");
-    let archived = format!("archive/{branch}");
-    assert_eq!(t["previousBranch"], archived.as_str(), "{t}");
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains(&format!("continuing from {archived}")),
-        "{}",
-        stderr(&o)
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let next = PathBuf::from(v["worktree"].as_str().unwrap());
-    assert!(
-        next.join("half.txt").is_file(),
-        "the archived work is there"
-    );
-
-    // `task release` remembers the branch too.
-    let agent = v["agent"].as_str().unwrap();
-    let branch = v["branch"].as_str().unwrap();
-    let o = env.run(&["task", "release", "t0000", "--agent", agent]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(env.plan()["tasks"]["t0000"]["previousBranch"], branch);
-}
-
-#[test]
 fn a_detached_main_worktree_lists_only_the_agents_commits_and_says_pass_base() {
     let l = launched();
     commit(&l.worktree, "work.txt", "work\n", "unsaved work");

@@ -74,19 +74,22 @@ fn a_task_failing_three_times_ends_failed_and_says_why() {
 }
 
 #[test]
-fn what_a_run_leaves_uncommitted_is_stashed_and_the_next_task_starts_clean() {
+fn a_failed_attempts_work_is_set_aside_and_the_next_task_starts_clean() {
     let env = Env::with_plan(&crate::support::flat_plan(2));
     let root = env.repo.parent().unwrap().to_path_buf();
-    // The first run leaves an untracked file and exits 1; the next records how many files
-    // differ from HEAD when it starts, then commits its own.
+    // The first run commits something, leaves an untracked file, and exits 1; the next one
+    // records how many files differ from HEAD and what HEAD is when it starts, then commits.
     let body = format!(
         r#"#!/bin/sh
 if [ ! -e '{root}/failed-once' ]; then
   touch '{root}/failed-once'
+  echo one > first-half.txt
+  git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "first half"
   echo half > half-done.txt
   exit 1
 fi
 git status --porcelain | wc -l | tr -d ' ' > '{root}/dirty-at-start'
+git log --format=%s > '{root}/log-at-start'
 echo "$SWARM_TASK" > "h-$SWARM_TASK.txt"
 git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headless $SWARM_TASK"
 "#,
@@ -95,35 +98,22 @@ git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headle
     let cmd = script(&env, "leaves.sh", &body);
     let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("saved as stash"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("its work is kept on branch"),
+        "{}",
+        stderr(&o)
+    );
     let dirty = std::fs::read_to_string(root.join("dirty-at-start")).unwrap();
     assert_eq!(
         dirty.trim(),
         "0",
         "the second task started in a dirty worktree"
     );
-    let stashes = git(&env.repo, &["stash", "list"]);
+    let log = std::fs::read_to_string(root.join("log-at-start")).unwrap();
     assert!(
-        stashes.contains("swarm: uncommitted changes left by"),
-        "{stashes}"
+        !log.contains("first half"),
+        "the failed attempt's commit is not under the next task: {log}"
     );
-    // Untracked files are the stash's third parent, as with `git stash -u`.
-    let kept = git(
-        &env.repo,
-        &["show", "--name-only", "--format=", "stash@{0}^3"],
-    );
-    assert_eq!(kept.trim(), "half-done.txt");
-    let committed = git(
-        &env.repo,
-        &[
-            "log",
-            "--all",
-            "--name-only",
-            "--format=",
-            "--grep=headless",
-        ],
-    );
-    assert!(!committed.contains("half-done.txt"), "{committed}");
     let plan = env.plan();
     let failed: Vec<&Value> = plan["tasks"]
         .as_object()
@@ -132,8 +122,51 @@ git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headle
         .filter(|t| t["attempts"] == 1)
         .collect();
     assert_eq!(failed.len(), 1, "{plan}");
+    let aside = failed[0]["previousBranch"].as_str().unwrap();
+    assert!(aside.contains("-attempt-"), "{aside}");
     let why = failed[0]["lastFailure"].as_str().unwrap_or_default();
-    assert!(why.contains("saved as stash"), "{why}");
+    assert!(why.contains(&format!("kept on branch {aside}")), "{why}");
+    // Both halves are on the attempt's branch, where the next attempt starts.
+    let files = git(&env.repo, &["ls-tree", "-r", "--name-only", aside]);
+    assert!(
+        files.contains("first-half.txt") && files.contains("half-done.txt"),
+        "{files}"
+    );
+    assert!(git(&env.repo, &["stash", "list"]).trim().is_empty());
+}
+
+#[test]
+fn a_done_tasks_uncommitted_changes_are_committed_and_a_cloned_repository_is_left_alone() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let body = r#"#!/bin/sh
+git init -q vendor/lib
+(cd vendor/lib && echo x > f && git add f && git -c user.name=a -c user.email=a@example.com commit -q -m lib && echo y > g)
+echo feature > feature.txt
+"#;
+    let cmd = script(&env, "forgets.sh", body);
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("uncommitted changes were committed"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "completed");
+    let reg = env.registry();
+    let agent = reg["agents"].as_object().unwrap().values().next().unwrap();
+    let (branch, worktree) = (
+        agent["branch"].as_str().unwrap(),
+        PathBuf::from(agent["worktree"].as_str().unwrap()),
+    );
+    let files = git(&env.repo, &["ls-tree", "-r", "--name-only", branch]);
+    assert!(files.contains("feature.txt"), "{files}");
+    assert!(!files.contains("vendor"), "{files}");
+    // The cloned repository is untouched: its commit and its uncommitted file.
+    assert!(worktree.join("vendor/lib/g").is_file());
+    assert_eq!(
+        git(&worktree.join("vendor/lib"), &["log", "--format=%s"]).trim(),
+        "lib"
+    );
 }
 
 #[test]

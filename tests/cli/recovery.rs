@@ -238,15 +238,38 @@ fn an_agent_that_quits_holding_no_task_has_exited_not_died() {
 
 #[test]
 fn agents_retired_over_a_week_ago_with_nothing_left_are_pruned() {
-    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let env = Env::with_plan(
+        r#"{"tasks": {"a": {"status": "completed", "agent": "old-awaiting-complete"}}}"#,
+    );
     assert!(env.run(&["setup"]).status.success());
     let kept_dir = env.repo.parent().unwrap().join("still-here");
     std::fs::create_dir_all(&kept_dir).unwrap();
+    git(&env.repo, &["branch", "merged"]);
+    git(&env.repo, &["checkout", "-q", "-b", "unmerged"]);
+    git(
+        &env.repo,
+        &[
+            "-c",
+            "user.name=a",
+            "-c",
+            "user.email=a@example.com",
+            "commit",
+            "-q",
+            "--allow-empty",
+            "-m",
+            "not merged",
+        ],
+    );
+    git(&env.repo, &["checkout", "-q", "main"]);
+    let old = r#""retiredAt": "2020-01-01T00:00:00Z""#;
     let reg = format!(
         r#"{{"version": "1.0", "agents": {{
-            "old-gone": {{"state": "done", "retiredAt": "2020-01-01T00:00:00Z", "worktree": "/nonexistent/wt"}},
-            "old-no-worktree": {{"state": "exited", "retiredAt": "2020-01-01T00:00:00Z"}},
-            "old-worktree-kept": {{"state": "dead", "retiredAt": "2020-01-01T00:00:00Z", "worktree": "{}"}},
+            "old-gone": {{"state": "done", {old}, "worktree": "/nonexistent/wt"}},
+            "old-no-worktree": {{"state": "exited", {old}}},
+            "old-merged-branch": {{"state": "done", {old}, "branch": "merged"}},
+            "old-worktree-kept": {{"state": "dead", {old}, "worktree": "{}"}},
+            "old-unmerged-branch": {{"state": "dead", {old}, "branch": "unmerged"}},
+            "old-awaiting-complete": {{"state": "done", {old}}},
             "recent": {{"state": "done", "retiredAt": "{}"}},
             "old-without-date": {{"state": "dead"}}
         }}, "claimedTasks": {{}}}}"#,
@@ -260,9 +283,15 @@ fn agents_retired_over_a_week_ago_with_nothing_left_are_pruned() {
     let left: Vec<&String> = reg["agents"].as_object().unwrap().keys().collect();
     assert_eq!(
         left,
-        ["old-worktree-kept", "recent", "old-without-date"],
+        [
+            "old-worktree-kept",
+            "old-unmerged-branch",
+            "old-awaiting-complete",
+            "recent",
+            "old-without-date"
+        ],
         "{reg}"
     );
     let log = stdout(&env.run(&["log", "--json"]));
-    assert_eq!(log.matches("\"prune\"").count(), 2, "{log}");
+    assert_eq!(log.matches("\"prune\"").count(), 3, "{log}");
 }
