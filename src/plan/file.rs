@@ -4,6 +4,7 @@
 //! these structs only validate and extract the fields swarm reads.
 
 use super::status::{Estimate, Priority, Progress, Status};
+use crate::json::ObjectOnly;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -21,7 +22,7 @@ pub(crate) struct PlanFile<'a> {
     #[serde(borrow)]
     pub tasks: NamedMap<'a, TaskFile<'a>>,
     #[serde(default, borrow)]
-    pub coordination: Option<CoordinationFile<'a>>,
+    pub coordination: Option<ObjectOnly<CoordinationFile<'a>>>,
     #[serde(default, rename = "joinPoints", borrow)]
     pub join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
 }
@@ -95,7 +96,7 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for NamedMap<'a, T> {
                 let mut seen = HashSet::new();
                 while let Some(BorrowedKey(key)) = map.next_key()? {
                     let key = check_key(key, &mut seen)?;
-                    let crate::json::ObjectOnly(value) = map.next_value()?;
+                    let ObjectOnly(value) = map.next_value()?;
                     entries.push((key, value));
                 }
                 Ok(NamedMap(entries))
@@ -139,7 +140,7 @@ pub(crate) struct PlanTop<'a> {
     #[serde(borrow)]
     pub tasks: RawTasks<'a>,
     #[serde(default, borrow)]
-    pub coordination: Option<CoordinationFile<'a>>,
+    pub coordination: Option<ObjectOnly<CoordinationFile<'a>>>,
     #[serde(default, rename = "joinPoints", borrow)]
     pub join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
 }

@@ -114,7 +114,7 @@ type Located<'a> = Vec<(Cow<'a, str>, (usize, usize))>;
 /// What both readers give: every task with the fields swarm reads, and the other sections.
 struct Read<'a> {
     tasks: Tasks<'a>,
-    coordination: Option<CoordinationFile<'a>>,
+    coordination: Option<ObjectOnly<CoordinationFile<'a>>>,
     join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
 }
 
@@ -237,7 +237,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             ))
         })?;
     let join_points = join_points(points, &tasks, &index).map_err(invalid)?;
-    let agents = match coordination.and_then(|c| c.agents) {
+    let agents = match coordination.and_then(|c| c.0.agents) {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
     };

@@ -60,6 +60,7 @@ fn cases() -> Vec<Case> {
         c("agent branch git refuses", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"ag\": {\"branch\": \"a..b\"}}}}", LIST, &["status.json", "coordination.agents.ag.branch", "a..b"]),
         c("two agents share a worktree", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"x\": {\"worktree\": \"../w\"}, \"y\": {\"worktree\": \"../w/\"}}}}", LIST, &["status.json", "coordination.agents.y.worktree", "also the worktree of \\\"x\\\""]),
         c("two agents share a branch", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"x\": {\"branch\": \"f/a\"}, \"y\": {\"branch\": \"f/a\"}}}}", LIST, &["status.json", "coordination.agents.y.branch", "also the branch of"]),
+        c("coordination is array", "{\"tasks\": {\"a\": {}}, \"coordination\": [{\"agents\": {}}]}", LIST, &["status.json:1:", "coordination", "a JSON object"]),
         c("agents is array", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": []}}", LIST, &["status.json:1:", "coordination.agents"]),
         Case { name: "missing plan", plan: None, prepare: nothing, args: CLAIM, expect: &["status.json", "no plan here"] },
         Case {
