@@ -34,6 +34,11 @@ pub fn head(dir: &Path) -> Result<String> {
     run(dir, &["rev-parse", "--verify", "HEAD"])
 }
 
+/// The branch checked out in the worktree at `dir` (an error on a detached HEAD).
+pub fn branch(dir: &Path) -> Result<String> {
+    run(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
+}
+
 /// Commits everything the worktree at `dir` has uncommitted — untracked files too; ignored
 /// files and repositories cloned inside it not — on its branch, with `message`. Returns the
 /// new commit (short), or `None` when there was nothing to commit.

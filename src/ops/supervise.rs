@@ -223,6 +223,17 @@ fn tidy(
     start: Option<&str>,
 ) -> Result<Tidied> {
     use crate::git::leftovers;
+    if matches!(ending, Ending::Interrupted(_)) {
+        return Ok(Tidied::Nothing);
+    }
+    // Commits and resets act on the checked-out branch: only ever on the agent's own.
+    let on = leftovers::branch(&place.worktree).unwrap_or_else(|_| "a detached HEAD".into());
+    if on != place.branch {
+        anyhow::bail!(
+            "the worktree is on {on}, not on the agent's branch {}",
+            place.branch
+        );
+    }
     match ending {
         Ending::Interrupted(_) => Ok(Tidied::Nothing),
         Ending::Done => {

@@ -170,6 +170,41 @@ echo feature > feature.txt
 }
 
 #[test]
+fn an_agent_that_switched_branches_is_left_as_it_is_and_the_supervisor_stops() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let body = r#"#!/bin/sh
+git checkout -q -b elsewhere
+echo x > x.txt
+git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "on elsewhere"
+exit 1
+"#;
+    let cmd = script(&env, "switches.sh", body);
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the worktree is on elsewhere, not on the agent's branch"),
+        "{err}"
+    );
+    assert!(err.contains("no new task starts"), "{err}");
+    // Nothing was reset or moved: the commit is still on the branch the agent made.
+    let log = git(&env.repo, &["log", "--format=%s", "elsewhere"]);
+    assert!(log.contains("on elsewhere"), "{log}");
+    let plan = env.plan();
+    let tasks = plan["tasks"].as_object().unwrap();
+    assert_eq!(
+        tasks.values().filter(|t| t["attempts"] == 1).count(),
+        1,
+        "{plan}"
+    );
+    assert_eq!(
+        tasks.values().filter(|t| t["status"] == "pending").count(),
+        2,
+        "{plan}"
+    );
+}
+
+#[test]
 fn timeout_stops_the_agent_and_counts_an_attempt() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     let cmd = script(&env, "slow.sh", "#!/bin/sh\nexec sleep 30\n");
