@@ -1,12 +1,12 @@
-//! What a headless run leaves in its worktree, put where it belongs before the next task
-//! starts there. This goes through the user's own `git` (as pushes do): it knows to leave a
-//! repository cloned inside the worktree alone, where libgit2's stash would delete it.
+//! What a headless run leaves in its worktree, checked before the next task starts there.
+//! This goes through the user's own `git` (as pushes do), which reports submodules, nested
+//! repositories and renames the way the user sees them.
 
 use anyhow::{bail, Context, Result};
 use std::path::Path;
-use std::process::Command;
+use std::process::{Command, Output};
 
-fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output> {
+fn git(dir: &Path, args: &[&str]) -> Result<Output> {
     Command::new("git")
         .arg("-C")
         .arg(dir)
@@ -15,7 +15,7 @@ fn git(dir: &Path, args: &[&str]) -> Result<std::process::Output> {
         .context("cannot run git")
 }
 
-/// Runs git in `dir` and returns its trimmed output; a failure is an error with git's words.
+/// Runs git in `dir` and returns its output; a failure is an error with git's words.
 fn run(dir: &Path, args: &[&str]) -> Result<String> {
     let out = git(dir, args)?;
     if !out.status.success() {
@@ -26,66 +26,71 @@ fn run(dir: &Path, args: &[&str]) -> Result<String> {
             String::from_utf8_lossy(&out.stderr).trim()
         );
     }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The commit checked out in the worktree at `dir`.
 pub fn head(dir: &Path) -> Result<String> {
-    run(dir, &["rev-parse", "--verify", "HEAD"])
+    Ok(run(dir, &["rev-parse", "--verify", "HEAD"])?
+        .trim()
+        .to_string())
 }
 
-/// The branch checked out in the worktree at `dir` (an error on a detached HEAD).
-pub fn branch(dir: &Path) -> Result<String> {
-    run(dir, &["symbolic-ref", "--short", "-q", "HEAD"])
+/// The branch checked out in the worktree at `dir`; `None` on a detached HEAD.
+pub fn branch(dir: &Path) -> Result<Option<String>> {
+    let out = git(dir, &["symbolic-ref", "--short", "-q", "HEAD"])?;
+    match out.status.code() {
+        Some(0) => Ok(Some(
+            String::from_utf8_lossy(&out.stdout).trim().to_string(),
+        )),
+        Some(1) if out.stderr.is_empty() => Ok(None),
+        _ => bail!(
+            "git symbolic-ref failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
 }
 
-/// Commits everything the worktree at `dir` has uncommitted — untracked files too; ignored
-/// files and repositories cloned inside it not — on its branch, with `message`. Returns the
-/// new commit (short), or `None` when there was nothing to commit.
-pub fn commit(dir: &Path, message: &str) -> Result<Option<String>> {
-    // Every untracked file by name; a repository inside shows as its directory ("lib/").
-    let status = run(
-        dir,
-        &["status", "--porcelain", "-z", "--untracked-files=all"],
-    )?;
-    if status.is_empty() {
-        return Ok(None);
-    }
-    // An untracked directory with its own .git is another repository: leave it out (git would
-    // add it as a bare gitlink, and its files would not be in the commit anyway).
-    let mut args = vec!["add".to_string(), "-A".into(), "--".into(), ".".into()];
-    for entry in status.split('\0') {
-        if let Some(path) = entry.strip_prefix("?? ") {
-            if path.ends_with('/') && dir.join(path).join(".git").exists() {
-                args.push(format!(":(exclude,literal){}", path.trim_end_matches('/')));
-            }
-        }
-    }
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    run(dir, &args)?;
-    if git(dir, &["diff", "--cached", "--quiet"])?.status.success() {
-        return Ok(None); // nothing that git would commit (a dirty submodule's insides, say)
-    }
-    let mut commit: Vec<&str> = Vec::new();
-    // Without an identity git refuses to commit; swarm then signs as itself.
-    if run(dir, &["config", "user.email"]).is_err() {
-        commit.extend(["-c", "user.name=swarm", "-c", "user.email=swarm@localhost"]);
-    }
-    commit.extend(["commit", "-q", "--no-verify", "-m", message]);
-    run(dir, &commit)?;
-    run(dir, &["rev-parse", "--short", "HEAD"]).map(Some)
+/// What `git status` shows as changed in the worktree at `dir` (untracked files included,
+/// ignored ones not), one entry per path as git prints it.
+pub fn uncommitted(dir: &Path) -> Result<Vec<String>> {
+    let status = run(dir, &["status", "--porcelain", "-z"])?;
+    Ok(status
+        .split('\0')
+        .filter(|e| e.len() > 3)
+        .map(|e| e[3..].to_string())
+        .collect())
 }
 
-/// After a failed attempt that started at commit `start`: what it committed and what it left
-/// uncommitted go to a new branch `aside`, and the worktree's branch goes back to `start`, so
-/// the next task there starts without them. Returns the branch, or `None` when the attempt
-/// left nothing.
-pub fn set_aside(dir: &Path, start: &str, aside: &str, message: &str) -> Result<Option<String>> {
-    commit(dir, message)?;
+/// After a failed attempt that started at commit `start` and left a clean worktree: its
+/// commits are kept on a new branch named after `aside` (with `-2`, `-3`… when taken), and
+/// the worktree's branch goes back to `start`, so the next task there starts without them.
+/// Returns the branch, or `None` when the attempt committed nothing. Refuses a worktree with
+/// uncommitted changes: resetting it could lose them.
+pub fn set_aside(dir: &Path, start: &str, aside: &str) -> Result<Option<String>> {
     if head(dir)? == start {
         return Ok(None);
     }
-    run(dir, &["branch", aside, "HEAD"])?;
+    if !uncommitted(dir)?.is_empty() {
+        bail!(
+            "{}: uncommitted changes; not moving the branch",
+            dir.display()
+        );
+    }
+    let mut name = aside.to_string();
+    let mut n = 1;
+    while git(
+        dir,
+        &["rev-parse", "--verify", "-q", &format!("refs/heads/{name}")],
+    )?
+    .status
+    .success()
+    {
+        n += 1;
+        name = format!("{aside}-{n}");
+    }
+    run(dir, &["branch", &name, "HEAD"])?;
     run(dir, &["reset", "-q", "--hard", start])?;
-    Ok(Some(aside.to_string()))
+    Ok(Some(name))
 }

@@ -88,6 +88,13 @@ pub fn supervise(
     let mut task = first.task.clone();
     let mut command = first.command.clone();
     let mut failed_here: Vec<String> = Vec::new();
+    let mut continued_from_base = match (&first.previous, first.created_branch) {
+        (Some(launch::Previous::Continues(_)), true) => crate::git::open(&ws.main_root)
+            .and_then(|repo| crate::git::base_commit(&repo, req.base.as_deref()))
+            .ok()
+            .map(|oid| oid.to_string()),
+        _ => None,
+    };
     let mut out = Supervised::default();
     say(format!(
         "{}: agent output goes to {}",
@@ -96,7 +103,13 @@ pub fn supervise(
     ));
     loop {
         say(format!("{}: working on {task}", actor.id));
-        let start_tip = crate::git::leftovers::head(&place.worktree).ok();
+        // Where a failed attempt sends the branch back to. The first task of a launch that
+        // continued a previous attempt's branch started on that attempt's commits: going back
+        // means going back to the base, or the next task would build on them.
+        let start_tip = match continued_from_base.take() {
+            Some(base) => Some(base),
+            None => crate::git::leftovers::head(&place.worktree).ok(),
+        };
         let started = Instant::now();
         let ending = run_one(ws, &actor, &command, &task, &log_path, req, opts, signal)?;
         let took = started.elapsed();
@@ -104,22 +117,23 @@ pub fn supervise(
         // uncommitted changes are committed on the branch (they are its work); a failed
         // attempt's commits and changes go to a branch of their own, where its next attempt
         // continues. Nothing is thrown away; if git cannot do it, the supervisor stops.
-        let tidied = tidy(&ending, &place, &actor.id, &task, start_tip.as_deref());
-        let (kept, aside) = match &tidied {
+        let tidied = tidy(&ending, &place, &task, start_tip.as_deref());
+        let (kept, previous) = match &tidied {
             Ok(Tidied::Nothing) => (String::new(), None),
-            Ok(Tidied::Committed(c)) => (
+            Ok(Tidied::Dirty(files)) => (
                 format!(
-                    "; its uncommitted changes were committed on {} ({c})",
-                    place.branch
+                    "; it left uncommitted changes in the worktree ({})",
+                    shorten(files)
                 ),
-                None,
+                Some(place.branch.clone()),
             ),
-            Ok(Tidied::SetAside(b)) => {
-                (format!("; its work is kept on branch {b}"), Some(b.clone()))
-            }
+            Ok(Tidied::SetAside(b)) => (
+                format!("; its commits are kept on branch {b}"),
+                Some(b.clone()),
+            ),
             Err(e) => (
-                format!("; what it left in the worktree is still there ({e:#})"),
-                None,
+                format!("; the worktree is left as it is ({e:#})"),
+                Some(place.branch.clone()),
             ),
         };
         match &ending {
@@ -131,12 +145,12 @@ pub fn supervise(
             }
             Ending::Failed(why) => {
                 let why = format!("{why}{kept}");
-                settle_failed(ws, &actor, &task, aside.as_deref(), why, &mut say)?;
+                settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say)?;
                 failed_here.push(task.clone());
             }
             Ending::TimedOut => {
                 let why = format!("timed out after {}{kept}", human(took));
-                settle_failed(ws, &actor, &task, aside.as_deref(), why, &mut say)?;
+                settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say)?;
                 failed_here.push(task.clone());
             }
             Ending::Interrupted(sig) => {
@@ -157,12 +171,21 @@ pub fn supervise(
         if out.signal.is_some() {
             return Ok(out);
         }
-        if let Err(e) = tidied {
-            let why = format!(
-                "the worktree {} could not be tidied after {task} ({e:#}); no new task starts on top of what is left there",
+        let stop = match &tidied {
+            Ok(Tidied::Dirty(files)) => Some(format!(
+                "the worktree {} has uncommitted changes after {task} ({}); nothing was committed or thrown away: look at them (git -C {} status), commit or discard them, then launch again",
+                place.worktree.display(),
+                shorten(files),
                 place.worktree.display()
-            );
-            retire(ws, &actor, "supervisor stopped: the worktree is not clean")?;
+            )),
+            Err(e) => Some(format!(
+                "the worktree {} could not be checked after {task} ({e:#}); it is left as it is",
+                place.worktree.display()
+            )),
+            Ok(_) => None,
+        };
+        if let Some(why) = stop {
+            retire(ws, &actor, "supervisor stopped: the worktree needs a look")?;
             say(format!("{}: stopping: {why}", actor.id));
             out.stopped = why;
             return Ok(out);
@@ -201,62 +224,62 @@ pub fn supervise(
     }
 }
 
-/// What was done with what a run left in its worktree.
+/// What a run left in its worktree, and what was done with it.
 enum Tidied {
-    /// It left nothing (or was interrupted, and its worktree is left as it is).
+    /// Nothing to do (or the run was interrupted, and its worktree is left as it is).
     Nothing,
-    /// A done task's uncommitted changes were committed on the branch: this commit.
-    Committed(String),
-    /// A failed attempt's commits and changes were moved to this branch.
+    /// Uncommitted changes, left where they are: the supervisor stops rather than start the
+    /// next task on top of them (nothing is committed or thrown away on the agent's behalf).
+    Dirty(Vec<String>),
+    /// A failed attempt's commits were moved to this branch; the agent's branch went back to
+    /// where the task started.
     SetAside(String),
 }
 
-/// Puts what the run left where it belongs, so the next task in this worktree starts from the
-/// agent's own work: a done task's uncommitted changes are committed on the branch (they are
-/// its work); a failed attempt's commits and changes go to a branch of their own, where its
-/// next attempt continues. Nothing is thrown away; an error leaves the worktree as it is.
-fn tidy(
-    ending: &Ending,
-    place: &Place,
-    agent: &str,
-    task: &str,
-    start: Option<&str>,
-) -> Result<Tidied> {
+/// Looks at what the run left, so the next task in this worktree starts from the agent's own
+/// finished work only. An error leaves the worktree as it is.
+fn tidy(ending: &Ending, place: &Place, task: &str, start: Option<&str>) -> Result<Tidied> {
     use crate::git::leftovers;
     if matches!(ending, Ending::Interrupted(_)) {
         return Ok(Tidied::Nothing);
     }
-    // Commits and resets act on the checked-out branch: only ever on the agent's own.
-    let on = leftovers::branch(&place.worktree).unwrap_or_else(|_| "a detached HEAD".into());
-    if on != place.branch {
-        anyhow::bail!(
-            "the worktree is on {on}, not on the agent's branch {}",
+    // Resets act on the checked-out branch: only ever on the agent's own.
+    match leftovers::branch(&place.worktree)? {
+        Some(b) if b == place.branch => {}
+        on => anyhow::bail!(
+            "the worktree is on {}, not on the agent's branch {}",
+            on.unwrap_or_else(|| "a detached HEAD".into()),
             place.branch
-        );
+        ),
     }
-    match ending {
-        Ending::Interrupted(_) => Ok(Tidied::Nothing),
-        Ending::Done => {
-            let message = format!("swarm: changes {agent} left uncommitted when {task} was done");
-            Ok(leftovers::commit(&place.worktree, &message)?
-                .map_or(Tidied::Nothing, Tidied::Committed))
-        }
-        Ending::Failed(_) | Ending::TimedOut => {
-            let Some(start) = start else {
-                anyhow::bail!("the worktree's HEAD was unknown when {task} started");
-            };
+    let dirty = leftovers::uncommitted(&place.worktree)?;
+    if !dirty.is_empty() {
+        return Ok(Tidied::Dirty(dirty));
+    }
+    match (ending, start) {
+        (Ending::Failed(_) | Ending::TimedOut, Some(start)) => {
             let aside = format!(
                 "{}-attempt-{}",
                 place.branch,
                 chrono::Utc::now().timestamp()
             );
-            let message = format!("swarm: unfinished work of {task} by {agent}");
-            Ok(
-                leftovers::set_aside(&place.worktree, start, &aside, &message)?
-                    .map_or(Tidied::Nothing, Tidied::SetAside),
-            )
+            Ok(leftovers::set_aside(&place.worktree, start, &aside)?
+                .map_or(Tidied::Nothing, Tidied::SetAside))
         }
+        (Ending::Failed(_) | Ending::TimedOut, None) => {
+            anyhow::bail!("the worktree's HEAD was unknown when {task} started")
+        }
+        _ => Ok(Tidied::Nothing),
     }
+}
+
+/// A few of `files`, for a message.
+fn shorten(files: &[String]) -> String {
+    let mut s = files.iter().take(5).cloned().collect::<Vec<_>>().join(", ");
+    if files.len() > 5 {
+        s.push_str(&format!(" and {} more", files.len() - 5));
+    }
+    s
 }
 
 /// Marks the supervised agent as finished in the registry.

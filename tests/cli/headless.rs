@@ -73,71 +73,88 @@ fn a_task_failing_three_times_ends_failed_and_says_why() {
     assert_eq!(o.status.code(), Some(3), "nothing is ready any more");
 }
 
-#[test]
-fn a_failed_attempts_work_is_set_aside_and_the_next_task_starts_clean() {
-    let env = Env::with_plan(&crate::support::flat_plan(2));
-    let root = env.repo.parent().unwrap().to_path_buf();
-    // The first run commits something, leaves an untracked file, and exits 1; the next one
-    // records how many files differ from HEAD and what HEAD is when it starts, then commits.
-    let body = format!(
-        r#"#!/bin/sh
-if [ ! -e '{root}/failed-once' ]; then
-  touch '{root}/failed-once'
-  echo one > first-half.txt
-  git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "first half"
-  echo half > half-done.txt
+/// Fails t0000 with a commit; does any other task (recording what it saw at its start).
+const FAILS_T0000: &str = r#"#!/bin/sh
+if [ "$SWARM_TASK" = t0000 ]; then
+  echo "$$" >> tries.txt
+  git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "try at t0000"
   exit 1
 fi
-git status --porcelain | wc -l | tr -d ' ' > '{root}/dirty-at-start'
-git log --format=%s > '{root}/log-at-start'
+git log --format=%s > "$SEEN"
 echo "$SWARM_TASK" > "h-$SWARM_TASK.txt"
 git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headless $SWARM_TASK"
-"#,
-        root = root.display()
-    );
-    let cmd = script(&env, "leaves.sh", &body);
-    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+"#;
+
+#[test]
+fn a_failed_attempts_commits_are_set_aside_and_never_under_another_task() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let cmd = script(&env, "fails.sh", FAILS_T0000);
+    let seen = root.join("seen");
+    let o = env
+        .swarm()
+        .env("SEEN", &seen)
+        .args(["launch", "--headless", "--agent-cmd", &cmd])
+        .output()
+        .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
-        stderr(&o).contains("its work is kept on branch"),
+        stderr(&o).contains("its commits are kept on branch"),
         "{}",
         stderr(&o)
     );
-    let dirty = std::fs::read_to_string(root.join("dirty-at-start")).unwrap();
-    assert_eq!(
-        dirty.trim(),
-        "0",
-        "the second task started in a dirty worktree"
-    );
-    let log = std::fs::read_to_string(root.join("log-at-start")).unwrap();
+    let log = std::fs::read_to_string(&seen).unwrap();
     assert!(
-        !log.contains("first half"),
-        "the failed attempt's commit is not under the next task: {log}"
+        !log.contains("try at t0000"),
+        "t0001 started on the failed attempt: {log}"
     );
-    let plan = env.plan();
-    let failed: Vec<&Value> = plan["tasks"]
+    let first = env.plan()["tasks"]["t0000"]["previousBranch"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(first.contains("-attempt-"), "{first}");
+    let why = env.plan()["tasks"]["t0000"]["lastFailure"].clone();
+    assert!(
+        why.as_str()
+            .unwrap()
+            .contains(&format!("kept on branch {first}")),
+        "{why}"
+    );
+    assert!(git(&env.repo, &["log", "--format=%s", &first]).contains("try at t0000"));
+
+    // The retry starts from the first attempt, fails too, and its branch goes back to the
+    // base, not to the first attempt: both tries are on the new attempt branch only.
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains(&format!("continuing from {first}")),
+        "{}",
+        stderr(&o)
+    );
+    let t = env.plan()["tasks"]["t0000"].clone();
+    assert_eq!(t["attempts"], 2, "{t}");
+    let second = t["previousBranch"].as_str().unwrap();
+    assert_ne!(second, first);
+    let tries = git(&env.repo, &["log", "--format=%s", second]);
+    assert_eq!(tries.matches("try at t0000").count(), 2, "{tries}");
+    let reg = env.registry();
+    let branches: Vec<&str> = reg["agents"]
         .as_object()
         .unwrap()
         .values()
-        .filter(|t| t["attempts"] == 1)
+        .map(|a| a["branch"].as_str().unwrap())
         .collect();
-    assert_eq!(failed.len(), 1, "{plan}");
-    let aside = failed[0]["previousBranch"].as_str().unwrap();
-    assert!(aside.contains("-attempt-"), "{aside}");
-    let why = failed[0]["lastFailure"].as_str().unwrap_or_default();
-    assert!(why.contains(&format!("kept on branch {aside}")), "{why}");
-    // Both halves are on the attempt's branch, where the next attempt starts.
-    let files = git(&env.repo, &["ls-tree", "-r", "--name-only", aside]);
-    assert!(
-        files.contains("first-half.txt") && files.contains("half-done.txt"),
-        "{files}"
+    let main = git(&env.repo, &["rev-parse", "main"]);
+    assert_eq!(
+        git(&env.repo, &["rev-parse", branches[1]]),
+        main,
+        "{branches:?}"
     );
-    assert!(git(&env.repo, &["stash", "list"]).trim().is_empty());
 }
 
 #[test]
-fn a_done_tasks_uncommitted_changes_are_committed_and_a_cloned_repository_is_left_alone() {
-    let env = Env::with_plan(&crate::support::flat_plan(1));
+fn uncommitted_changes_stop_the_supervisor_and_stay_where_they_are() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
     let body = r#"#!/bin/sh
 git init -q vendor/lib
 (cd vendor/lib && echo x > f && git add f && git -c user.name=a -c user.email=a@example.com commit -q -m lib && echo y > g)
@@ -146,22 +163,33 @@ echo feature > feature.txt
     let cmd = script(&env, "forgets.sh", body);
     let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("uncommitted changes were committed"),
-        "{}",
-        stderr(&o)
+    let err = stderr(&o);
+    assert!(err.contains("has uncommitted changes after"), "{err}");
+    assert!(err.contains("feature.txt"), "{err}");
+    let plan = env.plan();
+    let tasks = plan["tasks"].as_object().unwrap();
+    assert_eq!(
+        tasks
+            .values()
+            .filter(|t| t["status"] == "completed")
+            .count(),
+        1,
+        "{plan}"
     );
-    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "completed");
+    assert_eq!(
+        tasks.values().filter(|t| t["status"] == "pending").count(),
+        1,
+        "{plan}"
+    );
     let reg = env.registry();
     let agent = reg["agents"].as_object().unwrap().values().next().unwrap();
-    let (branch, worktree) = (
-        agent["branch"].as_str().unwrap(),
-        PathBuf::from(agent["worktree"].as_str().unwrap()),
+    let worktree = PathBuf::from(agent["worktree"].as_str().unwrap());
+    // Nothing was committed for the agent or thrown away.
+    assert_eq!(
+        git(&worktree, &["rev-parse", "HEAD"]),
+        git(&env.repo, &["rev-parse", "main"])
     );
-    let files = git(&env.repo, &["ls-tree", "-r", "--name-only", branch]);
-    assert!(files.contains("feature.txt"), "{files}");
-    assert!(!files.contains("vendor"), "{files}");
-    // The cloned repository is untouched: its commit and its uncommitted file.
+    assert!(worktree.join("feature.txt").is_file());
     assert!(worktree.join("vendor/lib/g").is_file());
     assert_eq!(
         git(&worktree.join("vendor/lib"), &["log", "--format=%s"]).trim(),
@@ -186,7 +214,7 @@ exit 1
         err.contains("the worktree is on elsewhere, not on the agent's branch"),
         "{err}"
     );
-    assert!(err.contains("no new task starts"), "{err}");
+    assert!(err.contains("it is left as it is"), "{err}");
     // Nothing was reset or moved: the commit is still on the branch the agent made.
     let log = git(&env.repo, &["log", "--format=%s", "elsewhere"]);
     assert!(log.contains("on elsewhere"), "{log}");
