@@ -52,6 +52,20 @@ pub fn branch(dir: &Path) -> Result<Option<String>> {
     }
 }
 
+/// Whether the worktree's HEAD at `dir` contains commit `start`.
+pub fn descends_from(dir: &Path, start: &str) -> Result<bool> {
+    let out = git(dir, &["merge-base", "--is-ancestor", start, "HEAD"])?;
+    match out.status.code() {
+        Some(0) => Ok(true),
+        Some(1) => Ok(false),
+        _ => bail!(
+            "git merge-base failed in {}: {}",
+            dir.display(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ),
+    }
+}
+
 /// What `git status` shows as changed in the worktree at `dir` (untracked files included,
 /// ignored ones not), one entry per path as git prints it.
 pub fn uncommitted(dir: &Path) -> Result<Vec<String>> {

@@ -88,11 +88,15 @@ pub fn supervise(
     let mut task = first.task.clone();
     let mut command = first.command.clone();
     let mut failed_here: Vec<String> = Vec::new();
+    // The first task of a launch that continued a previous attempt's branch started on that
+    // attempt's commits; if it fails, the branch goes back to where they left the base line.
     let mut continued_from_base = match (&first.previous, first.created_branch) {
-        (Some(launch::Previous::Continues(_)), true) => crate::git::open(&ws.main_root)
-            .and_then(|repo| crate::git::base_commit(&repo, req.base.as_deref()))
-            .ok()
-            .map(|oid| oid.to_string()),
+        (Some(launch::Previous::Continues(_)), true) => (|| {
+            let repo = crate::git::open(&ws.main_root).ok()?;
+            let base = crate::git::base_commit(&repo, req.base.as_deref()).ok()?;
+            let tip = crate::git::branch_tip(&repo, &first.branch)?;
+            repo.merge_base(tip, base).ok().map(|oid| oid.to_string())
+        })(),
         _ => None,
     };
     let mut out = Supervised::default();
@@ -103,9 +107,7 @@ pub fn supervise(
     ));
     loop {
         say(format!("{}: working on {task}", actor.id));
-        // Where a failed attempt sends the branch back to. The first task of a launch that
-        // continued a previous attempt's branch started on that attempt's commits: going back
-        // means going back to the base, or the next task would build on them.
+        // Where a failed attempt sends the branch back to.
         let start_tip = match continued_from_base.take() {
             Some(base) => Some(base),
             None => crate::git::leftovers::head(&place.worktree).ok(),
@@ -251,6 +253,16 @@ fn tidy(ending: &Ending, place: &Place, task: &str, start: Option<&str>) -> Resu
             on.unwrap_or_else(|| "a detached HEAD".into()),
             place.branch
         ),
+    }
+    // An agent that moved its branch back dropped commits the branch had (earlier tasks'):
+    // they are in git's reflog, and a person should see this before anything else happens.
+    if let Some(start) = start {
+        if !leftovers::descends_from(&place.worktree, start)? {
+            anyhow::bail!(
+                "the branch no longer contains the commit it was at when {task} started ({}); see git reflog",
+                &start[..start.len().min(10)]
+            );
+        }
     }
     let dirty = leftovers::uncommitted(&place.worktree)?;
     if !dirty.is_empty() {

@@ -80,9 +80,11 @@ impl Txn<'_> {
                     };
                     match crate::git::branch_tip(repo, b) {
                         None => true,
-                        Some(tip) => {
-                            head.is_some_and(|h| crate::git::safety::is_merged(repo, tip, h))
-                        }
+                        // Merged into what the main worktree has out — but not merely checked
+                        // out there (HEAD at the tip itself is someone looking at it).
+                        Some(tip) => head.is_some_and(|h| {
+                            h != tip && crate::git::safety::is_merged(repo, tip, h)
+                        }),
                     }
                 });
                 worktree_gone && branch_done && !awaiting_complete(id)

@@ -233,6 +233,38 @@ exit 1
 }
 
 #[test]
+fn an_agent_that_moves_its_branch_back_stops_the_supervisor() {
+    let env = Env::with_plan(&crate::support::flat_plan(3));
+    let body = r#"#!/bin/sh
+if [ "$SWARM_TASK" = t0000 ]; then
+  echo w > t0000.txt
+  git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "t0000 work"
+else
+  git reset -q --hard main
+fi
+"#;
+    let cmd = script(&env, "rewinds.sh", body);
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("the branch no longer contains the commit it was at"),
+        "{err}"
+    );
+    let plan = env.plan();
+    let pending = plan["tasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|t| t["status"] == "pending")
+        .count();
+    assert_eq!(
+        pending, 1,
+        "the supervisor stopped after the second task: {plan}"
+    );
+}
+
+#[test]
 fn timeout_stops_the_agent_and_counts_an_attempt() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     let cmd = script(&env, "slow.sh", "#!/bin/sh\nexec sleep 30\n");

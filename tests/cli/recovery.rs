@@ -245,6 +245,15 @@ fn agents_retired_over_a_week_ago_with_nothing_left_are_pruned() {
     let kept_dir = env.repo.parent().unwrap().join("still-here");
     std::fs::create_dir_all(&kept_dir).unwrap();
     git(&env.repo, &["branch", "merged"]);
+    let id = ["-c", "user.name=a", "-c", "user.email=a@example.com"];
+    git(
+        &env.repo,
+        &[
+            &id[..],
+            &["commit", "-q", "--allow-empty", "-m", "main moves on"],
+        ]
+        .concat(),
+    );
     git(&env.repo, &["checkout", "-q", "-b", "unmerged"]);
     git(
         &env.repo,
