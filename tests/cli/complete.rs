@@ -161,10 +161,7 @@ fn pr_pushes_and_calls_gh_with_the_right_arguments() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
+    let path = crate::support::path_with(&bin);
     // No --pr: with gh on PATH and a remote, a PR is the default.
     let o = l
         .env

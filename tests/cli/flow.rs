@@ -174,8 +174,7 @@ fn fake_agents(env: &Env) -> std::ffi::OsString {
         use std::os::unix::fs::PermissionsExt;
         std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
     }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::join_paths(std::iter::once(bin).chain(std::env::split_paths(&path))).unwrap()
+    crate::support::path_with(&bin)
 }
 
 #[test]
@@ -422,10 +421,7 @@ fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
     std::fs::write(&tmux, FAKE_TMUX).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&tmux, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = std::env::join_paths(
-        std::iter::once(bin).chain(std::env::split_paths(&std::env::var_os("PATH").unwrap())),
-    )
-    .unwrap();
+    let path = crate::support::path_with(&bin);
     let agent = root.join("finish.sh");
     std::fs::write(&agent, "#!/bin/sh\nswarm task done \"$SWARM_TASK\"\n").unwrap();
     let log = root.join("tmux.log");

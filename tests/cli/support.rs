@@ -192,3 +192,10 @@ pub const CHAIN: &str = r#"{
   },
   "joinPoints": {"all": {"requires": ["a", "b", "c"]}}
 }"#;
+
+/// `PATH` with `bin` first: for stand-ins of gh, tmux and the agent programs.
+pub fn path_with(bin: &Path) -> std::ffi::OsString {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path)))
+        .unwrap()
+}
