@@ -357,6 +357,7 @@ fn run_one(
     let mut child = cmd
         .spawn()
         .with_context(|| format!("cannot start {}", command.argv[0]))?;
+    let guard = Guard::watch(child.id());
     let started = Instant::now();
     let mut beat = Instant::now();
     let status = loop {
@@ -387,7 +388,42 @@ fn run_one(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    drop(guard);
     judge(ws, status, req.source.verdict(), task, &mut log, start)
+}
+
+/// A watchdog outside the supervisor for what PDEATHSIG cannot reach: the processes the agent
+/// started. It waits on a pipe from the supervisor; when the supervisor dies (even by SIGKILL)
+/// the pipe closes and the watchdog kills the agent's whole process group, so nothing keeps
+/// working on a task that the next reconcile gives back. Dropped (the watchdog killed
+/// quietly) once the supervisor has dealt with the agent itself.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn watch(pgid: u32) -> Guard {
+        let mut cmd = Command::new("sh");
+        // `kill -KILL -PGID`: the form dash, bash and busybox all read as a process group.
+        cmd.args(["-c", "read -r _; kill -KILL -\"$1\" 2>/dev/null", "sh"])
+            .arg(pgid.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own group: a Ctrl-C at the terminal is the supervisor's to handle, not its.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // Without sh the agent still dies with the supervisor (PDEATHSIG); only its own
+        // children would not.
+        Guard(cmd.spawn().ok())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut watchdog) = self.0.take() {
+            let _ = watchdog.kill(); // SIGKILL: it never gets to kill the group
+            let _ = watchdog.wait();
+        }
+    }
 }
 
 /// Decides whether a finished run succeeded.

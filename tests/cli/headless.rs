@@ -390,3 +390,51 @@ fn an_agent_dies_with_its_supervisor_so_its_released_task_is_not_worked_twice() 
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.plan()["tasks"]["t0000"]["status"], "pending");
 }
+
+#[test]
+fn what_the_agent_started_dies_with_the_supervisor_too() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let beats = root.join("beats");
+    // The agent starts a helper that keeps writing (as a CLI's tool process would), then waits.
+    let cmd = script(
+        &env,
+        "helper.sh",
+        &format!(
+            "#!/bin/sh
+(while :; do echo x >> '{}'; sleep 0.05; done) &
+exec sleep 60
+",
+            beats.display()
+        ),
+    );
+    let mut sup = env
+        .process()
+        .args(["launch", "--headless", "--agent-cmd", &cmd])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let start = Instant::now();
+    while std::fs::metadata(&beats).map_or(0, |m| m.len()) < 10 {
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "the helper never started"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    sup.kill().unwrap(); // SIGKILL
+    sup.wait().unwrap();
+    // Within a few seconds the file stops growing: the helper is gone too.
+    let start = Instant::now();
+    loop {
+        let before = std::fs::metadata(&beats).unwrap().len();
+        std::thread::sleep(Duration::from_millis(500));
+        if std::fs::metadata(&beats).unwrap().len() == before {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "a process the agent started outlived the supervisor"
+        );
+    }
+}
