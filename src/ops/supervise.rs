@@ -88,17 +88,7 @@ pub fn supervise(
     let mut task = first.task.clone();
     let mut command = first.command.clone();
     let mut failed_here: Vec<String> = Vec::new();
-    // The first task of a launch that continued a previous attempt's branch started on that
-    // attempt's commits; if it fails, the branch goes back to where they left the base line.
-    let mut continued_from_base = match (&first.previous, first.created_branch) {
-        (Some(launch::Previous::Continues(_)), true) => (|| {
-            let repo = crate::git::open(&ws.main_root).ok()?;
-            let base = crate::git::base_commit(&repo, req.base.as_deref()).ok()?;
-            let tip = crate::git::branch_tip(&repo, &first.branch)?;
-            repo.merge_base(tip, base).ok().map(|oid| oid.to_string())
-        })(),
-        _ => None,
-    };
+    let mut continued_from_base = continued_base(ws, req, first);
     let mut out = Supervised::default();
     say(format!(
         "{}: agent output goes to {}",
@@ -115,10 +105,8 @@ pub fn supervise(
         let started = Instant::now();
         let ending = run_one(ws, &actor, &command, &task, &log_path, req, opts, signal)?;
         let took = started.elapsed();
-        // The next task in this worktree starts from what is this agent's own: a done task's
-        // uncommitted changes are committed on the branch (they are its work); a failed
-        // attempt's commits and changes go to a branch of their own, where its next attempt
-        // continues. Nothing is thrown away; if git cannot do it, the supervisor stops.
+        // The next task in this worktree starts from the agent's finished work only (see
+        // `tidy`); uncommitted leftovers or a surprise in git stop the supervisor below.
         let tidied = tidy(&ending, &place, &task, start_tip.as_deref());
         let (kept, previous) = match &tidied {
             Ok(Tidied::Nothing) => (String::new(), None),
@@ -224,6 +212,19 @@ pub fn supervise(
             }
         }
     }
+}
+
+/// Where the first task of a launch that continued a previous attempt's branch goes back to if
+/// it fails: it started on that attempt's commits, so to where they left the base line (their
+/// merge base with it). `None` for any other launch: its tasks go back to where they started.
+fn continued_base(ws: &Workspace, req: &LaunchRequest, first: &Launched) -> Option<String> {
+    if !(first.created_branch && matches!(first.previous, Some(launch::Previous::Continues(_)))) {
+        return None;
+    }
+    let repo = crate::git::open(&ws.main_root).ok()?;
+    let base = crate::git::base_commit(&repo, req.base.as_deref()).ok()?;
+    let tip = crate::git::branch_tip(&repo, &first.branch)?;
+    repo.merge_base(tip, base).ok().map(|oid| oid.to_string())
 }
 
 /// What a run left in its worktree, and what was done with it.
