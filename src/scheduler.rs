@@ -2,6 +2,7 @@
 //! nothing is ready. Plan in, decision out.
 
 use crate::plan::{graph, Glob, Plan, Status};
+use crate::registry::Registry;
 
 /// For every task, whether it can be claimed now: pending, unclaimed, every blocker done.
 /// `claimed(id)` says whether the registry holds a claim on a task.
@@ -44,17 +45,30 @@ pub fn may_become_ready(plan: &Plan, claimed: impl Fn(&str) -> bool) -> bool {
     if !working {
         return false;
     }
-    let mut cut_off = vec![false; plan.tasks.len()];
-    for &i in &plan.order {
-        cut_off[i] = plan.tasks[i]
-            .blocked_by
-            .iter()
-            .any(|&b| plan.tasks[b].status == Status::Failed || cut_off[b]);
-    }
+    // A pending task is never failed itself, so cut off means waiting for a failed task.
+    let cut_off = cut_off(plan);
     plan.tasks
         .iter()
         .enumerate()
         .any(|(i, t)| t.status == Status::Pending && !t.claimed && !claimed(&t.id) && !cut_off[i])
+}
+
+/// Tasks that can never be done: failed, or waiting (directly or not) for a failed task.
+pub fn cut_off(plan: &Plan) -> Vec<bool> {
+    let mut cut = vec![false; plan.tasks.len()];
+    for &i in &plan.order {
+        let t = &plan.tasks[i];
+        cut[i] = t.status == Status::Failed || t.blocked_by.iter().any(|&b| cut[b]);
+    }
+    cut
+}
+
+/// Whether task `i` is being worked on: in progress, or claimed in the plan or the registry.
+pub fn worked_on<'a>(plan: &'a Plan, registry: &'a Registry) -> impl Fn(usize) -> bool + 'a {
+    move |i| {
+        let t = &plan.tasks[i];
+        t.status == Status::InProgress || t.claimed || registry.claimed_tasks.contains_key(&t.id)
+    }
 }
 
 /// Why nothing can be claimed, in one paragraph for people. `holder(i)` names the agent

@@ -30,7 +30,7 @@ pub fn exec(ctx: &Ctx, args: &JoinStatusArgs) -> Result<u8> {
     if points.is_empty() {
         bail!("{}: the plan defines no joinPoints", plan.path().display());
     }
-    let live = registry.agents.values().filter(|a| !a.is_retired()).count();
+    let live = registry.live_agents();
     let schedule = join::schedule(&plan, &registry, live);
     let reports: Vec<JoinReport> = points
         .iter()

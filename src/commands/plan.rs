@@ -3,8 +3,9 @@
 use super::{Ctx, EXIT_OK};
 use crate::cli::PlanCommand;
 use crate::ops::simulate;
-use crate::plan::{Plan, Status};
+use crate::plan::Plan;
 use crate::registry::Registry;
+use crate::scheduler;
 use crate::ui;
 use anyhow::{bail, Context, Result};
 use std::path::{Path, PathBuf};
@@ -38,18 +39,14 @@ fn simulate(ctx: &Ctx, agents: Option<u16>, file: Option<PathBuf>, json: bool) -
         Some(f) => (Plan::load(&f)?, Registry::default()),
         None => ctx.workspace()?.snapshot()?,
     };
-    let live = registry.agents.values().filter(|a| !a.is_retired()).count();
+    let live = registry.live_agents();
     let agents = match agents {
         Some(n) => usize::from(n),
         None if live > 0 => live,
         None if !plan.agents.is_empty() => plan.agents.len(),
         None => 3,
     };
-    let working = |i: usize| {
-        let t = &plan.tasks[i];
-        t.status == Status::InProgress || t.claimed || registry.claimed_tasks.contains_key(&t.id)
-    };
-    let r = simulate::report(&plan, agents, working);
+    let r = simulate::report(&plan, agents, scheduler::worked_on(&plan, &registry));
     if json {
         crate::output::json(&r)?;
         return Ok(EXIT_OK);

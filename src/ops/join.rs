@@ -3,6 +3,7 @@
 use super::simulate::{self, Schedule};
 use crate::plan::{JoinPoint, Plan, Status};
 use crate::registry::Registry;
+use crate::scheduler;
 use serde::Serialize;
 
 /// One required task of a join point.
@@ -98,8 +99,5 @@ pub fn report(
 /// The remaining work played out with the live agents (at least one), tasks being worked on
 /// first: what join-status's estimates come from.
 pub fn schedule(plan: &Plan, registry: &Registry, live_agents: usize) -> Schedule {
-    simulate::run(plan, live_agents, |i| {
-        let t = &plan.tasks[i];
-        t.status == Status::InProgress || t.claimed || registry.claimed_tasks.contains_key(&t.id)
-    })
+    simulate::run(plan, live_agents, scheduler::worked_on(plan, registry))
 }

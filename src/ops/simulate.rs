@@ -2,7 +2,8 @@
 //! (priority, longest critical path, plan order), each task taking its estimate (1 h when
 //! absent) less its progress. Pure code: plan in, schedule out.
 
-use crate::plan::{graph, Plan, Priority, Status};
+use crate::plan::{graph, Plan, Priority};
+use crate::scheduler;
 use serde::Serialize;
 use std::cmp::{Ordering, Reverse};
 use std::collections::BinaryHeap;
@@ -104,21 +105,11 @@ impl PartialEq for Running {
 }
 impl Eq for Running {}
 
-/// Tasks that can never be done: failed, or waiting (directly or not) for a failed task.
-pub fn unreachable(plan: &Plan) -> Vec<bool> {
-    let mut cut = vec![false; plan.tasks.len()];
-    for &i in &plan.order {
-        let t = &plan.tasks[i];
-        cut[i] = t.status == Status::Failed || t.blocked_by.iter().any(|&b| cut[b]);
-    }
-    cut
-}
-
 /// Plays the remaining work out with `agents` agents (at least 1). Tasks in progress
 /// (`working(i)`: status in-progress or claimed) are started first, then ready tasks in the
 /// scheduler's order as agents come free. O((tasks + edges) log tasks).
 pub fn run(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Schedule {
-    let cut = unreachable(plan);
+    let cut = scheduler::cut_off(plan);
     let path = graph::critical_path_from(&plan.tasks, &plan.order, &plan.dependents);
     run_with(plan, agents, &working, &cut, &path)
 }
@@ -209,7 +200,7 @@ fn run_with(
 /// 4, at most 64).
 pub fn report(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Report {
     let agents = agents.max(1);
-    let cut = unreachable(plan);
+    let cut = scheduler::cut_off(plan);
     let path = graph::critical_path_from(&plan.tasks, &plan.order, &plan.dependents);
     let main = run_with(plan, agents, &working, &cut, &path);
     let work: f64 = plan
@@ -257,6 +248,7 @@ pub fn report(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Re
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::plan::Status;
     use std::path::Path;
 
     fn plan(text: &str) -> Plan {

@@ -30,6 +30,13 @@ fn default_version() -> Value {
     Value::from("1.0")
 }
 
+impl Registry {
+    /// How many agents are not retired (the live ones, as far as the registry knows).
+    pub fn live_agents(&self) -> usize {
+        self.agents.values().filter(|a| !a.is_retired()).count()
+    }
+}
+
 impl Default for Registry {
     fn default() -> Self {
         Registry {
