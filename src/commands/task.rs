@@ -190,9 +190,7 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
             .claimed_tasks
             .get(id)
             .and_then(|c| c.claimed_at.clone()),
-        previous_branch: plan
-            .field(i, "previousBranch")
-            .and_then(|v| v.as_str().map(str::to_string)),
+        previous_branch: plan.previous_branch(i),
         row,
     };
     if json {

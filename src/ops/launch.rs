@@ -63,15 +63,6 @@ pub enum Previous {
     Apart(String),
 }
 
-impl Previous {
-    /// The previous attempt's branch.
-    pub fn branch(&self) -> &str {
-        match self {
-            Previous::Continues(b) | Previous::Apart(b) => b,
-        }
-    }
-}
-
 /// How `launch` ended.
 #[derive(Debug, Clone)]
 pub enum LaunchOutcome {
@@ -123,10 +114,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     }
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();
-    let previous = txn
-        .plan
-        .field(i, "previousBranch")
-        .and_then(|v| v.as_str().map(str::to_string));
+    let previous = txn.plan.previous_branch(i);
     txn.commit()?;
 
     let start = start_point(&repo, base, previous.as_deref());

@@ -663,10 +663,7 @@ fn claim_next(
     };
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();
-    let previous = txn
-        .plan
-        .field(i, "previousBranch")
-        .and_then(|v| v.as_str().map(str::to_string));
+    let previous = txn.plan.previous_branch(i);
     txn.commit()?;
     Ok(Ok((task, previous)))
 }

@@ -149,6 +149,13 @@ impl Plan {
             .and_then(|v| v.as_str().map(str::to_string))
     }
 
+    /// The branch of task `i`'s last failed attempt (`previousBranch`), where its next
+    /// attempt starts, if it has one.
+    pub fn previous_branch(&self, i: usize) -> Option<String> {
+        self.field(i, "previousBranch")
+            .and_then(|v| v.as_str().map(str::to_string))
+    }
+
     /// Where the plan lives.
     pub fn path(&self) -> &Path {
         &self.path

@@ -115,15 +115,21 @@ impl Txn<'_> {
 }
 
 impl Txn<'_> {
-    /// Marks `agent` finished (state `done`, no current task) and logs why.
-    pub fn retire(&mut self, agent: &str, why: &str) {
+    /// Sets `agent`'s retired `state` (`done`, `dead`, `exited`), stamped `retiredAt`, with no
+    /// current task.
+    pub(super) fn mark_retired(&mut self, agent: &str, state: &str) {
         let now = format_time(self.now);
         if let Some(a) = self.registry.agents.get_mut(agent) {
-            a.state = Some("done".into());
+            a.state = Some(state.into());
             a.current_task = None;
             a.retired_at = Some(now);
             self.registry_dirty = true;
         }
+    }
+
+    /// Marks `agent` finished (state `done`, no current task) and logs why.
+    pub fn retire(&mut self, agent: &str, why: &str) {
+        self.mark_retired(agent, "done");
         self.log(
             "retire",
             Some(agent),

@@ -12,7 +12,7 @@
 use super::Txn;
 use crate::plan::Status;
 use crate::registry::liveness::{judge, Liveness};
-use crate::registry::model::{format_time, parse_time};
+use crate::registry::model::parse_time;
 use crate::registry::AgentEntry;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
@@ -168,12 +168,7 @@ impl Txn<'_> {
         // A process that ended holding no task (an agent that finished and quit) is not an
         // alarm: it is `exited`; `dead` is for one that left a task behind.
         let state = if held.is_empty() { "exited" } else { "dead" };
-        let now = format_time(self.now);
-        if let Some(entry) = self.registry.agents.get_mut(agent) {
-            entry.state = Some(state.into());
-            entry.current_task = None;
-            entry.retired_at = Some(now);
-        }
+        self.mark_retired(agent, state);
         self.registry_dirty = true;
         if held.is_empty() {
             self.log(state, Some(agent), None, None, None, Some(why.to_string()));
