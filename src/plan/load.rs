@@ -108,9 +108,6 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
     }
 }
 
-/// The tasks as located by the general reader: id and where its object is in the file.
-type Located<'a> = Vec<(Cow<'a, str>, (usize, usize))>;
-
 /// What both readers give: every task with the fields swarm reads, and the other sections.
 struct Read<'a> {
     tasks: Tasks<'a>,
@@ -135,20 +132,15 @@ fn read_scanned(text: &str) -> Result<Read<'_>, ()> {
 fn read_general(text: &str) -> Result<Read<'_>, ()> {
     let ObjectOnly(mut top): ObjectOnly<PlanTop> = serde_json::from_str(text).map_err(drop)?;
     let base = text.as_ptr() as usize;
-    let raw_tasks = std::mem::take(&mut top.tasks.0);
-    let mut located: Located = Vec::with_capacity(raw_tasks.len());
-    for (id, raw) in raw_tasks {
+    let mut tasks = Tasks::default();
+    for (id, raw) in std::mem::take(&mut top.tasks.0) {
         let slice = raw.get();
         let start = (slice.as_ptr() as usize).checked_sub(base).ok_or(())?;
         if start + slice.len() > text.len() {
             return Err(());
         }
-        located.push((id, (start, start + slice.len())));
-    }
-    let mut tasks = Tasks::default();
-    for (id, span) in located {
-        let ObjectOnly(t) =
-            serde_json::from_str::<ObjectOnly<TaskFile>>(&text[span.0..span.1]).map_err(drop)?;
+        let span = (start, start + slice.len());
+        let ObjectOnly(t) = serde_json::from_str::<ObjectOnly<TaskFile>>(slice).map_err(drop)?;
         tasks.blockers.extend(t.blocked_by.unwrap_or_default());
         let task = Task {
             title: t.title.unwrap_or_default().into_owned(),

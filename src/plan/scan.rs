@@ -158,19 +158,31 @@ impl<'a> Scanner<'a> {
 
     /// An object: calls `field` with each key, positioned before the value, which it must read.
     fn object(&mut self, mut field: impl FnMut(&mut Self, &'a str) -> R<()>) -> R<()> {
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
+        self.list(b'{', b'}', |s| {
+            s.ws();
+            let key = s.key()?;
+            s.eat(b':')?;
+            field(s, key)
+        })
+    }
+
+    /// An array: calls `item` positioned before each element, which it must read.
+    fn array(&mut self, item: impl FnMut(&mut Self) -> R<()>) -> R<()> {
+        self.list(b'[', b']', item)
+    }
+
+    /// `open`, then `entry` read by `entry` separated by commas, then `close`.
+    fn list(&mut self, open: u8, close: u8, mut entry: impl FnMut(&mut Self) -> R<()>) -> R<()> {
+        self.eat(open)?;
+        if self.peek()? == close {
             self.i += 1;
             return Ok(());
         }
         loop {
-            self.ws();
-            let key = self.key()?;
-            self.eat(b':')?;
-            field(self, key)?;
+            entry(self)?;
             match self.peek()? {
                 b',' => self.i += 1,
-                b'}' => {
+                c if c == close => {
                     self.i += 1;
                     return Ok(());
                 }
@@ -309,25 +321,6 @@ impl<'a> Scanner<'a> {
         Ok(&self.text[start..self.i])
     }
 
-    fn array(&mut self, mut item: impl FnMut(&mut Self) -> R<()>) -> R<()> {
-        self.eat(b'[')?;
-        if self.peek()? == b']' {
-            self.i += 1;
-            return Ok(());
-        }
-        loop {
-            item(self)?;
-            match self.peek()? {
-                b',' => self.i += 1,
-                b']' => {
-                    self.i += 1;
-                    return Ok(());
-                }
-                _ => return Err(()),
-            }
-        }
-    }
-
     fn tasks(&mut self, out: &mut Tasks<'a>) -> R<()> {
         self.object(|s, id| {
             // An empty id is refused with its own message by the general reader.
@@ -352,45 +345,40 @@ impl<'a> Scanner<'a> {
         seen: &mut u16,
         blockers: &mut Vec<Cow<'a, str>>,
     ) -> R<()> {
-        const FIELDS: [&str; 10] = [
-            "title",
-            "description",
-            "agent",
-            "status",
-            "blockedBy",
-            "priority",
-            "estimate",
-            "progress",
-            "claimed",
-            "attempts",
-        ];
-        let Some(k) = FIELDS.iter().position(|&f| f == field) else {
-            return self.skip(2);
+        // Each field swarm reads has a bit in `seen`: serde refuses a repeated one.
+        let mut once = |bit: u16| match std::mem::replace(seen, *seen | bit) & bit {
+            0 => Ok(()),
+            _ => Err(()),
         };
-        if *seen & (1 << k) != 0 {
-            return Err(());
-        }
-        *seen |= 1 << k;
         match field {
-            "title" => t.title = self.text_value()?.into_owned(),
-            "description" => t.description = self.text_value()?.into_owned(),
+            "title" => {
+                once(1)?;
+                t.title = self.text_value()?.into_owned();
+            }
+            "description" => {
+                once(2)?;
+                t.description = self.text_value()?.into_owned();
+            }
             "agent" => {
+                once(4)?;
                 let a = self.text_value()?;
                 t.agent = (!a.is_empty()).then(|| a.into_owned());
             }
-            "status" => t.status = Status::parse(&self.text_value()?).ok_or(())?,
-            "blockedBy" => self.array(|s| {
-                blockers.push(s.text_value()?);
-                Ok(())
-            })?,
+            "status" => {
+                once(8)?;
+                t.status = Status::parse(&self.text_value()?).ok_or(())?;
+            }
+            "blockedBy" => {
+                once(16)?;
+                self.array(|s| {
+                    blockers.push(s.text_value()?);
+                    Ok(())
+                })?;
+            }
             "priority" => {
-                t.priority = Priority(match self.peek()? {
-                    b'"' => match self.text_value()?.as_ref() {
-                        "high" => 1,
-                        "medium" => 2,
-                        "low" => 3,
-                        _ => return Err(()),
-                    },
+                once(32)?;
+                t.priority = match self.peek()? {
+                    b'"' => Priority::named(&self.text_value()?).ok_or(())?,
                     _ => {
                         let n = self.number()?;
                         // serde_json reads `-0` as a float, which is no priority.
@@ -398,17 +386,19 @@ impl<'a> Scanner<'a> {
                         if !int.bytes().all(|c| c.is_ascii_digit()) || n.text == "-0" {
                             return Err(());
                         }
-                        n.text.parse::<i64>().map_err(drop)?
+                        Priority(n.text.parse::<i64>().map_err(drop)?)
                     }
-                })
+                }
             }
             "estimate" => {
+                once(64)?;
                 t.estimate = Some(match self.peek()? {
                     b'"' => Estimate::parse(&self.text_value()?).ok_or(())?.0,
                     _ => self.hours()?,
                 })
             }
             "progress" => {
+                once(128)?;
                 let n = self.number()?;
                 let pct = match n.plain {
                     true => n.text.parse::<u8>().map_err(drop)?,
@@ -420,19 +410,21 @@ impl<'a> Scanner<'a> {
                 t.progress = Some(pct);
             }
             "claimed" => {
+                once(256)?;
                 t.claimed = match self.peek()? {
                     b't' => self.literal(b"true").map(|()| true)?,
                     _ => self.literal(b"false").map(|()| false)?,
                 }
             }
-            _ => {
-                // attempts
+            "attempts" => {
+                once(512)?;
                 let n = self.number()?;
                 if !n.plain {
                     return Err(());
                 }
                 t.attempts = n.text.parse::<u32>().map_err(drop)?;
             }
+            _ => self.skip(2)?,
         }
         Ok(())
     }

@@ -63,6 +63,18 @@ impl fmt::Display for Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct Priority(pub i64);
 
+impl Priority {
+    /// The named priorities: `high` = 1, `medium` = 2, `low` = 3.
+    pub fn named(name: &str) -> Option<Priority> {
+        match name {
+            "high" => Some(Priority(1)),
+            "medium" => Some(Priority(2)),
+            "low" => Some(Priority(3)),
+            _ => None,
+        }
+    }
+}
+
 impl Default for Priority {
     fn default() -> Self {
         Priority(2)
@@ -82,14 +94,9 @@ impl<'de> Deserialize<'de> for Priority {
             .map_err(|_| de::Error::custom(format!("invalid priority: expected {expected}")))?
         {
             Raw::Int(n) => Ok(Priority(n)),
-            Raw::Name(s) => match s.as_str() {
-                "high" => Ok(Priority(1)),
-                "medium" => Ok(Priority(2)),
-                "low" => Ok(Priority(3)),
-                other => Err(de::Error::custom(format!(
-                    "invalid priority {other:?}: expected {expected}"
-                ))),
-            },
+            Raw::Name(s) => Priority::named(&s).ok_or_else(|| {
+                de::Error::custom(format!("invalid priority {s:?}: expected {expected}"))
+            }),
         }
     }
 }
