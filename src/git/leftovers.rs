@@ -67,7 +67,8 @@ pub fn descends_from(dir: &Path, start: &str) -> Result<bool> {
 }
 
 /// What `git status` shows as changed in the worktree at `dir` (untracked files included,
-/// ignored ones not), one entry per path as git prints it.
+/// ignored ones not), one entry per path as git prints it. Not `safety::uncommitted`
+/// (libgit2): this guards a `git reset --hard`, so it asks the same git that will reset.
 pub fn uncommitted(dir: &Path) -> Result<Vec<String>> {
     let status = run(dir, &["status", "--porcelain", "-z"])?;
     Ok(status

@@ -108,22 +108,32 @@ pub fn supervise(
         // The next task in this worktree starts from the agent's finished work only (see
         // `tidy`); uncommitted leftovers or a surprise in git stop the supervisor below.
         let tidied = tidy(&ending, &place, &task, start_tip.as_deref());
-        let (kept, previous) = match &tidied {
-            Ok(Tidied::Nothing) => (String::new(), None),
+        // What the settled task says about it, its next attempt's start, and why the
+        // supervisor stops here, if it does.
+        let (kept, previous, stop) = match &tidied {
+            Ok(Tidied::Nothing) => (String::new(), None, None),
             Ok(Tidied::Dirty(files)) => (
-                format!(
-                    "; it left uncommitted changes in the worktree ({})",
-                    shorten(files)
-                ),
+                format!("; it left uncommitted changes in the worktree ({})", shorten(files)),
                 Some(place.branch.clone()),
+                Some(format!(
+                    "the worktree {} has uncommitted changes after {task} ({}); nothing was committed or thrown away: look at them (git -C {} status), commit or discard them, then launch again",
+                    place.worktree.display(),
+                    shorten(files),
+                    place.worktree.display()
+                )),
             ),
             Ok(Tidied::SetAside(b)) => (
                 format!("; its commits are kept on branch {b}"),
                 Some(b.clone()),
+                None,
             ),
             Err(e) => (
                 format!("; the worktree is left as it is ({e:#})"),
                 Some(place.branch.clone()),
+                Some(format!(
+                    "the worktree {} could not be checked after {task} ({e:#}); it is left as it is",
+                    place.worktree.display()
+                )),
             ),
         };
         match &ending {
@@ -161,19 +171,6 @@ pub fn supervise(
         if out.signal.is_some() {
             return Ok(out);
         }
-        let stop = match &tidied {
-            Ok(Tidied::Dirty(files)) => Some(format!(
-                "the worktree {} has uncommitted changes after {task} ({}); nothing was committed or thrown away: look at them (git -C {} status), commit or discard them, then launch again",
-                place.worktree.display(),
-                shorten(files),
-                place.worktree.display()
-            )),
-            Err(e) => Some(format!(
-                "the worktree {} could not be checked after {task} ({e:#}); it is left as it is",
-                place.worktree.display()
-            )),
-            Ok(_) => None,
-        };
         if let Some(why) = stop {
             retire(ws, &actor, "supervisor stopped: the worktree needs a look")?;
             say(format!("{}: stopping: {why}", actor.id));
