@@ -213,11 +213,7 @@ fn refuses_while_the_agent_runs_and_cleans_up_after_it_died() {
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = std::time::Instant::now();
-    while !mark.exists() {
-        assert!(start.elapsed().as_secs() < 30, "agent never started");
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
+    crate::support::wait_until(30, || mark.exists(), || "agent never started".into());
     let reg = env.registry();
     let id = reg["agents"]
         .as_object()

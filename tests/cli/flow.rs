@@ -441,20 +441,15 @@ fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
         stderr(&o)
     );
     // Each pane's `swarm launch` claims a task and becomes the agent, which finishes it.
-    let start = std::time::Instant::now();
-    while !env.plan()["tasks"]
-        .as_object()
-        .unwrap()
-        .values()
-        .all(|t| t["status"] == "completed")
-    {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(30),
-            "{}",
-            env.plan()
-        );
-        std::thread::sleep(std::time::Duration::from_millis(100));
-    }
+    let all_done = || {
+        let plan = env.plan();
+        plan["tasks"]
+            .as_object()
+            .unwrap()
+            .values()
+            .all(|t| t["status"] == "completed")
+    };
+    crate::support::wait_until(30, all_done, || env.plan().to_string());
     let calls = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<&str> = calls.lines().collect();
     assert_eq!(calls.len(), 3, "{calls:?}");

@@ -1,8 +1,8 @@
 //! `launch --headless`: supervised agents, judged by their outcome; signals give tasks back.
 
-use crate::support::{git, stderr, stdout, Env};
+use crate::support::{git, stderr, stdout, wait_until, Env};
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 /// Commits a file for its task and exits 0; never calls swarm (the supervisor marks it done).
@@ -10,6 +10,11 @@ const COMMITS: &str = r#"#!/bin/sh
 echo "$SWARM_TASK" > "h-$SWARM_TASK.txt"
 git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headless $SWARM_TASK"
 "#;
+
+/// Whether the agent wrote its pid to `mark`.
+fn started(mark: &Path) -> bool {
+    std::fs::read_to_string(mark).is_ok_and(|s| !s.trim().is_empty())
+}
 
 fn script(env: &Env, name: &str, body: &str) -> String {
     let path = env.repo.parent().unwrap().join(name);
@@ -301,17 +306,7 @@ fn ctrl_c_on_a_supervisor_gives_the_task_back_and_leaves_valid_files() {
         .stderr(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&mark)
-        .map(|s| s.trim().is_empty())
-        .unwrap_or(true)
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "agent never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(30, || started(&mark), || "agent never started".into());
     let agent_pid = std::fs::read_to_string(&mark).unwrap().trim().to_string();
     let status = std::process::Command::new("kill")
         .args(["-INT", &sup.id().to_string()])
@@ -361,30 +356,18 @@ fn an_agent_dies_with_its_supervisor_so_its_released_task_is_not_worked_twice() 
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::fs::read_to_string(&mark).map_or(true, |s| s.trim().is_empty()) {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "agent never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(30, || started(&mark), || "agent never started".into());
     let agent = PathBuf::from(format!(
         "/proc/{}",
         std::fs::read_to_string(&mark).unwrap().trim()
     ));
     sup.kill().unwrap(); // SIGKILL: no chance to clean up
     sup.wait().unwrap();
-    let start = Instant::now();
-    while agent.exists()
-        && !std::fs::read_to_string(agent.join("stat")).is_ok_and(|s| s.contains(") Z"))
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "the agent outlived its supervisor"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let gone = || {
+        !agent.exists()
+            || std::fs::read_to_string(agent.join("stat")).is_ok_and(|s| s.contains(") Z"))
+    };
+    wait_until(10, gone, || "the agent outlived its supervisor".into());
     // The next command frees the task; nobody else is working on it.
     let o = env.run(&["list", "--json"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -414,27 +397,18 @@ exec sleep 60
         .stderr(std::process::Stdio::null())
         .spawn()
         .unwrap();
-    let start = Instant::now();
-    while std::fs::metadata(&beats).map_or(0, |m| m.len()) < 10 {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "the helper never started"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let size = || std::fs::metadata(&beats).map_or(0, |m| m.len());
+    wait_until(30, || size() >= 10, || "the helper never started".into());
     sup.kill().unwrap(); // SIGKILL
     sup.wait().unwrap();
     // Within a few seconds the file stops growing: the helper is gone too.
-    let start = Instant::now();
-    loop {
-        let before = std::fs::metadata(&beats).unwrap().len();
+    let mut before = size();
+    let still = || {
         std::thread::sleep(Duration::from_millis(500));
-        if std::fs::metadata(&beats).unwrap().len() == before {
-            break;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "a process the agent started outlived the supervisor"
-        );
-    }
+        let now = size();
+        std::mem::replace(&mut before, now) == now
+    };
+    wait_until(10, still, || {
+        "a process the agent started outlived the supervisor".into()
+    });
 }

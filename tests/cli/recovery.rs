@@ -1,10 +1,9 @@
 //! Dead agents: their tasks come back, their work is the next attempt's starting point;
 //! `recover` and `log` show it.
 
-use crate::support::{changed, git, stderr, stdout, Env};
+use crate::support::{changed, git, stderr, stdout, wait_until, Env};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
 /// An agent that commits its work, says so, then works on (sleeps) until killed.
 const COMMIT_THEN_WAIT: &str = r#"#!/bin/sh
@@ -15,15 +14,11 @@ exec sleep 600
 "#;
 
 fn wait_for(path: &Path) {
-    let start = Instant::now();
-    while !path.exists() {
-        assert!(
-            start.elapsed() < Duration::from_secs(30),
-            "{} never appeared",
-            path.display()
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    wait_until(
+        30,
+        || path.exists(),
+        || format!("{} never appeared", path.display()),
+    );
 }
 
 #[test]

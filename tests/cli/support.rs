@@ -199,3 +199,14 @@ pub fn path_with(bin: &Path) -> std::ffi::OsString {
     std::env::join_paths(std::iter::once(bin.to_path_buf()).chain(std::env::split_paths(&path)))
         .unwrap()
 }
+
+/// Polls `ready` every 20 ms until it holds; after `limit` seconds the test fails with `what()`.
+pub fn wait_until(limit: u64, mut ready: impl FnMut() -> bool, what: impl FnOnce() -> String) {
+    let start = std::time::Instant::now();
+    while !ready() {
+        if start.elapsed() >= std::time::Duration::from_secs(limit) {
+            panic!("{}", what());
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
