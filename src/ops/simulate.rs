@@ -51,59 +51,43 @@ pub struct SweepPoint {
     pub makespan: f64,
 }
 
-/// The scheduler's preference among ready tasks: higher priority, then the longer critical
-/// path through the tasks waiting on it, then plan order (as `scheduler::pick_next`).
+/// Hours, ordered by `total_cmp`, so that the heaps' entries can derive their order.
 #[derive(Debug, Clone, Copy)]
+struct Hours(f64);
+
+impl Ord for Hours {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.0.total_cmp(&other.0)
+    }
+}
+impl PartialOrd for Hours {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl PartialEq for Hours {
+    fn eq(&self, other: &Self) -> bool {
+        self.cmp(other) == Ordering::Equal
+    }
+}
+impl Eq for Hours {}
+
+/// The scheduler's preference among ready tasks, smallest first: higher priority, then the
+/// longer critical path through the tasks waiting on it, then plan order (as
+/// `scheduler::pick_next`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     priority: Priority,
-    path: f64,
+    path: Reverse<Hours>,
     index: usize,
 }
-
-impl Ord for Key {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.priority
-            .cmp(&other.priority)
-            .then(other.path.total_cmp(&self.path))
-            .then(self.index.cmp(&other.index))
-    }
-}
-impl PartialOrd for Key {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for Key {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Key {}
 
 /// A running task, ordered by when it is done (then by index, for determinism).
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 struct Running {
-    done_at: f64,
+    done_at: Hours,
     index: usize,
 }
-impl Ord for Running {
-    fn cmp(&self, other: &Self) -> Ordering {
-        self.done_at
-            .total_cmp(&other.done_at)
-            .then(self.index.cmp(&other.index))
-    }
-}
-impl PartialOrd for Running {
-    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
-        Some(self.cmp(other))
-    }
-}
-impl PartialEq for Running {
-    fn eq(&self, other: &Self) -> bool {
-        self.cmp(other) == Ordering::Equal
-    }
-}
-impl Eq for Running {}
 
 /// Plays the remaining work out with `agents` agents (at least 1). Tasks in progress
 /// (`working(i)`: status in-progress or claimed) are started first, then ready tasks in the
@@ -148,7 +132,7 @@ fn run_with(
         } else if waiting[i] == 0 {
             ready.push(Reverse(Key {
                 priority: t.priority,
-                path: path[i],
+                path: Reverse(Hours(path[i])),
                 index: i,
             }));
         }
@@ -166,7 +150,7 @@ fn run_with(
                 },
             };
             running.push(Reverse(Running {
-                done_at: now + graph::remaining_hours(&plan.tasks[next]),
+                done_at: Hours(now + graph::remaining_hours(&plan.tasks[next])),
                 index: next,
             }));
             free -= 1;
@@ -174,7 +158,7 @@ fn run_with(
         let Some(Reverse(done)) = running.pop() else {
             break;
         };
-        now = done.done_at;
+        now = done.done_at.0;
         free += 1;
         finish[done.index] = Some(now);
         for &d in &plan.dependents[done.index] {
@@ -183,7 +167,7 @@ fn run_with(
             if waiting[d] == 0 && !cut[d] && !t.status.is_done() && !working(d) {
                 ready.push(Reverse(Key {
                     priority: t.priority,
-                    path: path[d],
+                    path: Reverse(Hours(path[d])),
                     index: d,
                 }));
             }
