@@ -11,6 +11,13 @@ echo "$SWARM_TASK" > "h-$SWARM_TASK.txt"
 git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "headless $SWARM_TASK"
 "#;
 
+/// An agent that writes its pid to `mark`, then works (sleeps) until stopped. `exec`: it is
+/// the supervisor's direct child, as a preset's CLI would be.
+fn waiting_agent(env: &Env, mark: &Path) -> String {
+    let body = format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", mark.display());
+    script(env, "wait.sh", &body)
+}
+
 /// Whether the agent wrote its pid to `mark`.
 fn started(mark: &Path) -> bool {
     std::fs::read_to_string(mark).is_ok_and(|s| !s.trim().is_empty())
@@ -295,11 +302,7 @@ fn ctrl_c_on_a_supervisor_gives_the_task_back_and_leaves_valid_files() {
     let env = Env::with_plan(&crate::support::flat_plan(2));
     let root = env.repo.parent().unwrap().to_path_buf();
     let mark = root.join("started");
-    let cmd = script(
-        &env,
-        "wait.sh",
-        &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", mark.display()),
-    );
+    let cmd = waiting_agent(&env, &mark);
     let sup = env
         .process()
         .args(["launch", "--headless", "--agent-cmd", &cmd])
@@ -344,12 +347,7 @@ fn ctrl_c_on_a_supervisor_gives_the_task_back_and_leaves_valid_files() {
 fn an_agent_dies_with_its_supervisor_so_its_released_task_is_not_worked_twice() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     let mark = env.repo.parent().unwrap().join("started");
-    // `exec sleep`: the agent is the supervisor's direct child, as a preset's CLI would be.
-    let cmd = script(
-        &env,
-        "wait.sh",
-        &format!("#!/bin/sh\necho $$ > '{}'\nexec sleep 60\n", mark.display()),
-    );
+    let cmd = waiting_agent(&env, &mark);
     let mut sup = env
         .process()
         .args(["launch", "--headless", "--agent-cmd", &cmd])
