@@ -72,6 +72,7 @@ pub enum ColorChoice {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Command {
     /// Validate the plan and create the coordination dir, registry and lock (idempotent).
     Setup(SetupArgs),
@@ -204,6 +205,7 @@ pub struct CompleteArgs {
 
 /// `agent …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum AgentCommand {
     /// Renew the agent's lease (for agents swarm did not start, or long silent work).
     Heartbeat {
@@ -336,6 +338,7 @@ pub struct AgentArg {
 
 /// `task …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum TaskCommand {
     /// Claim the next ready task (--next) or a given one. Exit 3 when nothing can be claimed.
     Claim {
@@ -397,6 +400,7 @@ pub enum TaskCommand {
 
 /// `plan …`.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum PlanCommand {
     /// Start a plan: write a starter status.json (and plan.md) for this project; never
     /// replaces an existing plan.

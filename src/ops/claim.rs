@@ -1,6 +1,7 @@
 //! Claiming tasks: the next ready one, or a named one.
 
 use super::queue;
+use crate::registry::RegistryLock;
 use crate::scheduler;
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
@@ -38,7 +39,8 @@ pub enum ClaimOutcome {
 
 /// Claims for `actor` under the lock. With `Target::Next`, tasks matching the pre-assigned
 /// patterns of `prefer_as` (a `coordination.agents` id) come first. A plain `--next` claim
-/// posts a request that a concurrent claimer may serve in its own write (see `queue`).
+/// that finds the lock busy posts a request that the holder, or whoever takes the lock next,
+/// may serve in its own write (see `queue`).
 pub fn claim(
     ws: &Workspace,
     actor: &Actor,
@@ -49,13 +51,17 @@ pub fn claim(
     if !combinable {
         return claim_alone(ws, actor, target, prefer_as, None);
     }
+    if let Some(lock) = RegistryLock::try_acquire(&ws.lock_path())? {
+        // No one to wait for: no request to post either.
+        return claim_alone(ws, actor, target, None, Some((lock, None)));
+    }
     let request = queue::Request::post(ws, actor, None)?;
     match request.collect(ws)? {
         Ok(task) => Ok(ClaimOutcome::Claimed {
             task,
             title: String::new(),
         }),
-        Err(lock) => claim_alone(ws, actor, target, None, Some((lock, &request))),
+        Err(lock) => claim_alone(ws, actor, target, None, Some((lock, Some(&request)))),
     }
 }
 
@@ -91,7 +97,7 @@ fn claim_alone(
     actor: &Actor,
     target: &Target,
     prefer_as: Option<&str>,
-    held: Option<(crate::registry::RegistryLock, &queue::Request)>,
+    held: Option<(RegistryLock, Option<&queue::Request>)>,
 ) -> Result<ClaimOutcome> {
     let check = |plan: &crate::plan::Plan| {
         if let Target::Id(id) = target {
@@ -112,7 +118,7 @@ fn claim_alone(
     let (mut txn, own) = match held {
         Some((lock, request)) => (
             ws.begin_with(lock, Some(actor), check)?,
-            Some(request.id.as_str()),
+            request.map(|r| r.id.as_str()),
         ),
         None => (ws.begin_checked(Some(actor), check)?, None),
     };

@@ -20,14 +20,7 @@ impl RegistryLock {
     /// Takes the lock at `path`, waiting as long as it takes, or up to `timeout`. When the wait
     /// is noticeable it says once on stderr who holds it.
     pub fn acquire(path: &Path, timeout: Option<Duration>) -> Result<RegistryLock> {
-        super::refuse_link(path)?;
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(path)
-            .with_context(|| format!("{}: cannot open the lock file", path.display()))?;
+        let file = open(path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(TryLockError::WouldBlock) => {
@@ -46,10 +39,37 @@ impl RegistryLock {
         })
     }
 
+    /// Takes the lock at `path` only if no one holds it; `None` when it is busy.
+    pub fn try_acquire(path: &Path) -> Result<Option<RegistryLock>> {
+        let file = open(path)?;
+        match file.try_lock() {
+            Ok(()) => Ok(Some(RegistryLock {
+                _file: file,
+                path: path.into(),
+            })),
+            Err(TryLockError::WouldBlock) => Ok(None),
+            Err(TryLockError::Error(e)) => {
+                Err(e).with_context(|| format!("{}: cannot lock", path.display()))
+            }
+        }
+    }
+
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
     }
+}
+
+/// Opens (creating if need be) the lock file, which must not be a link.
+fn open(path: &Path) -> Result<File> {
+    super::refuse_link(path)?;
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .with_context(|| format!("{}: cannot open the lock file", path.display()))
 }
 
 /// Waits shorter than this go unmentioned: under normal contention the lock is held for
