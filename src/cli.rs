@@ -249,7 +249,8 @@ pub struct DemoArgs {
     #[arg(long, short = 'n', default_value_t = 3, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub agents: u8,
     /// Directory to run in (must not exist yet; default: a new temporary directory).
-    #[arg(long, value_name = "DIR")]
+    // Its own id: `dir` is the global `-C`'s.
+    #[arg(id = "demo_dir", long = "dir", value_name = "DIR")]
     pub dir: Option<PathBuf>,
     /// Seconds each simulated task takes, at most.
     #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
