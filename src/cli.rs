@@ -3,6 +3,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub mod quick;
+
 /// Run many coding agents in parallel on one task graph, safely.
 #[derive(Debug, Parser)]
 #[command(
