@@ -105,6 +105,34 @@ pub(super) fn read(text: &str) -> Result<Scanned<'_>, ()> {
     Ok(out)
 }
 
+/// Where the first `"`, `\\` or control character of `b` is: the end of a string's plain run.
+/// Eight bytes at a time (strings are most of a plan's bytes): in each 64-bit word, the lowest
+/// byte these bit tricks flag is always a real match (a false flag can only follow a real one).
+fn string_stop(b: &[u8]) -> Option<usize> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    let mut chunks = b.chunks_exact(8);
+    let mut at = 0;
+    for c in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(c);
+        let w = u64::from_le_bytes(word);
+        let hit = zero(w ^ (ONES * u64::from(b'"')))
+            | zero(w ^ (ONES * u64::from(b'\\')))
+            | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
+        if hit != 0 {
+            return Some(at + (hit.trailing_zeros() / 8) as usize);
+        }
+        at += 8;
+    }
+    let rest = chunks.remainder();
+    let p = rest
+        .iter()
+        .position(|&c| c == b'"' || c == b'\\' || c < 0x20)?;
+    Some(at + p)
+}
+
 struct Scanner<'a> {
     text: &'a str,
     b: &'a [u8],
@@ -210,10 +238,7 @@ impl<'a> Scanner<'a> {
         let mut escaped = false;
         loop {
             // The bytes in between are plain UTF-8 (the text is a `str`), so only these matter.
-            let Some(at) = self.b[self.i..]
-                .iter()
-                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
-            else {
+            let Some(at) = string_stop(&self.b[self.i..]) else {
                 return Err(());
             };
             self.i += at;
@@ -447,6 +472,32 @@ impl<'a> Scanner<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn string_stop_finds_the_first_stop_byte() {
+        let naive = |b: &[u8]| b.iter().position(|&c| c == b'"' || c == b'\\' || c < 0x20);
+        // Every stop byte and some neighbours of it, at every position of strings up to 20
+        // bytes long over a background of plain ASCII and UTF-8 bytes.
+        let specials = [
+            b'"', b'\\', 0x00, 0x01, 0x1f, 0x20, 0x21, 0x23, 0x5b, 0x5d, 0x7f, 0x80, 0xe2, 0xff,
+        ];
+        for len in 0..20 {
+            for &bg in &[b'a', 0x20, 0x21, 0x80, 0xff] {
+                for pos in 0..len {
+                    for &c in &specials {
+                        for &c2 in &specials {
+                            let mut v = vec![bg; len];
+                            v[pos] = c;
+                            if pos + 1 < len {
+                                v[pos + 1] = c2;
+                            }
+                            assert_eq!(string_stop(&v), naive(&v), "{v:?}");
+                        }
+                    }
+                }
+            }
+        }
+    }
 
     #[test]
     fn reads_tasks_fields_and_sections() {
