@@ -9,7 +9,7 @@ use super::Task;
 pub fn topological_order<'a>(
     n: usize,
     blocked_by: impl Fn(usize) -> &'a [usize],
-    dependents: &[Vec<usize>],
+    dependents: &Adjacency,
 ) -> Result<Vec<usize>, Vec<usize>> {
     let mut indegree: Vec<usize> = (0..n).map(|i| blocked_by(i).len()).collect();
     let mut order: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
@@ -46,15 +46,65 @@ pub fn topological_order<'a>(
     Err(cycle)
 }
 
-/// For each of the `n` tasks, the tasks that list it in `blockedBy`.
-pub fn dependents<'a>(n: usize, blocked_by: impl Fn(usize) -> &'a [usize]) -> Vec<Vec<usize>> {
-    let mut out = vec![Vec::new(); n];
+/// For each task, a list of tasks, all in one buffer: `adjacency[i]` is task `i`'s list.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Adjacency {
+    /// Where task `i`'s list ends in `items` (it starts where task `i - 1`'s ends).
+    ends: Vec<usize>,
+    items: Vec<usize>,
+}
+
+impl Adjacency {
+    /// How many tasks it has lists for.
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    /// Whether it has no lists.
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+}
+
+impl std::ops::Index<usize> for Adjacency {
+    type Output = [usize];
+    fn index(&self, i: usize) -> &[usize] {
+        let start = match i {
+            0 => 0,
+            _ => self.ends[i - 1],
+        };
+        &self.items[start..self.ends[i]]
+    }
+}
+
+/// For each of the `n` tasks, the tasks that list it in `blockedBy`, in plan order.
+pub fn dependents<'a>(n: usize, blocked_by: impl Fn(usize) -> &'a [usize]) -> Adjacency {
+    // Counted first, then filled: one buffer instead of a vector per task.
+    let mut ends = vec![0usize; n];
     for t in 0..n {
         for &b in blocked_by(t) {
-            out[b].push(t);
+            ends[b] += 1;
         }
     }
-    out
+    let mut total = 0;
+    for e in &mut ends {
+        total += *e;
+        *e = total;
+    }
+    // Filled from the back, each list's last slot first, so each ends up in plan order.
+    let mut items = vec![0usize; total];
+    for t in (0..n).rev() {
+        for &b in blocked_by(t).iter().rev() {
+            ends[b] -= 1;
+            items[ends[b]] = t;
+        }
+    }
+    // `ends[b]` now holds where list `b` starts, which is where list `b - 1` ends.
+    ends.rotate_left(1.min(n));
+    if let Some(last) = ends.last_mut() {
+        *last = total;
+    }
+    Adjacency { ends, items }
 }
 
 /// Hours of work left on a task: its estimate (1 when absent) less its progress; 0 when done.
@@ -69,7 +119,7 @@ pub fn remaining_hours(task: &Task) -> f64 {
 
 /// For each task, the longest chain of remaining work that starts with it and runs through
 /// the tasks waiting on it (its own remaining hours included).
-pub fn critical_path_from(tasks: &[Task], order: &[usize], dependents: &[Vec<usize>]) -> Vec<f64> {
+pub fn critical_path_from(tasks: &[Task], order: &[usize], dependents: &Adjacency) -> Vec<f64> {
     let mut path = vec![0.0; tasks.len()];
     for &t in order.iter().rev() {
         let longest_after = dependents[t].iter().map(|&d| path[d]).fold(0.0, f64::max);
@@ -100,6 +150,16 @@ mod tests {
     fn order(blocked_by: &[Vec<usize>]) -> Result<Vec<usize>, Vec<usize>> {
         let n = blocked_by.len();
         topological_order(n, |i| &blocked_by[i], &dependents(n, |i| &blocked_by[i]))
+    }
+
+    #[test]
+    fn dependents_lists_each_task_s_dependents_in_plan_order() {
+        let blocked_by = [vec![], vec![0], vec![0, 1], vec![], vec![2, 0, 3], vec![1]];
+        let deps = dependents(blocked_by.len(), |i| &blocked_by[i]);
+        let lists: Vec<&[usize]> = (0..deps.len()).map(|i| &deps[i]).collect();
+        let want: [&[usize]; 6] = [&[1, 2, 4], &[2, 5], &[4], &[4], &[], &[]];
+        assert_eq!(lists, want);
+        assert!(dependents(0, |i| &blocked_by[i]).is_empty());
     }
 
     #[test]

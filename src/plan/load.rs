@@ -202,7 +202,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     for i in 0..read.tasks.len() {
         let mut mine = Vec::with_capacity(read.blockers_of(i).len());
         for b in read.blockers_of(i) {
-            let Some(bi) = index.get(b, |j| &read.tasks[j].id) else {
+            let Some(bi) = index.get(b) else {
                 return Err(invalid(format!(
                     "task {:?} is blocked by {b:?}, which is not a task in this plan",
                     read.tasks[i].id
@@ -268,7 +268,7 @@ fn join_points(
                     }
                 }
                 any
-            } else if let Some(i) = index.get(g.as_str(), |j| &tasks[j].id) {
+            } else if let Some(i) = index.get(g.as_str()) {
                 matched[i] = true;
                 true
             } else {

@@ -88,7 +88,7 @@ pub struct Plan {
     /// Blockers before the tasks they block.
     pub order: Vec<usize>,
     /// For each task, the tasks waiting on it.
-    pub dependents: Vec<Vec<usize>>,
+    pub dependents: graph::Adjacency,
     /// Join points in plan order.
     pub join_points: Vec<JoinPoint>,
     /// Pre-assigned agents in plan order.
@@ -163,7 +163,7 @@ impl Plan {
 
     /// The index of task `id`.
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.index.get(id, |i| &self.tasks[i].id)
+        self.index.get(id)
     }
 
     /// The pre-assigned agent `id`, if the plan has one.
