@@ -5,6 +5,7 @@
 #   scripts/bench.sh            # all scenarios; results in target/bench/ and a summary on stdout
 #   QUICK=1 scripts/bench.sh    # fewer runs
 #   ONLY=contention scripts/bench.sh   # one scenario (contention, claim-10k, big-100k, race-64)
+#   SWARM_BIN=/path/to/swarm scripts/bench.sh   # another build of swarm (to compare two builds)
 #
 # Scenarios:
 #   contention  8 concurrent claimers x 10 claims each on a 200-task flat plan
@@ -16,7 +17,7 @@ set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 ANCHORS=${ANCHORS:-$ROOT/../shared/anchors}
-SWARM=$ROOT/target/release/swarm
+SWARM=${SWARM_BIN:-$ROOT/target/release/swarm}
 OUT=$ROOT/target/bench
 RUNS=${RUNS:-10}
 [ -n "${QUICK:-}" ] && RUNS=3
