@@ -1,6 +1,6 @@
 //! `launch --headless`: supervised agents, judged by their outcome; signals give tasks back.
 
-use crate::support::{git, stderr, stdout, wait_until, Env};
+use crate::support::{count_tasks, git, stderr, stdout, wait_until, Env};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -179,20 +179,8 @@ echo feature > feature.txt
     assert!(err.contains("has uncommitted changes after"), "{err}");
     assert!(err.contains("feature.txt"), "{err}");
     let plan = env.plan();
-    let tasks = plan["tasks"].as_object().unwrap();
-    assert_eq!(
-        tasks
-            .values()
-            .filter(|t| t["status"] == "completed")
-            .count(),
-        1,
-        "{plan}"
-    );
-    assert_eq!(
-        tasks.values().filter(|t| t["status"] == "pending").count(),
-        1,
-        "{plan}"
-    );
+    assert_eq!(count_tasks(&plan, "status", "completed"), 1, "{plan}");
+    assert_eq!(count_tasks(&plan, "status", "pending"), 1, "{plan}");
     let reg = env.registry();
     let agent = reg["agents"].as_object().unwrap().values().next().unwrap();
     let worktree = PathBuf::from(agent["worktree"].as_str().unwrap());
@@ -231,17 +219,8 @@ exit 1
     let log = git(&env.repo, &["log", "--format=%s", "elsewhere"]);
     assert!(log.contains("on elsewhere"), "{log}");
     let plan = env.plan();
-    let tasks = plan["tasks"].as_object().unwrap();
-    assert_eq!(
-        tasks.values().filter(|t| t["attempts"] == 1).count(),
-        1,
-        "{plan}"
-    );
-    assert_eq!(
-        tasks.values().filter(|t| t["status"] == "pending").count(),
-        2,
-        "{plan}"
-    );
+    assert_eq!(count_tasks(&plan, "attempts", 1), 1, "{plan}");
+    assert_eq!(count_tasks(&plan, "status", "pending"), 2, "{plan}");
 }
 
 #[test]
@@ -264,14 +243,9 @@ fi
         "{err}"
     );
     let plan = env.plan();
-    let pending = plan["tasks"]
-        .as_object()
-        .unwrap()
-        .values()
-        .filter(|t| t["status"] == "pending")
-        .count();
     assert_eq!(
-        pending, 1,
+        count_tasks(&plan, "status", "pending"),
+        1,
         "the supervisor stopped after the second task: {plan}"
     );
 }

@@ -166,6 +166,13 @@ pub fn git(dir: &Path, args: &[&str]) -> String {
 }
 
 /// stdout as text.
+/// How many tasks of `plan` (status.json as JSON) have `field` equal to `value`.
+pub fn count_tasks(plan: &Value, field: &str, value: impl Into<Value>) -> usize {
+    let value = value.into();
+    let tasks = plan["tasks"].as_object().expect("a plan with tasks");
+    tasks.values().filter(|t| t[field] == value).count()
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
