@@ -21,17 +21,11 @@ impl RegistryLock {
     /// is noticeable it says once on stderr who holds it.
     pub fn acquire(path: &Path, timeout: Option<Duration>) -> Result<RegistryLock> {
         let file = open(path)?;
-        match file.try_lock() {
-            Ok(()) => {}
-            Err(TryLockError::WouldBlock) => {
-                let notice = announce_wait_after(path, NOTICE_AFTER);
-                let waited = wait(&file, path, timeout);
-                drop(notice);
-                waited?;
-            }
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
-            }
+        if !try_lock(&file, path)? {
+            let notice = announce_wait_after(path, NOTICE_AFTER);
+            let waited = wait(&file, path, timeout);
+            drop(notice);
+            waited?;
         }
         Ok(RegistryLock {
             _file: file,
@@ -42,16 +36,10 @@ impl RegistryLock {
     /// Takes the lock at `path` only if no one holds it; `None` when it is busy.
     pub fn try_acquire(path: &Path) -> Result<Option<RegistryLock>> {
         let file = open(path)?;
-        match file.try_lock() {
-            Ok(()) => Ok(Some(RegistryLock {
-                _file: file,
-                path: path.into(),
-            })),
-            Err(TryLockError::WouldBlock) => Ok(None),
-            Err(TryLockError::Error(e)) => {
-                Err(e).with_context(|| format!("{}: cannot lock", path.display()))
-            }
-        }
+        Ok(try_lock(&file, path)?.then(|| RegistryLock {
+            _file: file,
+            path: path.into(),
+        }))
     }
 
     /// The lock file.
@@ -101,22 +89,28 @@ fn wait(file: &File, path: &Path, timeout: Option<Duration>) -> Result<()> {
     };
     let deadline = Instant::now() + timeout;
     let mut pause = Duration::from_millis(1);
-    loop {
-        match file.try_lock() {
-            Ok(()) => return Ok(()),
-            Err(TryLockError::WouldBlock) if Instant::now() < deadline => {
-                thread::sleep(pause);
-                pause = (pause * 2).min(Duration::from_millis(50));
-            }
-            Err(TryLockError::WouldBlock) => bail!(
+    while !try_lock(file, path)? {
+        if Instant::now() >= deadline {
+            bail!(
                 "{}: still locked by {} after {:.1}s (--lock-timeout); if that process is stuck, stop it",
                 path.display(),
                 holder(path),
                 timeout.as_secs_f64()
-            ),
-            Err(TryLockError::Error(e)) => {
-                return Err(e).with_context(|| format!("{}: cannot lock", path.display()))
-            }
+            );
+        }
+        thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(50));
+    }
+    Ok(())
+}
+
+/// Takes the lock if it is free: false when another process holds it.
+fn try_lock(file: &File, path: &Path) -> Result<bool> {
+    match file.try_lock() {
+        Ok(()) => Ok(true),
+        Err(TryLockError::WouldBlock) => Ok(false),
+        Err(TryLockError::Error(e)) => {
+            Err(e).with_context(|| format!("{}: cannot lock", path.display()))
         }
     }
 }
