@@ -38,7 +38,8 @@ pub fn parse(
         lease: 30.0,
         max_attempts: 3,
     };
-    let (mut words, mut id, mut agent) = (Vec::new(), None, None);
+    // How many of the words `task claim` were read.
+    let (mut words, mut id, mut agent) = (0, None, None);
     let (mut next, mut json) = (false, false);
     let mut args = args.into_iter();
     while let Some(arg) = args.next() {
@@ -53,18 +54,18 @@ pub fn parse(
             "--project" => once(&mut global.project, value()?)?,
             "-q" | "--quiet" => flag(&mut global.quiet)?,
             "-v" | "--verbose" => flag(&mut global.verbose)?,
-            "--next" if words.len() == 2 => flag(&mut next)?,
-            "--json" if words.len() == 2 => flag(&mut json)?,
-            "--agent" if words.len() == 2 => once(&mut agent, value()?)?,
+            "--next" if words == 2 => flag(&mut next)?,
+            "--json" if words == 2 => flag(&mut json)?,
+            "--agent" if words == 2 => once(&mut agent, value()?)?,
             w if w.is_empty() || w.starts_with('-') => return None,
-            "task" if words.is_empty() => words.push(arg),
-            "claim" if words.len() == 1 => words.push(arg),
-            _ if words.len() == 2 => once(&mut id, arg)?,
+            "task" if words == 0 => words = 1,
+            "claim" if words == 1 => words = 2,
+            _ if words == 2 => once(&mut id, arg)?,
             _ => return None,
         }
     }
     // `--next` or an id, not both (clap: required_unless_present, conflicts_with).
-    if words.len() != 2 || next == id.is_some() {
+    if words != 2 || next == id.is_some() {
         return None;
     }
     if agent.is_none() {
