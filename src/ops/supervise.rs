@@ -105,9 +105,14 @@ pub fn supervise(
         let started = Instant::now();
         let ending = run_one(ws, &actor, &command, &task, &log_path, req, opts, signal)?;
         let took = started.elapsed();
+        // An agent that marked its task done and then failed or timed out finished it: the
+        // task stays done (`settle_failed`), so its commits stay on the branch too.
+        let done_anyway =
+            matches!(ending, Ending::Failed(_) | Ending::TimedOut) && is_done(ws, &task);
         // The next task in this worktree starts from the agent's finished work only (see
         // `tidy`); uncommitted leftovers or a surprise in git stop the supervisor below.
-        let tidied = tidy(&ending, &place, &task, start_tip.as_deref());
+        let tidy_as = if done_anyway { &Ending::Done } else { &ending };
+        let tidied = tidy(tidy_as, &place, &task, start_tip.as_deref());
         // What the settled task says about it, its next attempt's start, and why the
         // supervisor stops here, if it does.
         let (kept, previous, stop) = match &tidied {
@@ -142,6 +147,16 @@ pub fn supervise(
                 if !kept.is_empty() {
                     say(format!("{}: {task} was done{kept}", actor.id));
                 }
+            }
+            Ending::Failed(_) | Ending::TimedOut if done_anyway => {
+                let what = match &ending {
+                    Ending::Failed(why) => why.clone(),
+                    _ => format!("timed out after {}", human(took)),
+                };
+                say(format!(
+                    "{}: {task} was already marked done when {what}; it stays done, with its commits on {}{kept}",
+                    actor.id, place.branch
+                ));
             }
             Ending::Failed(why) => {
                 let why = format!("{why}{kept}");
@@ -281,6 +296,14 @@ fn tidy(ending: &Ending, place: &Place, task: &str, start: Option<&str>) -> Resu
         }
         _ => Ok(Tidied::Nothing),
     }
+}
+
+/// Whether `task` is completed or reviewed in the plan (false when it cannot be read).
+fn is_done(ws: &Workspace, task: &str) -> bool {
+    ws.snapshot().is_ok_and(|(plan, _)| {
+        plan.find(task)
+            .is_some_and(|i| plan.tasks[i].status.is_done())
+    })
 }
 
 /// A few of `files`, for a message.

@@ -198,6 +198,36 @@ echo feature > feature.txt
 }
 
 #[test]
+fn an_agent_that_marks_its_task_done_then_fails_keeps_its_commits() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let body = r#"#!/bin/sh
+echo done > done.txt
+git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "work on $SWARM_TASK"
+swarm task done "$SWARM_TASK" || exit 9
+exit 1
+"#;
+    let cmd = script(&env, "done-then-fails.sh", body);
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("t0000 was already marked done when the agent exited with"),
+        "{err}"
+    );
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["t0000"]["status"], "completed", "{plan}");
+    assert_eq!(plan["tasks"]["t0000"]["attempts"], Value::Null, "{plan}");
+    // The commit stays on the agent's branch; nothing was set aside.
+    let reg = env.registry();
+    let agent = reg["agents"].as_object().unwrap().values().next().unwrap();
+    let branch = agent["branch"].as_str().unwrap();
+    let log = git(&env.repo, &["log", "--format=%s", branch]);
+    assert!(log.contains("work on t0000"), "{log}");
+    let branches = git(&env.repo, &["branch", "--list", "*-attempt-*"]);
+    assert!(branches.trim().is_empty(), "{branches}");
+}
+
+#[test]
 fn an_agent_that_switched_branches_is_left_as_it_is_and_the_supervisor_stops() {
     let env = Env::with_plan(&crate::support::flat_plan(2));
     let body = r#"#!/bin/sh
