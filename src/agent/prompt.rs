@@ -34,13 +34,15 @@ pub struct PromptInput<'a> {
 /// Renders the prompt. Plan text is quoted as data; the commands are given exactly, with the
 /// task id as one shell word, because the agent will type them.
 pub fn render(p: &PromptInput<'_>) -> String {
-    // An id that starts with '-' would read as an option: it goes after `--`, options first.
-    let (update, done) = match shell_word(p.task) {
-        t if t.starts_with('-') => (
+    // An id that starts with '-' would read as an option, quoted or not (the shell removes
+    // the quotes): it goes after `--`, options first.
+    let t = shell_word(p.task);
+    let (update, done) = match p.task.starts_with('-') {
+        true => (
             format!("swarm task update --progress 50 -- {t}"),
             format!("swarm task done -- {t}"),
         ),
-        t => (
+        false => (
             format!("swarm task update {t} --progress 50"),
             format!("swarm task done {t}"),
         ),
@@ -180,5 +182,10 @@ mod tests {
             text.contains("swarm task update --progress 50 -- -rf"),
             "{text}"
         );
+        let text = render(&PromptInput {
+            task: "-fix auth",
+            ..input()
+        });
+        assert!(text.contains("swarm task done -- '-fix auth'"), "{text}");
     }
 }

@@ -70,12 +70,29 @@ pub fn descends_from(dir: &Path, start: &str) -> Result<bool> {
 /// ignored ones not), one entry per path as git prints it. Not `safety::uncommitted`
 /// (libgit2): this guards a `git reset --hard`, so it asks the same git that will reset.
 pub fn uncommitted(dir: &Path) -> Result<Vec<String>> {
-    let status = run(dir, &["status", "--porcelain", "-z"])?;
-    Ok(status
-        .split('\0')
-        .filter(|e| e.len() > 3)
-        .map(|e| e[3..].to_string())
-        .collect())
+    Ok(porcelain_paths(&run(
+        dir,
+        &["status", "--porcelain", "-z"],
+    )?))
+}
+
+/// The paths of `git status --porcelain -z` output: `XY path` entries, where a rename or copy
+/// (R or C in either column) is followed by its original path as a field of its own.
+fn porcelain_paths(status: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut fields = status.split('\0');
+    while let Some(entry) = fields.next() {
+        let (Some(xy), Some(path)) = (entry.get(..2), entry.get(3..)) else {
+            continue;
+        };
+        if !path.is_empty() {
+            out.push(path.to_string());
+        }
+        if xy.contains(['R', 'C']) {
+            fields.next();
+        }
+    }
+    out
 }
 
 /// After a failed attempt that started at commit `start` and left a clean worktree: its
@@ -108,4 +125,16 @@ pub fn set_aside(dir: &Path, start: &str, aside: &str) -> Result<Option<String>>
     run(dir, &["branch", &name, "HEAD"])?;
     run(dir, &["reset", "-q", "--hard", start])?;
     Ok(Some(name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::porcelain_paths;
+
+    #[test]
+    fn porcelain_paths_skip_the_original_of_a_rename() {
+        let status = "R  x.txt\0noé.txt\0 M a b.txt\0?? new/\0C  c2\0c1\0";
+        assert_eq!(porcelain_paths(status), ["x.txt", "a b.txt", "new/", "c2"]);
+        assert!(porcelain_paths("").is_empty());
+    }
 }
