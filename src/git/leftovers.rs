@@ -123,7 +123,9 @@ pub fn set_aside(dir: &Path, start: &str, aside: &str) -> Result<Option<String>>
         name = format!("{aside}-{n}");
     }
     run(dir, &["branch", &name, "HEAD"])?;
-    run(dir, &["reset", "-q", "--hard", start])?;
+    run(dir, &["reset", "-q", "--hard", start]).with_context(|| {
+        format!("the attempt's commits are also on branch {name}; the worktree's branch was not moved back")
+    })?;
     Ok(Some(name))
 }
 

@@ -158,14 +158,17 @@ pub fn supervise(
                     actor.id, place.branch
                 ));
             }
-            Ending::Failed(why) => {
-                let why = format!("{why}{kept}");
-                settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say)?;
-                failed_here.push(task.clone());
-            }
-            Ending::TimedOut => {
-                let why = format!("timed out after {}{kept}", human(took));
-                settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say)?;
+            Ending::Failed(_) | Ending::TimedOut => {
+                let why = match &ending {
+                    Ending::Failed(why) => format!("{why}{kept}"),
+                    _ => format!("timed out after {}{kept}", human(took)),
+                };
+                settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say).with_context(
+                    || match &tidied {
+                        Ok(Tidied::SetAside(b)) => format!("{task} failed and its commits were moved to branch {b}, but the plan could not record it"),
+                        _ => format!("{task} failed, but the plan could not record it"),
+                    },
+                )?;
                 failed_here.push(task.clone());
             }
             Ending::Interrupted(sig) => {
