@@ -73,8 +73,9 @@ pub fn render(p: &PromptInput<'_>) -> String {
         Some(Previous::Apart(prev)) => {
             let _ = writeln!(
                 s,
-                "A previous attempt at this task left commits on {prev}, which your branch does not have (it already existed). Look at them (git log {branch}..{prev}) and merge what helps (git merge {prev}).",
-                branch = p.branch
+                "A previous attempt at this task left commits on {prev}, which your branch does not have (it already existed). Look at them (git log {}) and merge what helps (git merge {}).",
+                shell_word(&format!("{}..{prev}", p.branch)),
+                shell_word(prev),
             );
         }
         None => {}

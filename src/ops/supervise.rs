@@ -412,8 +412,42 @@ fn run_one(
         }
         std::thread::sleep(Duration::from_millis(100));
     };
+    if end_leftovers(child.id(), opts.grace) {
+        let _ = writeln!(
+            log,
+            "swarm: the agent left processes running after it exited; they were stopped"
+        );
+    }
     drop(guard);
     judge(ws, status, req.source.verdict(), task, &mut log, start)
+}
+
+/// After the agent exited by itself: stops what it left running in its process group (a dev
+/// server, a watcher), as `stop` would, so nothing keeps writing in the worktree while it is
+/// checked and the next task starts there. Returns whether anything was left.
+fn end_leftovers(pgid: u32, grace: Duration) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
+        let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+            return false;
+        };
+        if test_kill_process_group(pgid).is_err() {
+            return false;
+        }
+        let _ = kill_process_group(pgid, Signal::TERM);
+        let until = Instant::now() + grace;
+        while Instant::now() < until && test_kill_process_group(pgid).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = kill_process_group(pgid, Signal::KILL);
+        true
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (pgid, grace);
+        false
+    }
 }
 
 /// A watchdog outside the supervisor for what PDEATHSIG cannot reach: the processes the agent

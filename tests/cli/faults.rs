@@ -3,7 +3,7 @@
 //! find both files valid, no claim held by a dead agent, no task claimed twice, and no
 //! finished task unfinished.
 
-use crate::support::{stderr, Env};
+use crate::support::{alive, stderr, Env};
 use std::collections::BTreeSet;
 use std::process::{Child, Stdio};
 use std::time::Duration;
@@ -44,13 +44,6 @@ fn plan(n: usize) -> String {
         })
         .collect();
     format!("{{\"tasks\": {{{}}}}}", tasks.join(",\n"))
-}
-
-fn alive(pid: u64) -> bool {
-    std::path::Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat"))
-            .map(|s| s.contains(") Z "))
-            .unwrap_or(true)
 }
 
 fn check(env: &Env, finished: &mut BTreeSet<String>, round: usize, seed: u64) {

@@ -1,6 +1,6 @@
 //! `launch --headless`: supervised agents, judged by their outcome; signals give tasks back.
 
-use crate::support::{count_tasks, git, stderr, stdout, wait_until, Env};
+use crate::support::{alive, count_tasks, git, stderr, stdout, wait_until, Env};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -225,6 +225,30 @@ exit 1
     assert!(log.contains("work on t0000"), "{log}");
     let branches = git(&env.repo, &["branch", "--list", "*-attempt-*"]);
     assert!(branches.trim().is_empty(), "{branches}");
+}
+
+#[test]
+fn processes_an_agent_leaves_running_are_stopped_when_it_exits() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let mark = env.repo.parent().unwrap().join("leftover");
+    let body = format!(
+        "#!/bin/sh\nsleep 60 &\necho $! > '{}'\necho x > x.txt\ngit add . && git -c user.name=a -c user.email=a@example.com commit -q -m x\n",
+        mark.display()
+    );
+    let cmd = script(&env, "leaves-a-process.sh", &body);
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "completed");
+    let pid: u64 = std::fs::read_to_string(&mark)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    wait_until(
+        10,
+        || !alive(pid),
+        || format!("process {pid} outlived its agent"),
+    );
 }
 
 #[test]

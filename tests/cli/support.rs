@@ -173,6 +173,14 @@ pub fn count_tasks(plan: &Value, field: &str, value: impl Into<Value>) -> usize 
     tasks.values().filter(|t| t[field] == value).count()
 }
 
+/// Whether process `pid` runs (exists and is not a zombie waiting to be reaped).
+pub fn alive(pid: u64) -> bool {
+    Path::new(&format!("/proc/{pid}")).exists()
+        && !fs::read_to_string(format!("/proc/{pid}/stat"))
+            .map(|s| s.contains(") Z "))
+            .unwrap_or(true)
+}
+
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
