@@ -12,13 +12,15 @@
 use super::Txn;
 use crate::plan::Status;
 use crate::registry::liveness::{judge, Liveness};
-use crate::registry::model::parse_time;
+use crate::registry::model::{format_time, parse_time};
 use crate::registry::AgentEntry;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 /// How long a retired agent stays in the registry (see `prune_retired`).
 const PRUNE_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(7);
+/// How long an agent kept for its unmerged branch goes before that branch is looked at again.
+const RECHECK_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 impl Txn<'_> {
     /// Frees the claims of dead agents and resolves every disagreement between the files.
@@ -35,61 +37,63 @@ impl Txn<'_> {
     /// HEAD. The event log keeps their history; the registry, which every claim reads and
     /// rewrites, does not grow with every launch.
     fn prune_retired(&mut self) {
-        let candidates: Vec<String> = self
-            .registry
-            .agents
-            .iter()
-            .filter(|(id, a)| {
-                // The cheap tests first: this runs in every locked command.
-                let retired = a.retired_at.as_deref().and_then(parse_time);
-                a.is_retired()
-                    && retired.is_some_and(|t| self.now - t > PRUNE_AFTER)
-                    && !self
-                        .registry
-                        .claimed_tasks
-                        .values()
-                        .any(|c| &c.agent == *id)
-            })
-            .map(|(id, _)| id.clone())
-            .collect();
-        if candidates.is_empty() {
-            return;
-        }
         let awaiting_complete = |id: &str| {
             self.plan
                 .tasks
                 .iter()
                 .any(|t| t.status == Status::Completed && t.agent.as_deref() == Some(id))
         };
+        // The cheap tests first: this runs in every locked command.
+        let candidates: Vec<String> = self
+            .registry
+            .agents
+            .iter()
+            .filter(|(id, a)| {
+                let retired = a.retired_at.as_deref().and_then(parse_time);
+                let checked = a.prune_checked_at.as_deref().and_then(parse_time);
+                a.is_retired()
+                    && retired.is_some_and(|t| self.now - t > PRUNE_AFTER)
+                    && checked.is_none_or(|t| self.now - t > RECHECK_AFTER)
+                    && !self
+                        .registry
+                        .claimed_tasks
+                        .values()
+                        .any(|c| &c.agent == *id)
+                    && a.worktree
+                        .as_deref()
+                        .is_none_or(|w| !self.ws.main_root.join(w).exists())
+                    && !awaiting_complete(id)
+            })
+            .map(|(id, _)| id.clone())
+            .collect();
+        if candidates.is_empty() {
+            return;
+        }
         let repo = crate::git::open(&self.ws.main_root).ok();
         let head = repo
             .as_ref()
             .and_then(|r| r.head().ok())
             .and_then(|h| h.target());
-        let stale: Vec<String> = candidates
-            .into_iter()
-            .filter(|id| {
-                let a = &self.registry.agents[id];
-                let worktree_gone = a
-                    .worktree
-                    .as_deref()
-                    .is_none_or(|w| !self.ws.main_root.join(w).exists());
-                let branch_done = a.branch.as_deref().is_none_or(|b| {
-                    let Some(repo) = repo.as_ref() else {
-                        return false; // cannot tell: keep it
-                    };
-                    match crate::git::branch_tip(repo, b) {
-                        None => true,
-                        // Merged into what the main worktree has out — but not merely checked
-                        // out there (HEAD at the tip itself is someone looking at it).
-                        Some(tip) => head.is_some_and(|h| {
-                            h != tip && crate::git::safety::is_merged(repo, tip, h)
-                        }),
-                    }
-                });
-                worktree_gone && branch_done && !awaiting_complete(id)
+        let (stale, kept): (Vec<String>, Vec<String>) = candidates.into_iter().partition(|id| {
+            self.registry.agents[id].branch.as_deref().is_none_or(|b| {
+                let Some(repo) = repo.as_ref() else {
+                    return false; // cannot tell: keep it
+                };
+                match crate::git::branch_tip(repo, b) {
+                    None => true,
+                    // Merged into what the main worktree has out — but not merely checked
+                    // out there (HEAD at the tip itself is someone looking at it).
+                    Some(tip) => head
+                        .is_some_and(|h| h != tip && crate::git::safety::is_merged(repo, tip, h)),
+                }
             })
-            .collect();
+        });
+        for id in kept {
+            if let Some(a) = self.registry.agents.get_mut(&id) {
+                a.prune_checked_at = Some(format_time(self.now));
+                self.registry_dirty = true;
+            }
+        }
         for id in stale {
             self.registry.agents.shift_remove(&id);
             self.registry_dirty = true;
