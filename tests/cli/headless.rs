@@ -18,6 +18,13 @@ fn waiting_agent(env: &Env, mark: &Path) -> String {
     script(env, "wait.sh", &body)
 }
 
+/// Runs one headless supervisor with `cmd` as the agent; it must succeed. Returns its stderr.
+fn launch_ok(env: &Env, cmd: &str) -> String {
+    let o = env.run(&["launch", "--headless", "--agent-cmd", cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+}
+
 /// Whether the agent wrote its pid to `mark`.
 fn started(mark: &Path) -> bool {
     std::fs::read_to_string(mark).is_ok_and(|s| !s.trim().is_empty())
@@ -173,9 +180,7 @@ git init -q vendor/lib
 echo feature > feature.txt
 "#;
     let cmd = script(&env, "forgets.sh", body);
-    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = launch_ok(&env, &cmd);
     assert!(err.contains("has uncommitted changes after"), "{err}");
     assert!(err.contains("feature.txt"), "{err}");
     let plan = env.plan();
@@ -207,9 +212,7 @@ swarm task done "$SWARM_TASK" || exit 9
 exit 1
 "#;
     let cmd = script(&env, "done-then-fails.sh", body);
-    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = launch_ok(&env, &cmd);
     assert!(
         err.contains("t0000 was already marked done when the agent exited with"),
         "{err}"
@@ -236,8 +239,7 @@ fn processes_an_agent_leaves_running_are_stopped_when_it_exits() {
         mark.display()
     );
     let cmd = script(&env, "leaves-a-process.sh", &body);
-    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    launch_ok(&env, &cmd);
     assert_eq!(env.plan()["tasks"]["t0000"]["status"], "completed");
     let pid: u64 = std::fs::read_to_string(&mark)
         .unwrap()
@@ -261,9 +263,7 @@ git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "on els
 exit 1
 "#;
     let cmd = script(&env, "switches.sh", body);
-    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = launch_ok(&env, &cmd);
     assert!(
         err.contains("the worktree is on elsewhere, not on the agent's branch"),
         "{err}"
@@ -289,9 +289,7 @@ else
 fi
 "#;
     let cmd = script(&env, "rewinds.sh", body);
-    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = launch_ok(&env, &cmd);
     assert!(
         err.contains("the branch no longer contains the commit it was at"),
         "{err}"
