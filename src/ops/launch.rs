@@ -366,10 +366,16 @@ fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
 /// Where the new branch starts: the previous attempt's branch when it has commits the base
 /// lacks (no work is lost), else the base.
 fn start_point(repo: &git2::Repository, base: git2::Oid, previous: Option<&str>) -> git2::Oid {
-    previous
-        .and_then(|prev| git::branch_tip(repo, prev))
-        .filter(|&tip| !git::safety::is_merged(repo, tip, base))
-        .unwrap_or(base)
+    unmerged_tip(repo, base, previous).unwrap_or(base)
+}
+
+/// The tip of the previous attempt's branch, when it has commits `base` lacks.
+fn unmerged_tip(
+    repo: &git2::Repository,
+    base: git2::Oid,
+    previous: Option<&str>,
+) -> Option<git2::Oid> {
+    git::branch_tip(repo, previous?).filter(|&tip| !git::safety::is_merged(repo, tip, base))
 }
 
 /// How the previous attempt's branch `previous` relates to the agent's branch at `tip`: `None`
@@ -381,10 +387,7 @@ pub fn previous_work(
     tip: git2::Oid,
 ) -> Option<Previous> {
     let prev = previous?;
-    let prev_tip = git::branch_tip(repo, prev)?;
-    if git::safety::is_merged(repo, prev_tip, base) {
-        return None;
-    }
+    let prev_tip = unmerged_tip(repo, base, Some(prev))?;
     Some(match git::safety::is_merged(repo, prev_tip, tip) {
         true => Previous::Continues(prev.to_string()),
         false => Previous::Apart(prev.to_string()),
