@@ -1,7 +1,7 @@
 //! Claiming tasks: the next ready one, or a named one.
 
 use super::queue;
-use crate::registry::RegistryLock;
+use crate::registry::{LockFile, Registry, RegistryLock};
 use crate::scheduler;
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
@@ -51,17 +51,43 @@ pub fn claim(
     if !combinable {
         return claim_alone(ws, actor, target, prefer_as, None);
     }
-    if let Some(lock) = RegistryLock::try_acquire(&ws.lock_path())? {
+    let busy = match LockFile::open(&ws.lock_path())?.try_lock()? {
         // No one to wait for: no request to post either.
-        return claim_alone(ws, actor, target, None, Some((lock, None)));
-    }
+        Ok(lock) => return claim_alone(ws, actor, target, None, Some(Held::alone(lock))),
+        Err(busy) => busy,
+    };
     let request = queue::Request::post(ws, actor, None)?;
-    match request.collect(ws)? {
+    match request.collect(ws, busy)? {
         Ok(task) => Ok(ClaimOutcome::Claimed {
             task,
             title: String::new(),
         }),
-        Err(lock) => claim_alone(ws, actor, target, None, Some((lock, Some(&request)))),
+        Err((lock, registry)) => {
+            let held = Held {
+                lock,
+                request: Some(&request),
+                registry: Some(registry),
+            };
+            claim_alone(ws, actor, target, None, Some(held))
+        }
+    }
+}
+
+/// The lock, taken before the claim proper: with the request this process posted, and the
+/// registry as read under the lock, when it waited for its request to be served.
+struct Held<'r> {
+    lock: RegistryLock,
+    request: Option<&'r queue::Request>,
+    registry: Option<Registry>,
+}
+
+impl Held<'_> {
+    fn alone(lock: RegistryLock) -> Self {
+        Held {
+            lock,
+            request: None,
+            registry: None,
+        }
     }
 }
 
@@ -97,7 +123,7 @@ fn claim_alone(
     actor: &Actor,
     target: &Target,
     prefer_as: Option<&str>,
-    held: Option<(RegistryLock, Option<&queue::Request>)>,
+    held: Option<Held<'_>>,
 ) -> Result<ClaimOutcome> {
     let check = |plan: &crate::plan::Plan| {
         if let Target::Id(id) = target {
@@ -116,9 +142,9 @@ fn claim_alone(
         Ok(())
     };
     let (mut txn, own) = match held {
-        Some((lock, request)) => (
-            ws.begin_with(lock, Some(actor), check)?,
-            request.map(|r| r.id.as_str()),
+        Some(h) => (
+            ws.begin_with(h.lock, h.registry, Some(actor), check)?,
+            h.request.map(|r| r.id.as_str()),
         ),
         None => (ws.begin_checked(Some(actor), check)?, None),
     };

@@ -6,7 +6,7 @@
 //! lock by the same code, so no task can be given twice; a request left by a dead process is
 //! dropped, and one posted too late for a batch is served by its own process.
 
-use crate::registry::{liveness, RegistryLock};
+use crate::registry::{liveness, LockFile, Registry, RegistryLock};
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
 use anyhow::{Context, Result};
@@ -46,7 +46,12 @@ impl Request {
     /// Posts a request for `actor` (written to a temp name, then renamed: never seen half-written).
     pub fn post(ws: &Workspace, actor: &Actor, prefer_as: Option<&str>) -> Result<Request> {
         let dir = ws.requests_dir();
-        fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+        // Made by the first request; `create_dir_all` would also stat it every time.
+        match fs::create_dir(&dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            other => other,
+        }
+        .with_context(|| format!("{}: cannot create", dir.display()))?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -67,10 +72,15 @@ impl Request {
         Ok(Request { path, id })
     }
 
-    /// Takes the lock; if another process already served this request, returns the task.
-    /// Otherwise hands the lock back for a full claim.
-    pub fn collect(&self, ws: &Workspace) -> Result<Result<String, RegistryLock>> {
-        let lock = RegistryLock::acquire(&ws.lock_path(), ws.settings.lock_timeout)?;
+    /// Takes the lock (`busy`, found held a moment ago); if another process already served
+    /// this request, returns the task. Otherwise hands the lock back for a full claim, with
+    /// the registry as read under it.
+    pub fn collect(
+        &self,
+        ws: &Workspace,
+        busy: LockFile,
+    ) -> Result<Result<String, (RegistryLock, Registry)>> {
+        let lock = busy.lock(ws.settings.lock_timeout)?;
         let registry = ws.load_registry()?;
         let served = registry
             .claimed_tasks
@@ -85,7 +95,7 @@ impl Request {
                 crate::atomic::sync_dir(&ws.plan_dir())?;
                 Ok(Ok(task))
             }
-            None => Ok(Err(lock)),
+            None => Ok(Err((lock, registry))),
         }
     }
 }

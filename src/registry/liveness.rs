@@ -26,9 +26,24 @@ pub fn host_name() -> String {
 /// When process `pid` started (clock ticks since boot), or `None` when there is no such process
 /// or the platform cannot tell.
 pub fn process_start(pid: u32) -> Option<u64> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name (field 2) may hold spaces and parentheses: skip past its last ')'.
-    let rest = &stat[stat.rfind(')')? + 1..];
+    use std::io::Read;
+    // The line is a few hundred bytes: one read, where `read_to_string` would grow its buffer
+    // from 32 bytes a read at a time (/proc gives no size).
+    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 4096];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(&mut buf[len..]) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return None,
+        }
+    }
+    // The command name (field 2) may hold spaces, parentheses or any byte: skip past its
+    // last ')'.
+    let stat = &buf[..len];
+    let rest = std::str::from_utf8(&stat[stat.iter().rposition(|&c| c == b')')? + 1..]).ok()?;
     // After the name: state is field 3, starttime is field 22.
     rest.split_whitespace().nth(19)?.parse().ok()
 }
@@ -93,6 +108,22 @@ mod tests {
             heartbeat: Some(heartbeat.into()),
             ..Default::default()
         }
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn process_start_reads_field_22_of_proc_stat() {
+        let me = std::process::id();
+        let stat = std::fs::read_to_string(format!("/proc/{me}/stat")).unwrap();
+        let want: u64 = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .nth(19)
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert_eq!(process_start(me), Some(want));
+        assert!(want > 0);
+        assert_eq!(process_start(u32::MAX), None);
     }
 
     #[test]

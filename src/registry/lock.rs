@@ -20,31 +20,56 @@ impl RegistryLock {
     /// Takes the lock at `path`, waiting as long as it takes, or up to `timeout`. When the wait
     /// is noticeable it says once on stderr who holds it.
     pub fn acquire(path: &Path, timeout: Option<Duration>) -> Result<RegistryLock> {
-        let file = open(path)?;
-        if !try_lock(&file, path)? {
-            let notice = announce_wait_after(path, NOTICE_AFTER);
-            let waited = wait(&file, path, timeout);
-            drop(notice);
-            waited?;
-        }
-        Ok(RegistryLock {
-            _file: file,
-            path: path.into(),
-        })
-    }
-
-    /// Takes the lock at `path` only if no one holds it; `None` when it is busy.
-    pub fn try_acquire(path: &Path) -> Result<Option<RegistryLock>> {
-        let file = open(path)?;
-        Ok(try_lock(&file, path)?.then(|| RegistryLock {
-            _file: file,
-            path: path.into(),
-        }))
+        LockFile::open(path)?.lock(timeout)
     }
 
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+}
+
+/// The lock file, open but not locked: tried once, it can still be waited on without opening
+/// it again.
+#[derive(Debug)]
+pub struct LockFile {
+    file: File,
+    path: PathBuf,
+}
+
+impl LockFile {
+    /// Opens (creating if need be) the lock file at `path`.
+    pub fn open(path: &Path) -> Result<LockFile> {
+        Ok(LockFile {
+            file: open(path)?,
+            path: path.into(),
+        })
+    }
+
+    /// Takes the lock only if no one holds it; hands the file back when it is busy.
+    pub fn try_lock(self) -> Result<Result<RegistryLock, LockFile>> {
+        Ok(match try_lock(&self.file, &self.path)? {
+            true => Ok(self.locked()),
+            false => Err(self),
+        })
+    }
+
+    /// Takes the lock, as `RegistryLock::acquire`.
+    pub fn lock(self, timeout: Option<Duration>) -> Result<RegistryLock> {
+        if !try_lock(&self.file, &self.path)? {
+            let notice = announce_wait_after(&self.path, NOTICE_AFTER);
+            let waited = wait(&self.file, &self.path, timeout);
+            drop(notice);
+            waited?;
+        }
+        Ok(self.locked())
+    }
+
+    fn locked(self) -> RegistryLock {
+        RegistryLock {
+            _file: self.file,
+            path: self.path,
+        }
     }
 }
 

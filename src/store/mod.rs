@@ -69,19 +69,24 @@ impl Workspace {
             self.ensure_coordination_dir(false)?;
         }
         let lock = RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout)?;
-        self.begin_with(lock, actor, check)
+        self.begin_with(lock, None, actor, check)
     }
 
-    /// Like `begin_checked`, with the lock already held (the workspace is set up).
+    /// Like `begin_checked`, with the lock already held (the workspace is set up), and the
+    /// registry when it was already read under it.
     pub fn begin_with(
         &self,
         lock: RegistryLock,
+        registry: Option<Registry>,
         actor: Option<&Actor>,
         check: impl Fn(&Plan) -> Result<()>,
     ) -> Result<Txn<'_>> {
         let plan = self.load_plan()?;
         check(&plan)?;
-        let registry = self.load_registry()?;
+        let registry = match registry {
+            Some(r) => r,
+            None => self.load_registry()?,
+        };
         let mut txn = Txn {
             ws: self,
             lock,
