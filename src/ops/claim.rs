@@ -47,13 +47,18 @@ pub fn claim(
     target: &Target,
     prefer_as: Option<&str>,
 ) -> Result<ClaimOutcome> {
-    let combinable = matches!(target, Target::Next) && prefer_as.is_none() && ws.is_set_up();
+    // With `--lock-timeout` a claimer may give up waiting while its request is being served:
+    // it would then hold a task it was told it did not get. It claims alone.
+    let combinable = matches!(target, Target::Next)
+        && prefer_as.is_none()
+        && ws.settings.lock_timeout.is_none()
+        && ws.is_set_up();
     if !combinable {
         return claim_alone(ws, actor, target, prefer_as, None);
     }
     let busy = match LockFile::open(&ws.lock_path())?.try_lock()? {
         // No one to wait for: no request to post either.
-        Ok(lock) => return claim_alone(ws, actor, target, None, Some(Held::alone(lock))),
+        Ok(lock) => return claim_alone(ws, actor, target, None, Some((lock, None))),
         Err(busy) => busy,
     };
     let request = queue::Request::post(ws, actor, None)?;
@@ -62,32 +67,7 @@ pub fn claim(
             task,
             title: String::new(),
         }),
-        Err((lock, registry)) => {
-            let held = Held {
-                lock,
-                request: Some(&request),
-                registry: Some(registry),
-            };
-            claim_alone(ws, actor, target, None, Some(held))
-        }
-    }
-}
-
-/// The lock, taken before the claim proper: with the request this process posted, and the
-/// registry as read under the lock, when it waited for its request to be served.
-struct Held<'r> {
-    lock: RegistryLock,
-    request: Option<&'r queue::Request>,
-    registry: Option<Registry>,
-}
-
-impl Held<'_> {
-    fn alone(lock: RegistryLock) -> Self {
-        Held {
-            lock,
-            request: None,
-            registry: None,
-        }
+        Err((lock, registry)) => claim_alone(ws, actor, target, None, Some((lock, Some(registry)))),
     }
 }
 
@@ -123,7 +103,7 @@ fn claim_alone(
     actor: &Actor,
     target: &Target,
     prefer_as: Option<&str>,
-    held: Option<Held<'_>>,
+    held: Option<(RegistryLock, Option<Registry>)>,
 ) -> Result<ClaimOutcome> {
     let check = |plan: &crate::plan::Plan| {
         if let Target::Id(id) = target {
@@ -141,19 +121,14 @@ fn claim_alone(
         }
         Ok(())
     };
-    let (mut txn, own) = match held {
-        Some(h) => (
-            ws.begin_with(h.lock, h.registry, Some(actor), check)?,
-            h.request.map(|r| r.id.as_str()),
-        ),
-        None => (ws.begin_checked(Some(actor), check)?, None),
+    let mut txn = match held {
+        Some((lock, registry)) => ws.begin_with(lock, registry, Some(actor), check)?,
+        None => ws.begin_checked(Some(actor), check)?,
     };
-    let served = serve_queue(&mut txn, own);
+    // Its own claim first: a named task (or a pre-assigned agent's) is never given away to
+    // a posted request.
     let outcome = claim_in(&mut txn, actor, target, prefer_as)?;
-    if let (Some(own), ClaimOutcome::Claimed { task, .. }) = (own, &outcome) {
-        // Tagged, so that no one serves this request again before its file is gone.
-        queue::tag(&mut txn, task, own);
-    }
+    let served = serve_queue(&mut txn);
     txn.commit()?;
     for path in served {
         let _ = std::fs::remove_file(path);
@@ -162,10 +137,10 @@ fn claim_alone(
 }
 
 /// Serves the requests other claimers posted, each with the plain `--next` choice.
-fn serve_queue(txn: &mut Txn<'_>, own: Option<&str>) -> Vec<std::path::PathBuf> {
+fn serve_queue(txn: &mut Txn<'_>) -> Vec<std::path::PathBuf> {
     // Computed on the first request only: most claims find none posted.
     let mut ready: Option<Vec<bool>> = None;
-    queue::serve_posted(txn, own, |txn, _| {
+    queue::serve_posted(txn, |txn, _| {
         let ready = ready.get_or_insert_with(|| {
             scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id))
         });

@@ -4,7 +4,8 @@
 //! tagged with the request's id in the registry), and a process whose request was served only
 //! reads the registry under the lock to learn its task. Every claim is still decided under the
 //! lock by the same code, so no task can be given twice; a request left by a dead process is
-//! dropped, and one posted too late for a batch is served by its own process.
+//! dropped, and one posted too late for a batch is withdrawn under the lock by its own process,
+//! which then claims for itself.
 
 use crate::registry::{liveness, LockFile, Registry, RegistryLock};
 use crate::store::{Actor, Txn};
@@ -73,15 +74,22 @@ impl Request {
     }
 
     /// Takes the lock (`busy`, found held a moment ago); if another process already served
-    /// this request, returns the task. Otherwise hands the lock back for a full claim, with
-    /// the registry as read under it.
+    /// this request, returns the task. Otherwise withdraws the request, still under the lock
+    /// (no one can serve it afterwards, to a process that goes on to claim or to give up), and
+    /// hands the lock back for a full claim, with the registry as read under it.
     pub fn collect(
-        &self,
+        self,
         ws: &Workspace,
         busy: LockFile,
     ) -> Result<Result<String, (RegistryLock, Registry)>> {
         let lock = busy.lock(ws.settings.lock_timeout)?;
-        let registry = ws.load_registry()?;
+        let registry = match ws.load_registry() {
+            Ok(r) => r,
+            Err(e) => {
+                drop(self);
+                return Err(e);
+            }
+        };
         let served = registry
             .claimed_tasks
             .iter()
@@ -95,7 +103,10 @@ impl Request {
                 crate::atomic::sync_dir(&ws.plan_dir())?;
                 Ok(Ok(task))
             }
-            None => Ok(Err((lock, registry))),
+            None => {
+                drop(self);
+                Ok(Err((lock, registry)))
+            }
         }
     }
 }
@@ -107,18 +118,17 @@ impl Drop for Request {
 }
 
 /// Marks the claim on `task` as the answer to request `id`.
-pub fn tag(txn: &mut Txn<'_>, task: &str, id: &str) {
+fn tag(txn: &mut Txn<'_>, task: &str, id: &str) {
     if let Some(c) = txn.registry.claimed_tasks.get_mut(task) {
         c.extra.insert(TAG.into(), id.into());
     }
 }
 
-/// Serves every posted request but `own` in `txn`: one claim each while tasks are ready, with
+/// Serves every posted request in `txn`: one claim each while tasks are ready, with
 /// `pick(txn, posted)` choosing the task. Requests of dead processes and ones already served
 /// are removed. Returns the files to remove once the transaction is committed.
 pub fn serve_posted(
     txn: &mut Txn<'_>,
-    own: Option<&str>,
     mut pick: impl FnMut(&Txn<'_>, &Posted) -> Option<usize>,
 ) -> Vec<PathBuf> {
     let dir = txn.workspace().requests_dir();
@@ -135,7 +145,6 @@ pub fn serve_posted(
             let req: Posted = serde_json::from_slice(&fs::read(&p).ok()?).ok()?;
             Some((p, req))
         })
-        .filter(|(_, req)| Some(req.id.as_str()) != own)
         .collect();
     posted.sort_by(|a, b| a.1.id.cmp(&b.1.id));
     for (path, req) in posted {
