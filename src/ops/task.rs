@@ -35,15 +35,26 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
             bail!("invalid progress {p}: expected a percentage from 0 to 100");
         }
     }
-    let mut txn = ws.begin_checked(actor, |plan| find(plan, id).map(|_| ()))?;
+    let not_claimed = || {
+        anyhow::anyhow!(
+            "task {id} is not claimed; claim it with `swarm task claim {id}` to start it"
+        )
+    };
+    let mut txn = ws.begin_checked(actor, |plan| {
+        find(plan, id)?;
+        // Before setup no registry exists, so no task is claimed: refused before anything is
+        // created.
+        match update.status == Some(Status::InProgress) && !ws.is_set_up() {
+            true => Err(not_claimed()),
+            false => Ok(()),
+        }
+    })?;
     let i = find(&txn.plan, id)?;
     check_may_change(&txn, actor, i)?;
     let from = txn.plan.tasks[i].status;
     if let Some(status) = update.status {
         match status {
-            Status::InProgress if txn.holder(i).is_none() => {
-                bail!("task {id} is not claimed; claim it with `swarm task claim {id}` to start it")
-            }
+            Status::InProgress if txn.holder(i).is_none() => return Err(not_claimed()),
             Status::InProgress => {}
             _ if status == from && txn.holder(i).is_none() => {}
             _ => txn.set_status(i, status, actor.map(|a| a.id.as_str())),

@@ -120,6 +120,7 @@ fn cases() -> Vec<Case> {
         c("unknown join point", CHAIN, &["join-status", "--point", "nope"], &["status.json", "no join point \\\"nope\\\"", "all"]),
         c("project name with slash", CHAIN, &["--project", "../x", "list"], &["invalid project name"]),
         c("release unclaimed task", CHAIN, &["task", "release", "a"], &["not claimed"]),
+        c("start an unclaimed task before setup", CHAIN, &["task", "update", "a", "--status", "in-progress"], &["not claimed"]),
     ]
 }
 
