@@ -35,6 +35,27 @@ pub fn uncommitted(path: &Path) -> Result<Vec<String>> {
         .collect())
 }
 
+/// Submodules checked out in the linked worktree at `path` whose repositories live in the
+/// worktree's own git dir (`.git/worktrees/<name>/modules/<submodule>`): removing the worktree
+/// deletes them, with any commit made only there. (`git worktree remove` refuses such
+/// worktrees outright.)
+pub fn submodule_repos(path: &Path) -> Result<Vec<String>> {
+    let repo = Repository::open(path)
+        .with_context(|| format!("{}: cannot open the worktree", path.display()))?;
+    if !repo.is_worktree() {
+        return Ok(Vec::new());
+    }
+    let Ok(entries) = std::fs::read_dir(repo.path().join("modules")) else {
+        return Ok(Vec::new());
+    };
+    let mut names: Vec<String> = entries
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    Ok(names)
+}
+
 /// Commits reachable from `tip` but from none of `kept` ("<hash> <subject>", newest first).
 pub fn commits_only_in(repo: &Repository, tip: Oid, kept: &[Oid]) -> Result<Vec<String>> {
     let mut walk = repo.revwalk()?;

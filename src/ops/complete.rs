@@ -304,6 +304,14 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
     }
     if let (Some(path), false) = (&sit.worktree, req.force) {
         checked_out_as_recorded(&sit.repo, path, sit.branch.as_deref())?;
+        let modules = safety::submodule_repos(path)?;
+        if !modules.is_empty() {
+            bail!(
+                "{}: submodules are checked out in the worktree ({}); their repositories live in the worktree's own git dir and would be deleted with it, with any commit made only there; push what they hold, then pass --force (git worktree remove refuses such worktrees too); nothing was changed",
+                path.display(),
+                modules.join(", ")
+            );
+        }
     }
     if !sit.reviewed.is_empty() {
         steps.push(Step::Review(sit.reviewed.clone()));

@@ -290,3 +290,43 @@ fn a_detached_main_worktree_lists_only_the_agents_commits_and_says_pass_base() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(git(&l.env.repo, &["log", "--format=%s", "main"]).contains("unsaved work"));
 }
+
+#[test]
+fn refuses_a_worktree_whose_submodules_live_in_it() {
+    let l = launched();
+    let sub = l.env.repo.parent().unwrap().join("sub");
+    git(l.env.repo.parent().unwrap(), &["init", "-q", "sub"]);
+    commit(&sub, "s.txt", "s\n", "sub");
+    // Added in the agent's worktree: the submodule's repository is created in the worktree's
+    // own git dir, and a commit made in it exists nowhere else.
+    git(
+        &l.worktree,
+        &[
+            "-c",
+            "protocol.file.allow=always",
+            "submodule",
+            "add",
+            "-q",
+            sub.to_str().unwrap(),
+            "lib",
+        ],
+    );
+    git(&l.worktree, &["commit", "-q", "-m", "add lib"]);
+    commit(
+        &l.worktree.join("lib"),
+        "fix.txt",
+        "only here\n",
+        "fix in lib",
+    );
+    git(&l.worktree, &["commit", "-q", "-am", "bump lib"]);
+    let before = l.env.snapshot();
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("submodules are checked out in the worktree (lib)"),
+        "{err}"
+    );
+    assert!(l.worktree.join("lib/fix.txt").is_file());
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+}
