@@ -100,6 +100,8 @@ struct Situation {
     running: Option<u32>,
     worktree: Option<PathBuf>,
     branch: Option<String>,
+    /// The recorded branch, when no such branch exists (renamed or deleted).
+    missing_branch: Option<String>,
     base: Option<String>,
     held: Vec<String>,
     reviewed: Vec<String>,
@@ -261,12 +263,16 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
         .collect();
     let repo = git::open(&ws.main_root)?;
     let base = req.base.clone().or_else(|| git::head_branch(&repo));
-    let branch = branch.filter(|b| git::branch_tip(&repo, b).is_some());
+    let (branch, missing_branch) = match branch {
+        Some(b) if git::branch_tip(&repo, &b).is_none() => (None, Some(b)),
+        b => (b, None),
+    };
     Ok(Situation {
         repo,
         running,
         worktree: worktree.filter(|p| p.exists()),
         branch,
+        missing_branch,
         base,
         held,
         reviewed,
@@ -328,6 +334,12 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
             .ok_or_else(|| anyhow!("the main worktree is not on a branch; pass --base BRANCH"))
     };
     let Some(branch) = &sit.branch else {
+        if let (Some(_), Some(missing)) = (req.delivery, &sit.missing_branch) {
+            bail!(
+                "agent {}'s branch {missing} does not exist (renamed or deleted?), so there is nothing to deliver; find the work (git branch, git -C WORKTREE status), or complete without --pr/--merge/--archive to only remove the worktree; nothing was changed",
+                req.agent
+            );
+        }
         if let Some(path) = &sit.worktree {
             steps.push(Step::Remove(path.clone()));
         }

@@ -330,3 +330,23 @@ fn refuses_a_worktree_whose_submodules_live_in_it() {
     assert!(l.worktree.join("lib/fix.txt").is_file());
     assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn a_delivery_asked_for_a_branch_that_is_gone_is_refused() {
+    let l = launched();
+    commit(&l.worktree, "w.txt", "work\n", "work");
+    let renamed = format!("{}-login", l.branch);
+    git(&l.worktree, &["branch", "-m", &l.branch, &renamed]);
+    let before = l.env.snapshot();
+    let main_before = tip(&l.env.repo, "main");
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains(&format!("branch {} does not exist", l.branch)),
+        "{err}"
+    );
+    assert!(l.worktree.join("w.txt").is_file());
+    assert_eq!(tip(&l.env.repo, "main"), main_before);
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+}
