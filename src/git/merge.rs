@@ -31,6 +31,17 @@ pub fn merge_into(repo: &Repository, branch: &str, base: &str) -> Result<Merged>
     } else {
         merge_commit(repo, branch, base, tip, base_tip)?
     };
+    // The base's ref is locked first and seen unchanged, so that once its checkout is updated
+    // the ref cannot fail to follow (a stale lock, a commit made meanwhile): either both
+    // change or neither.
+    let refname = format!("refs/heads/{base}");
+    let mut tx = repo.transaction()?;
+    tx.lock_ref(&refname).with_context(|| {
+        format!("cannot lock {base} (is another git command running? a stale {refname}.lock?); nothing was changed")
+    })?;
+    if tip_of(repo, base)? != base_tip {
+        bail!("{base} changed while merging; run complete again — nothing was changed");
+    }
     let checked_out = worktree::checked_out_at(repo, base);
     if let Some(path) = &checked_out {
         let wt = Repository::open(path)
@@ -46,10 +57,10 @@ pub fn merge_into(repo: &Repository, branch: &str, base: &str) -> Result<Merged>
                 )
             })?;
     }
-    let refname = format!("refs/heads/{base}");
     let msg = format!("swarm: merge {branch} into {base}");
-    repo.reference_matching(&refname, new, true, base_tip, &msg)
-        .with_context(|| format!("cannot move {base} (it changed while merging?)"))?;
+    tx.set_target(&refname, new, Some(&signature(repo)?), &msg)
+        .and_then(|()| tx.commit())
+        .with_context(|| format!("cannot move {base} to the merge"))?;
     Ok(if fast_forward {
         Merged::FastForward(new)
     } else {

@@ -350,3 +350,32 @@ fn a_delivery_asked_for_a_branch_that_is_gone_is_refused() {
     assert_eq!(tip(&l.env.repo, "main"), main_before);
     assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
 }
+
+#[test]
+fn a_merge_whose_base_cannot_be_moved_changes_nothing() {
+    let l = launched();
+    commit(
+        &l.worktree,
+        "feature.txt",
+        "agent's work\n",
+        "agent adds a feature",
+    );
+    // A stale lock left by a crashed git: the base's ref cannot be moved.
+    let lock = l.env.repo.join(".git/refs/heads/main.lock");
+    std::fs::write(&lock, "").unwrap();
+    let before = l.env.snapshot();
+    let main_before = tip(&l.env.repo, "main");
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot lock main"), "{}", stderr(&o));
+    assert_eq!(tip(&l.env.repo, "main"), main_before);
+    assert!(
+        !l.env.repo.join("feature.txt").exists(),
+        "main's checkout was updated"
+    );
+    assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
+    std::fs::remove_file(&lock).unwrap();
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(l.env.repo.join("feature.txt").is_file());
+}
