@@ -53,6 +53,21 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             } else {
                 claim::claim(&ws, &actor, &target, as_agent.as_deref())?
             };
+            // A claim served by another process's write comes without its title: read it from
+            // the plan (replaced whole by every write, so readable without the lock) when shown.
+            let outcome = match outcome {
+                ClaimOutcome::Claimed { task, title }
+                    if title.is_empty() && (json || !ctx.ui.quiet) =>
+                {
+                    let title = ws
+                        .load_plan()
+                        .ok()
+                        .and_then(|p| p.find(&task).map(|i| p.tasks[i].title.clone()))
+                        .unwrap_or_default();
+                    ClaimOutcome::Claimed { task, title }
+                }
+                other => other,
+            };
             render_claim(ctx, &actor, &outcome, json)
         }
         TaskCommand::Update {

@@ -270,3 +270,59 @@ fn a_swarm_process_killed_while_holding_the_lock_does_not_block_the_next_claim()
         return;
     }
 }
+
+#[test]
+fn a_claim_served_by_another_process_reports_its_title() {
+    let env = Env::with_plan(&flat_plan(4));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let dir = env.repo.join(".claude-agents/claim-requests");
+    let mut holder = hold_lock(&env);
+    // Two claimers find the lock busy and post requests; whichever takes the lock first
+    // serves the other.
+    let claimers: Vec<_> = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(n, agent)| {
+            let child = env
+                .process()
+                .args(["task", "claim", "--next", "--json", "--agent", agent])
+                .stdout(Stdio::piped())
+                .stderr(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while std::fs::read_dir(&dir).unwrap().flatten().count() <= n {
+                assert!(Instant::now() < deadline, "no request posted");
+                thread::sleep(Duration::from_millis(5));
+            }
+            child
+        })
+        .collect();
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let mut tasks = Vec::new();
+    for c in claimers {
+        let o = c.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let task = v["task"].as_str().unwrap().to_string();
+        let n: usize = task.trim_start_matches('t').parse().unwrap();
+        assert_eq!(v["title"], format!("Task {n}"), "{v}");
+        assert!(
+            stderr(&o).contains(&format!("claimed {task} (Task {n})")),
+            "{}",
+            stderr(&o)
+        );
+        tasks.push(task);
+    }
+    assert_ne!(tasks[0], tasks[1]);
+    // One of the two claims was made for the other process's request.
+    let reg = env.registry();
+    let served = reg["claimedTasks"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter(|c| c["request"].is_string())
+        .count();
+    assert_eq!(served, 1, "{reg}");
+}
