@@ -89,15 +89,16 @@ pub fn stage(
         .create(true)
         .truncate(true)
         .open(&tmp)?;
-    // A new file gets the user's umask; a replaced one keeps its permissions.
-    if let Ok(meta) = fs::metadata(path) {
-        file.set_permissions(meta.permissions())?;
-    }
+    // From here on, dropping it removes the temp file.
     let mut staged = Staged {
         tmp,
         path: path.to_path_buf(),
         file: None,
     };
+    // A new file gets the user's umask; a replaced one keeps its permissions.
+    if let Ok(meta) = fs::metadata(path) {
+        file.set_permissions(meta.permissions())?;
+    }
     let mut out = BufWriter::with_capacity(1 << 16, file);
     fill(&mut out)?;
     staged.file = Some(out.into_inner().map_err(|e| e.into_error())?);

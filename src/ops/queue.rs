@@ -117,6 +117,21 @@ impl Drop for Request {
     }
 }
 
+/// Whether the process that posted the request file at `path` (named `<pid>-<nanos>.json`, or
+/// `.<pid>-<nanos>.tmp` while being written) is known to be gone. Only Linux can tell.
+fn poster_is_gone(path: &std::path::Path) -> bool {
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    let pid = name
+        .trim_start_matches('.')
+        .split('-')
+        .next()
+        .and_then(|p| p.parse::<u32>().ok());
+    match pid {
+        Some(pid) => cfg!(target_os = "linux") && liveness::process_start(pid).is_none(),
+        None => false,
+    }
+}
+
 /// Marks the claim on `task` as the answer to request `id`.
 fn tag(txn: &mut Txn<'_>, task: &str, id: &str) {
     if let Some(c) = txn.registry.claimed_tasks.get_mut(task) {
@@ -136,16 +151,22 @@ pub fn serve_posted(
         return Vec::new();
     };
     let mut done = Vec::new();
-    let mut posted: Vec<(PathBuf, Posted)> = entries
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "json"))
-        .filter_map(|p| {
-            // A file that does not parse is left to its own process.
-            let req: Posted = serde_json::from_slice(&fs::read(&p).ok()?).ok()?;
-            Some((p, req))
-        })
-        .collect();
+    let mut posted: Vec<(PathBuf, Posted)> = Vec::new();
+    for path in entries.flatten().map(|e| e.path()) {
+        let read = match path.extension().is_some_and(|x| x == "json") {
+            true => fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice::<Posted>(&b).ok()),
+            false => None,
+        };
+        match read {
+            Some(req) => posted.push((path, req)),
+            // A file half-written (a temp name, or cut short by a crash) is left to its own
+            // process while that lives, and removed once it is gone.
+            None if poster_is_gone(&path) => done.push(path),
+            None => {}
+        }
+    }
     posted.sort_by(|a, b| a.1.id.cmp(&b.1.id));
     for (path, req) in posted {
         let already = txn

@@ -210,8 +210,18 @@ impl Txn<'_> {
                 .context("cannot rename the new plan or registry into place")?;
         }
         let events_path = self.ws.events_path();
-        let events_file = events::append(&events_path, &self.events)
-            .with_context(|| format!("{}: cannot append events", events_path.display()))?;
+        // The change is in place now: a log that cannot be appended to is worth a warning,
+        // not a failure reported for a change that was made.
+        let events_file = match events::append(&events_path, &self.events) {
+            Ok(f) => f,
+            Err(e) => {
+                eprintln!(
+                    "swarm: warning: {}: cannot append events: {e}",
+                    events_path.display()
+                );
+                None
+            }
+        };
         // Others may go on now; what this process reports is durable once the syncs are done.
         drop(self.lock);
         syncs

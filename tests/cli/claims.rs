@@ -336,3 +336,18 @@ fn a_named_claim_is_not_given_away_to_a_posted_request() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "third");
 }
+
+#[test]
+fn an_event_log_that_cannot_be_written_is_a_warning_not_a_failed_claim() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    assert!(env.run(&["setup"]).status.success());
+    // Something in the way of the log: the claim is made (both files written) regardless.
+    let log = env.repo.join(".claude-agents/events.jsonl");
+    let _ = std::fs::remove_file(&log);
+    std::fs::create_dir(&log).unwrap();
+    let o = env.run(&["task", "claim", "--next", "--agent", "me"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("cannot append events"), "{}", stderr(&o));
+    assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "me");
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "in-progress");
+}

@@ -197,6 +197,11 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
     let reused =
         format!("{{\"id\": \"{me}-2\", \"agent\": \"reused\", \"pid\": {me}, \"pid_start\": 1}}");
     std::fs::write(dir.join(format!("{me}-2.json")), reused).unwrap();
+    // Files cut short: a dead process's are removed, a live one's are left to it.
+    std::fs::write(dir.join("4194300-2.json"), "").unwrap();
+    std::fs::write(dir.join(".4194300-3.tmp"), "{\"id\"").unwrap();
+    let partial = dir.join(format!(".{me}-3.tmp"));
+    std::fs::write(&partial, "{\"id\"").unwrap();
 
     let o = env.run(&["task", "claim", "--next", "--agent", "x"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -213,11 +218,17 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
         "a dead process gets nothing"
     );
     assert!(claims.values().any(|c| c["agent"] == "x"));
+    let left: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
     assert_eq!(
-        std::fs::read_dir(&dir).unwrap().count(),
-        0,
-        "both requests are gone"
+        left,
+        [partial.clone()],
+        "only the live process's partial file is left"
     );
+    std::fs::remove_file(&partial).unwrap();
     // The served task is a real claim: nobody else gets it.
     let ghost_task = ghost[0].0.clone();
     let mut others = Vec::new();
