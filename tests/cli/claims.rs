@@ -347,7 +347,11 @@ fn an_event_log_that_cannot_be_written_is_a_warning_not_a_failed_claim() {
     std::fs::create_dir(&log).unwrap();
     let o = env.run(&["task", "claim", "--next", "--agent", "me"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(stderr(&o).contains("cannot append events"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("cannot append events"),
+        "{}",
+        stderr(&o)
+    );
     assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "me");
     assert_eq!(env.plan()["tasks"]["t0000"]["status"], "in-progress");
 }

@@ -225,7 +225,7 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
         .collect();
     assert_eq!(
         left,
-        [partial.clone()],
+        std::slice::from_ref(&partial),
         "only the live process's partial file is left"
     );
     std::fs::remove_file(&partial).unwrap();
