@@ -323,9 +323,17 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
         steps.push(Step::Review(sit.reviewed.clone()));
     }
     let remote = default_remote(&sit.repo);
+    // A pull request by default, when one can be opened and the branch has something for it
+    // (a branch with nothing new, merged by hand, say, would push a stray branch and make
+    // `gh pr create` fail).
+    let has_new_work = || {
+        sit.branch.as_deref().is_some_and(|b| {
+            unsaved(&sit.repo, b, sit.base.as_deref()).is_ok_and(|l| !l.is_empty())
+        })
+    };
     let delivery = match req.delivery {
         Some(d) => d,
-        None if remote.is_some() && on_path("gh") && sit.branch.is_some() => Delivery::Pr,
+        None if remote.is_some() && on_path("gh") && has_new_work() => Delivery::Pr,
         None => Delivery::Keep,
     };
     let base = || {

@@ -132,10 +132,9 @@ fn merge_conflict_changes_nothing() {
     assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
 }
 
-#[test]
-fn pr_pushes_and_calls_gh_with_the_right_arguments() {
-    let l = launched();
-    commit(&l.worktree, "work.txt", "work\n", "pr work");
+/// A bare `origin` for the repository and a fake `gh` that writes its arguments to the file
+/// returned; the `PATH` that finds it first.
+fn remote_and_fake_gh(l: &Launched) -> (std::ffi::OsString, PathBuf) {
     let root = l.env.repo.parent().unwrap().to_path_buf();
     git(&root, &["init", "-q", "--bare", "remote.git"]);
     git(
@@ -161,7 +160,34 @@ fn pr_pushes_and_calls_gh_with_the_right_arguments() {
     .unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&gh, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = crate::support::path_with(&bin);
+    (crate::support::path_with(&bin), args_file)
+}
+
+#[test]
+fn without_new_commits_the_default_opens_no_pr() {
+    let l = launched();
+    let (path, args_file) = remote_and_fake_gh(&l);
+    let o = l
+        .env
+        .swarm()
+        .env("PATH", &path)
+        .args(["complete", &l.agent])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!args_file.exists(), "gh was called: {}", stderr(&o));
+    let root = l.env.repo.parent().unwrap();
+    let pushed = git(&root.join("remote.git"), &["branch", "--list"]);
+    assert!(pushed.trim().is_empty(), "pushed: {pushed}");
+    assert!(!l.worktree.exists(), "nothing to lose: the worktree goes");
+}
+
+#[test]
+fn pr_pushes_and_calls_gh_with_the_right_arguments() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "pr work");
+    let root = l.env.repo.parent().unwrap().to_path_buf();
+    let (path, args_file) = remote_and_fake_gh(&l);
     // No --pr: with gh on PATH and a remote, a PR is the default.
     let o = l
         .env
