@@ -117,9 +117,16 @@ pub fn supervise(
         // supervisor stops here, if it does.
         let (kept, previous, stop) = match &tidied {
             Ok(Tidied::Nothing) => (String::new(), None, None),
+            // Not a `previousBranch`: the agent's branch holds its earlier tasks too, and the
+            // next attempt must not start from their unreviewed work (the stop message says
+            // where this attempt's work is).
             Ok(Tidied::Dirty(files)) => (
-                format!("; it left uncommitted changes in the worktree ({})", shorten(files)),
-                Some(place.branch.clone()),
+                format!(
+                    "; it left uncommitted changes in the worktree ({}), and any commits on {}",
+                    shorten(files),
+                    place.branch
+                ),
+                None,
                 Some(format!(
                     "the worktree {} has uncommitted changes after {task} ({}); nothing was committed or thrown away: look at them (git -C {} status), commit or discard them, then launch again",
                     place.worktree.display(),
@@ -134,7 +141,7 @@ pub fn supervise(
             ),
             Err(e) => (
                 format!("; the worktree is left as it is ({e:#})"),
-                Some(place.branch.clone()),
+                None,
                 Some(format!(
                     "the worktree {} could not be checked after {task} ({e:#}); it is left as it is",
                     place.worktree.display()

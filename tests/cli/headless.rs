@@ -203,6 +203,32 @@ echo feature > feature.txt
 }
 
 #[test]
+fn a_failed_attempt_that_leaves_changes_records_no_previous_branch() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let body = r#"#!/bin/sh
+echo a > a.txt
+git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "half of $SWARM_TASK"
+echo b > b.txt
+exit 1
+"#;
+    let cmd = script(&env, "fails-dirty.sh", body);
+    let err = launch_ok(&env, &cmd);
+    assert!(err.contains("has uncommitted changes after"), "{err}");
+    let t = env.plan()["tasks"]["t0000"].clone();
+    assert_eq!(t["status"], "pending", "{t}");
+    assert_eq!(t["attempts"], 1, "{t}");
+    // The agent's branch also holds whatever it did before: the next attempt must not start
+    // from it. Where this attempt's work is, lastFailure says.
+    assert!(t.get("previousBranch").is_none(), "{t}");
+    let reg = env.registry();
+    let agent = reg["agents"].as_object().unwrap().values().next().unwrap();
+    let branch = agent["branch"].as_str().unwrap();
+    let why = t["lastFailure"].as_str().unwrap();
+    assert!(why.contains(&format!("any commits on {branch}")), "{why}");
+    assert!(git(&env.repo, &["log", "--format=%s", branch]).contains("half of t0000"));
+}
+
+#[test]
 fn an_agent_that_marks_its_task_done_then_fails_keeps_its_commits() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     let body = r#"#!/bin/sh
