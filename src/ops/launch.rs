@@ -338,12 +338,24 @@ fn check_program(source: &CommandSource) -> Result<()> {
     bail!("agent program {program:?} is not on PATH; install it, or choose another with --agent / --agent-cmd")
 }
 
-/// A second process acting as the same live agent would share its worktree: refuse.
+/// A second process acting as the same live agent would share its worktree: refuse. An agent
+/// without a process of its own (`--no-exec`, scripts) is taken as running while it is alive
+/// by its lease and holds a task.
 fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
     let Some(entry) = txn.registry.agents.get(&actor.id) else {
         return Ok(());
     };
-    if entry.is_retired() || entry.pid.is_none() {
+    if entry.is_retired() {
+        return Ok(());
+    }
+    let held: Vec<&str> = txn
+        .registry
+        .claimed_tasks
+        .iter()
+        .filter(|(_, c)| c.agent == actor.id)
+        .map(|(t, _)| t.as_str())
+        .collect();
+    if entry.pid.is_none() && held.is_empty() {
         return Ok(());
     }
     let verdict = liveness::judge(
@@ -353,14 +365,20 @@ fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
         txn.now(),
         txn.workspace().settings.lease,
     );
-    if verdict == Liveness::Alive {
-        bail!(
-            "agent {} is already running (pid {}); one process per agent",
+    match (verdict, entry.pid) {
+        (Liveness::Alive, Some(pid)) => bail!(
+            "agent {} is already running (pid {pid}); one process per agent",
+            actor.id
+        ),
+        (Liveness::Alive, None) => bail!(
+            "agent {} holds {} and is alive by its lease (no process of its own to check); one process per agent: if the one working as {} has stopped, give the task back (swarm task release ID --agent {}), then launch again",
             actor.id,
-            entry.pid.unwrap_or(0)
-        );
+            held.join(", "),
+            actor.id,
+            actor.id
+        ),
+        _ => Ok(()),
     }
-    Ok(())
 }
 
 /// Where the new branch starts: the previous attempt's branch when it has commits the base

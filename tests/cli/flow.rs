@@ -312,6 +312,27 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
     );
     assert!(v["argv"][1].as_str().unwrap().contains("--as agent-a"));
 
+    // A second launch as the same agent while it works (alive by its lease, holding y) would
+    // share its worktree: refused, until the task is given back.
+    let again = |env: &Env| {
+        env.swarm()
+            .env("PATH", &path)
+            .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
+            .output()
+            .unwrap()
+    };
+    let o = again(&env);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("agent-a holds y and is alive by its lease"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["task", "release", "y", "--agent", "agent-a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = again(&env);
+    assert!(o.status.success(), "{}", stderr(&o));
+
     // A worktree folder deleted by hand (its branch keeps the work): setup makes it anew.
     let o = env.run(&["task", "release", "y", "--agent", "agent-a"]);
     assert!(o.status.success(), "{}", stderr(&o));
