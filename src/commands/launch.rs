@@ -320,15 +320,17 @@ fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
     })
 }
 
-/// The command line of one agent of `-n N`: the same settings, without `-n`/`--tmux`.
+/// The command line of one agent of `-n N`: the same settings, without `-n`/`--tmux`. Paths
+/// are made absolute: tmux starts its panes in the main worktree, not here.
 fn child_args(ctx: &Ctx, args: &LaunchArgs) -> Vec<OsString> {
     let s = &ctx.settings;
+    let path = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
     let mut v: Vec<OsString> = Vec::new();
     if let Some(d) = &s.dir {
-        v.extend(["-C".into(), d.clone().into_os_string()]);
+        v.extend(["-C".into(), path(d).into_os_string()]);
     }
     if let Some(t) = &s.tasks_dir {
-        v.extend(["--tasks-dir".into(), t.clone().into_os_string()]);
+        v.extend(["--tasks-dir".into(), path(t).into_os_string()]);
     }
     if let Some(p) = &s.project {
         v.extend(["--project".into(), p.into()]);
@@ -361,7 +363,7 @@ fn child_args(ctx: &Ctx, args: &LaunchArgs) -> Vec<OsString> {
         v.extend(["--base".into(), b.into()]);
     }
     if let Some(r) = &args.worktree_root {
-        v.extend(["--worktree-root".into(), r.clone().into_os_string()]);
+        v.extend(["--worktree-root".into(), path(r).into_os_string()]);
     }
     if args.headless {
         v.push("--headless".into());

@@ -446,11 +446,18 @@ fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
     let agent = root.join("finish.sh");
     std::fs::write(&agent, "#!/bin/sh\nswarm task done \"$SWARM_TASK\"\n").unwrap();
     let log = root.join("tmux.log");
+    // Paths relative to where the command runs: the panes start elsewhere (in the repository).
+    let rel = |p: &Path| p.strip_prefix(&root).unwrap().to_path_buf();
     let o = env
-        .swarm()
+        .swarm_in(&root)
         .env("PATH", &path)
         .env("TMUX_LOG", &log)
         .env_remove("TMUX")
+        .env_remove("SWARM_TASKS_DIR")
+        .arg("-C")
+        .arg(rel(&env.repo))
+        .arg("--tasks-dir")
+        .arg(rel(&env.tasks))
         .args(["launch", "-n", "2", "--tmux", "--agent-cmd"])
         .arg(format!("sh {}", agent.display()))
         .output()
