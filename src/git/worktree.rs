@@ -93,7 +93,17 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
                     elsewhere.display()
                 );
             }
-            (b.into_reference(), false, tip)
+            if tip != base && super::safety::is_merged(repo, tip, base) {
+                // Every commit of it is in the base already (an earlier `complete --merge`):
+                // it starts again from the base, which has what the new work builds on, and
+                // loses nothing.
+                let b = repo
+                    .branch(branch, &repo.find_commit(base)?, true)
+                    .with_context(|| format!("cannot move branch {branch} to {}", short(base)))?;
+                (b.into_reference(), false, base)
+            } else {
+                (b.into_reference(), false, tip)
+            }
         }
         Err(_) => {
             let commit = repo.find_commit(base)?;

@@ -500,3 +500,50 @@ fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
     let agents = env.registry()["agents"].as_object().unwrap().len();
     assert_eq!(agents, 2);
 }
+
+#[test]
+fn a_preassigned_branch_merged_earlier_starts_again_from_the_base() {
+    let plan = r#"{
+      "tasks": {
+        "x": {"title": "X", "status": "pending", "blockedBy": []},
+        "y": {"title": "Y", "status": "pending", "blockedBy": []}
+      },
+      "coordination": {"agents": {"agent-a": {"worktree": "../proj-a", "branch": "feature/a", "tasks": ["x"]}}}
+    }"#;
+    let env = Env::with_plan(plan);
+    let path = fake_agents(&env);
+    let launch = |env: &Env| {
+        let o = env
+            .swarm()
+            .env("PATH", &path)
+            .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()
+    };
+    let v = launch(&env);
+    let wt = PathBuf::from(v["worktree"].as_str().unwrap());
+    std::fs::write(wt.join("x.txt"), "x\n").unwrap();
+    git(&wt, &["add", "x.txt"]);
+    git(&wt, &["commit", "-q", "-m", "x done"]);
+    assert!(env
+        .run(&["task", "done", "x", "--agent", "agent-a"])
+        .status
+        .success());
+    let o = env.run(&["complete", "agent-a", "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The base moves on; the agent comes back for its next task.
+    std::fs::write(env.repo.join("later.txt"), "later\n").unwrap();
+    git(&env.repo, &["add", "later.txt"]);
+    git(&env.repo, &["commit", "-q", "-m", "later on main"]);
+    let v = launch(&env);
+    assert_eq!(v["branch"], "feature/a");
+    assert_eq!(
+        git(&env.repo, &["rev-parse", "feature/a"]),
+        git(&env.repo, &["rev-parse", "main"]),
+        "the merged branch starts from main again"
+    );
+    let wt = PathBuf::from(v["worktree"].as_str().unwrap());
+    assert!(wt.join("later.txt").is_file() && wt.join("x.txt").is_file());
+}
