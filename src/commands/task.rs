@@ -44,6 +44,13 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
                 (_, Some(id)) => Target::Id(id),
                 _ => Target::Next,
             };
+            // clap's `requires = "next"` on a flag does not catch `--wait ID`.
+            if let (true, Target::Id(id)) = (wait, &target) {
+                return Err(UsageError(format!(
+                    "--wait goes with --next (it waits for the next ready task), not with a task id ({id})"
+                ))
+                .into());
+            }
             let ws = ctx.workspace()?;
             let outcome = if wait {
                 claim::claim_waiting(&ws, &actor, as_agent.as_deref(), |why| {

@@ -355,3 +355,25 @@ fn an_event_log_that_cannot_be_written_is_a_warning_not_a_failed_claim() {
     assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "me");
     assert_eq!(env.plan()["tasks"]["t0000"]["status"], "in-progress");
 }
+
+#[test]
+fn wait_goes_with_next_not_with_an_id() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    for args in [
+        &["task", "claim", "--wait", "t0001", "--agent", "y"][..],
+        &["task", "claim", "t0001", "--wait", "--agent", "y"][..],
+    ] {
+        let before = env.snapshot();
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("--wait goes with --next"),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            crate::support::changed(&before, &env.snapshot()),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+}
