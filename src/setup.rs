@@ -86,6 +86,7 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
         if !registry_path.exists() {
             let reg = Registry {
                 last_updated: Some(registry::model::format_time(chrono::Utc::now())),
+                project: Some(ws.project.clone()),
                 ..Registry::default()
             };
             registry::save(&registry_path, &reg)?;

@@ -134,7 +134,16 @@ impl Workspace {
 
     /// Loads the registry (empty when there is none yet).
     pub fn load_registry(&self) -> Result<Registry> {
-        registry::load(&self.registry_path())
+        let path = self.registry_path();
+        let reg = registry::load(&path)?;
+        match &reg.project {
+            Some(p) if *p != self.project => anyhow::bail!(
+                "{}: this repository's registry is for project {p:?}, not {:?}: one project per repository (its claims are keyed by task id, and each project's would look like claims on tasks missing from the other's plan); use --project {p} (or SWARM_PROJECT), or give the other project its own repository; nothing was changed",
+                path.display(),
+                self.project
+            ),
+            _ => Ok(reg),
+        }
     }
 
     /// Whether `setup` (or a first claim) has created the coordination dir.

@@ -41,6 +41,9 @@ pub struct Posted {
     /// When that process started (clock ticks since boot), against pid reuse.
     #[serde(default)]
     pub pid_start: Option<u64>,
+    /// The project it claims in: a holder serves only requests for its own plan.
+    #[serde(default)]
+    pub project: Option<String>,
 }
 
 impl Request {
@@ -64,6 +67,7 @@ impl Request {
             prefer_as: prefer_as.map(str::to_string),
             pid: std::process::id(),
             pid_start: liveness::process_start(std::process::id()),
+            project: Some(ws.project.clone()),
         };
         let path = dir.join(format!("{id}.json"));
         let tmp = dir.join(format!(".{id}.tmp"));
@@ -159,7 +163,10 @@ pub fn serve_posted(
                 .and_then(|b| serde_json::from_slice::<Posted>(&b).ok()),
             false => None,
         };
+        let project = &txn.workspace().project;
         match read {
+            // Another project's request is its own process's to withdraw.
+            Some(req) if req.project.as_ref().is_some_and(|p| p != project) => {}
             Some(req) => posted.push((path, req)),
             // A file half-written (a temp name, or cut short by a crash) is left to its own
             // process while that lives, and removed once it is gone.

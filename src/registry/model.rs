@@ -15,6 +15,10 @@ pub struct Registry {
     /// When it was last written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub last_updated: Option<String>,
+    /// The project whose plan its claims are for (one per repository: claims are keyed by
+    /// task id, and another project's would look like claims on tasks gone from the plan).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<String>,
     /// Every agent ever registered, by id.
     #[serde(default)]
     pub agents: IndexMap<String, AgentEntry>,
@@ -42,6 +46,7 @@ impl Default for Registry {
         Registry {
             version: default_version(),
             last_updated: None,
+            project: None,
             agents: IndexMap::new(),
             claimed_tasks: IndexMap::new(),
             extra: Map::new(),

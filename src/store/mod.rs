@@ -182,6 +182,10 @@ impl Txn<'_> {
     pub fn finish(mut self) -> Result<(Plan, Registry)> {
         if self.registry_dirty {
             self.registry.last_updated = Some(format_time(self.now));
+            // An old registry is stamped with the project on its first write.
+            if self.registry.project.is_none() {
+                self.registry.project = Some(self.ws.project.clone());
+            }
         }
         let registry_path = self.ws.registry_path();
         let plan_path = self.plan.path().to_path_buf();

@@ -377,3 +377,49 @@ fn wait_goes_with_next_not_with_an_id() {
         );
     }
 }
+
+#[test]
+fn a_second_project_in_the_same_repository_is_refused_not_merged() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let o = env.run(&["task", "claim", "--next", "--agent", "a1"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.registry()["project"], env.project.as_str());
+    // Another plan, another project, same repository: its commands would take this project's
+    // claims for claims on tasks missing from their plan and drop them.
+    let other = env.tasks.join("other");
+    std::fs::create_dir_all(&other).unwrap();
+    std::fs::write(
+        other.join("status.json"),
+        crate::support::flat_plan(1).replace("t0", "o0"),
+    )
+    .unwrap();
+    for args in [
+        &[
+            "--project",
+            "other",
+            "task",
+            "claim",
+            "--next",
+            "--agent",
+            "b1",
+        ][..],
+        &["--project", "other", "list"][..],
+    ] {
+        let before = env.snapshot();
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains(&format!(
+                "registry is for project \"{}\", not \"other\"",
+                env.project
+            )),
+            "{}",
+            stderr(&o)
+        );
+        assert_eq!(
+            crate::support::changed(&before, &env.snapshot()),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+    assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "a1");
+}

@@ -202,6 +202,12 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
     std::fs::write(dir.join(".4194300-3.tmp"), "{\"id\"").unwrap();
     let partial = dir.join(format!(".{me}-3.tmp"));
     std::fs::write(&partial, "{\"id\"").unwrap();
+    // A live process's request for another project's plan: not served here.
+    let elsewhere = dir.join(format!("{me}-4.json"));
+    let other = format!(
+        "{{\"id\": \"{me}-4\", \"agent\": \"far\", \"pid\": {me}, \"project\": \"other\"}}"
+    );
+    std::fs::write(&elsewhere, other).unwrap();
 
     let o = env.run(&["task", "claim", "--next", "--agent", "x"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -218,17 +224,20 @@ fn posted_claim_requests_are_served_by_the_next_claimer_and_dead_ones_dropped() 
         "a dead process gets nothing"
     );
     assert!(claims.values().any(|c| c["agent"] == "x"));
-    let left: Vec<_> = std::fs::read_dir(&dir)
+    let mut left: Vec<_> = std::fs::read_dir(&dir)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
+    left.sort();
     assert_eq!(
         left,
-        std::slice::from_ref(&partial),
-        "only the live process's partial file is left"
+        [partial.clone(), elsewhere.clone()],
+        "only the live process's partial file and the other project's request are left"
     );
+    assert!(claims.values().all(|c| c["agent"] != "far"));
     std::fs::remove_file(&partial).unwrap();
+    std::fs::remove_file(&elsewhere).unwrap();
     // The served task is a real claim: nobody else gets it.
     let ghost_task = ghost[0].0.clone();
     let mut others = Vec::new();
