@@ -286,7 +286,7 @@ fn place(ws: &Workspace, plan: &crate::plan::Plan, req: &LaunchRequest) -> Resul
     };
     if !worktree.starts_with(&root) || worktree == root {
         bail!(
-            "{}: the worktree of agent {as_agent} ({}) is outside the worktree root {}; pass --worktree-root to allow it",
+            "{}: the worktree of agent {as_agent} ({}) is outside the worktree root {}; to allow it, launch the agent with `swarm launch --as {as_agent} --worktree-root DIR` (DIR holding its worktree)",
             plan.path().display(),
             worktree.display(),
             root.display()
