@@ -16,8 +16,12 @@ pub fn exit_code(err: &anyhow::Error) -> u8 {
 
 /// Whether the error is stdout closing under us (`swarm list | head`): not worth a message.
 pub fn is_broken_pipe(err: &anyhow::Error) -> bool {
+    let pipe = std::io::ErrorKind::BrokenPipe;
     err.chain().any(|e| {
         e.downcast_ref::<std::io::Error>()
-            .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe)
+            .is_some_and(|io| io.kind() == pipe)
+            // JSON written straight to stdout fails with serde_json's error around it.
+            || e.downcast_ref::<serde_json::Error>()
+                .is_some_and(|j| j.io_error_kind() == Some(pipe))
     })
 }

@@ -70,7 +70,10 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Plan(cmd) => plan::exec(&ctx, cmd),
         Command::Completions { shell } => {
             let mut cmd = <Cli as clap::CommandFactory>::command();
-            clap_complete::generate(shell, &mut cmd, "swarm", &mut std::io::stdout());
+            // Into memory first: clap_complete panics when stdout closes under it.
+            let mut script = Vec::new();
+            clap_complete::generate(shell, &mut cmd, "swarm", &mut script);
+            std::io::Write::write_all(&mut std::io::stdout(), &script)?;
             Ok(EXIT_OK)
         }
     }

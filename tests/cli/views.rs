@@ -271,3 +271,24 @@ fn plan_simulate_reports_makespan_bound_and_sweep() {
     assert_eq!(v["unreachable"], 4, "{v}");
     assert_eq!(v["makespan"], 0.0, "{v}");
 }
+
+#[test]
+fn a_reader_that_stops_early_ends_json_output_quietly() {
+    use std::io::Read;
+    let env = Env::with_plan(&crate::support::flat_plan(3000));
+    for args in [&["list", "--json"][..], &["completions", "bash"][..]] {
+        let mut child = env
+            .process()
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut first = [0u8; 1];
+        child.stdout.take().unwrap().read_exact(&mut first).unwrap();
+        // The pipe's read end is closed here, with most of the output unread.
+        let o = child.wait_with_output().unwrap();
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", stderr(&o));
+        assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
+    }
+}
