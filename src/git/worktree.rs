@@ -114,6 +114,12 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
         }
     };
     let wt_name = free_name(repo, name)?;
+    // libgit2 makes `.git/worktrees` with a plain mkdir and fails when another launch made it
+    // a moment before (the first worktrees of a repository, launched together): make it here,
+    // where "already there" is fine.
+    let admin = repo.commondir().join("worktrees");
+    std::fs::create_dir_all(&admin)
+        .with_context(|| format!("{}: cannot create", admin.display()))?;
     let mut opts = WorktreeAddOptions::new();
     opts.reference(Some(&reference));
     if let Err(e) = repo.worktree(&wt_name, path, Some(&opts)) {
