@@ -132,6 +132,16 @@ fn merge_conflict_changes_nothing() {
     assert_eq!(changed(&before, &l.env.snapshot()), Vec::<PathBuf>::new());
 }
 
+/// `complete AGENT` (no delivery chosen) with the fake `gh` first on `path`.
+fn complete_with_gh(l: &Launched, path: &std::ffi::OsStr) -> std::process::Output {
+    l.env
+        .swarm()
+        .env("PATH", path)
+        .args(["complete", &l.agent])
+        .output()
+        .unwrap()
+}
+
 /// A bare `origin` for the repository and a fake `gh` that writes its arguments to the file
 /// returned; the `PATH` that finds it first.
 fn remote_and_fake_gh(l: &Launched) -> (std::ffi::OsString, PathBuf) {
@@ -167,13 +177,7 @@ fn remote_and_fake_gh(l: &Launched) -> (std::ffi::OsString, PathBuf) {
 fn without_new_commits_the_default_opens_no_pr() {
     let l = launched();
     let (path, args_file) = remote_and_fake_gh(&l);
-    let o = l
-        .env
-        .swarm()
-        .env("PATH", &path)
-        .args(["complete", &l.agent])
-        .output()
-        .unwrap();
+    let o = complete_with_gh(&l, &path);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!args_file.exists(), "gh was called: {}", stderr(&o));
     let root = l.env.repo.parent().unwrap();
@@ -189,13 +193,7 @@ fn pr_pushes_and_calls_gh_with_the_right_arguments() {
     let root = l.env.repo.parent().unwrap().to_path_buf();
     let (path, args_file) = remote_and_fake_gh(&l);
     // No --pr: with gh on PATH and a remote, a PR is the default.
-    let o = l
-        .env
-        .swarm()
-        .env("PATH", &path)
-        .args(["complete", &l.agent])
-        .output()
-        .unwrap();
+    let o = complete_with_gh(&l, &path);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("https://github.example/pr/1"),

@@ -256,16 +256,27 @@ fn no_exec_prints_the_exact_argv_of_every_preset() {
     assert!(Path::new(&field("worktree")).is_dir());
 }
 
+/// `launch --as agent-a --no-exec --json`, with the stand-in agent CLIs on `path`.
+fn launch_as_a(env: &Env, path: &std::ffi::OsStr) -> std::process::Output {
+    env.swarm()
+        .env("PATH", path)
+        .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
+        .output()
+        .unwrap()
+}
+
+/// Two tasks; agent-a is pre-assigned `y`, with its own worktree and branch.
+const PREASSIGNED: &str = r#"{
+  "tasks": {
+    "x": {"title": "X", "status": "pending", "blockedBy": []},
+    "y": {"title": "Y", "status": "pending", "blockedBy": []}
+  },
+  "coordination": {"agents": {"agent-a": {"worktree": "../proj-a", "branch": "feature/a", "tasks": ["y"]}}}
+}"#;
+
 #[test]
 fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
-    let plan = r#"{
-      "tasks": {
-        "x": {"title": "X", "status": "pending", "blockedBy": []},
-        "y": {"title": "Y", "status": "pending", "blockedBy": []}
-      },
-      "coordination": {"agents": {"agent-a": {"worktree": "../proj-a", "branch": "feature/a", "tasks": ["y"]}}}
-    }"#;
-    let env = Env::with_plan(plan);
+    let env = Env::with_plan(PREASSIGNED);
     let o = env.run(&["setup"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let wt = env.repo.parent().unwrap().join("proj-a");
@@ -295,12 +306,7 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
     assert_eq!(git(&env.repo, &["worktree", "list"]), worktrees);
 
     let path = fake_agents(&env);
-    let o = env
-        .swarm()
-        .env("PATH", &path)
-        .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
-        .output()
-        .unwrap();
+    let o = launch_as_a(&env, &path);
     assert!(o.status.success(), "{}", stderr(&o));
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["agent"], "agent-a");
@@ -314,14 +320,7 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
 
     // A second launch as the same agent while it works (alive by its lease, holding y) would
     // share its worktree: refused, until the task is given back.
-    let again = |env: &Env| {
-        env.swarm()
-            .env("PATH", &path)
-            .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
-            .output()
-            .unwrap()
-    };
-    let o = again(&env);
+    let o = launch_as_a(&env, &path);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("agent-a holds y and is alive by its lease"),
@@ -330,7 +329,7 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
     );
     let o = env.run(&["task", "release", "y", "--agent", "agent-a"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let o = again(&env);
+    let o = launch_as_a(&env, &path);
     assert!(o.status.success(), "{}", stderr(&o));
 
     // A worktree folder deleted by hand (its branch keeps the work): setup makes it anew.
@@ -503,32 +502,20 @@ fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
 
 #[test]
 fn a_preassigned_branch_merged_earlier_starts_again_from_the_base() {
-    let plan = r#"{
-      "tasks": {
-        "x": {"title": "X", "status": "pending", "blockedBy": []},
-        "y": {"title": "Y", "status": "pending", "blockedBy": []}
-      },
-      "coordination": {"agents": {"agent-a": {"worktree": "../proj-a", "branch": "feature/a", "tasks": ["x"]}}}
-    }"#;
-    let env = Env::with_plan(plan);
+    let env = Env::with_plan(PREASSIGNED);
     let path = fake_agents(&env);
     let launch = |env: &Env| {
-        let o = env
-            .swarm()
-            .env("PATH", &path)
-            .args(["launch", "--as", "agent-a", "--no-exec", "--json"])
-            .output()
-            .unwrap();
+        let o = launch_as_a(env, &path);
         assert!(o.status.success(), "{}", stderr(&o));
         serde_json::from_slice::<Value>(&o.stdout).unwrap()
     };
     let v = launch(&env);
     let wt = PathBuf::from(v["worktree"].as_str().unwrap());
-    std::fs::write(wt.join("x.txt"), "x\n").unwrap();
-    git(&wt, &["add", "x.txt"]);
-    git(&wt, &["commit", "-q", "-m", "x done"]);
+    std::fs::write(wt.join("y.txt"), "y\n").unwrap();
+    git(&wt, &["add", "y.txt"]);
+    git(&wt, &["commit", "-q", "-m", "y done"]);
     assert!(env
-        .run(&["task", "done", "x", "--agent", "agent-a"])
+        .run(&["task", "done", "y", "--agent", "agent-a"])
         .status
         .success());
     let o = env.run(&["complete", "agent-a", "--merge"]);
@@ -545,5 +532,5 @@ fn a_preassigned_branch_merged_earlier_starts_again_from_the_base() {
         "the merged branch starts from main again"
     );
     let wt = PathBuf::from(v["worktree"].as_str().unwrap());
-    assert!(wt.join("later.txt").is_file() && wt.join("x.txt").is_file());
+    assert!(wt.join("later.txt").is_file() && wt.join("y.txt").is_file());
 }
