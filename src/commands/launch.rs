@@ -5,7 +5,7 @@ use crate::agent::{AgentCommand, CommandSource, Mode};
 use crate::cli::LaunchArgs;
 use crate::ops::launch::{self, LaunchOutcome, LaunchRequest, Launched, Previous};
 use crate::ops::{fleet, supervise};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use serde::Serialize;
 use std::ffi::OsString;
 use std::sync::atomic::AtomicUsize;
@@ -279,14 +279,17 @@ fn headless(
 
 /// `-n N`: N headless supervisors as child processes, or N interactive agents in tmux panes.
 fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
+    let usage = |msg: String| Err(crate::error::UsageError(msg).into());
     if args.as_agent.is_some() {
-        bail!("--as names one agent; it cannot be combined with -n {n}");
+        return usage(format!(
+            "--as names one agent; it cannot be combined with -n {n}"
+        ));
     }
     if !args.headless && !args.tmux {
-        bail!("-n {n} needs --headless (supervised agents) or --tmux (one pane per interactive agent)");
+        return usage(format!("-n {n} needs --headless (supervised agents) or --tmux (one pane per interactive agent)"));
     }
     if args.no_exec || args.dry_run {
-        bail!("-n cannot be combined with --no-exec or --dry-run");
+        return usage("-n cannot be combined with --no-exec or --dry-run".into());
     }
     let exe = std::env::current_exe()?;
     let child_args = child_args(ctx, args);

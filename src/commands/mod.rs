@@ -17,7 +17,7 @@ mod watch;
 use crate::cli::{Cli, Command, Global};
 use crate::ui::Ui;
 use crate::workspace::{Settings, Workspace};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use std::time::Duration;
 
 /// Exit status: success.
@@ -80,19 +80,26 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 fn settings(g: &Global) -> Result<Settings> {
+    let usage = |msg: String| anyhow::Error::from(crate::error::UsageError(msg));
     let lock_timeout = match g.lock_timeout {
         Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
-        Some(s) => bail!("invalid --lock-timeout {s}: expected a number of seconds >= 0"),
+        Some(s) => {
+            return Err(usage(format!(
+                "invalid --lock-timeout {s}: expected a number of seconds >= 0"
+            )))
+        }
         None => None,
     };
     if !(g.lease.is_finite() && g.lease > 0.0) {
-        bail!(
+        return Err(usage(format!(
             "invalid --lease {}: expected a number of minutes > 0",
             g.lease
-        );
+        )));
     }
     if g.max_attempts == 0 {
-        bail!("invalid --max-attempts 0: expected at least 1");
+        return Err(usage(
+            "invalid --max-attempts 0: expected at least 1".into(),
+        ));
     }
     Ok(Settings {
         dir: g.dir.clone(),

@@ -9,7 +9,7 @@ use crate::plan::{Plan, Status};
 use crate::registry::model::parse_time;
 use crate::registry::{AgentEntry, Registry};
 use crate::ui::{self, Ui};
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 use std::io::{IsTerminal, Write};
 use std::time::Duration;
@@ -19,10 +19,11 @@ const RECENT: usize = 8;
 
 pub fn exec(ctx: &Ctx, args: &WatchArgs) -> Result<u8> {
     if !(args.interval.is_finite() && args.interval >= 0.2) {
-        bail!(
+        return Err(crate::error::UsageError(format!(
             "invalid --interval {}: expected a number of seconds >= 0.2",
             args.interval
-        );
+        ))
+        .into());
     }
     let ws = ctx.workspace()?;
     let tty = std::io::stdout().is_terminal();

@@ -423,3 +423,22 @@ fn a_second_project_in_the_same_repository_is_refused_not_merged() {
     }
     assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "a1");
 }
+
+#[test]
+fn out_of_range_settings_are_usage_errors() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    for args in [
+        &["--lease", "0", "list"][..],
+        &["--lock-timeout", "-1", "list"][..],
+        &["--max-attempts", "0", "list"][..],
+        &["launch", "-n", "2", "--agent-cmd", "true"][..],
+    ] {
+        let before = env.snapshot();
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert_eq!(
+            crate::support::changed(&before, &env.snapshot()),
+            Vec::<std::path::PathBuf>::new()
+        );
+    }
+}

@@ -200,7 +200,7 @@ fn watch_draws_tasks_agents_join_points_and_events() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(stdout(&o).contains("3/3 done"), "{}", stdout(&o));
     let o = env.run(&["watch", "--interval", "0"]);
-    assert_eq!(o.status.code(), Some(1));
+    assert_eq!(o.status.code(), Some(2), "a usage error");
     assert!(stderr(&o).contains("--interval"), "{}", stderr(&o));
 }
 
