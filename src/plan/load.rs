@@ -233,6 +233,20 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
     };
+    // An exact id in an agent's task list must be a task, as in join points.
+    for a in &agents {
+        if let Some(g) = a
+            .tasks
+            .iter()
+            .find(|g| !g.is_wildcard() && index.get(g.as_str()).is_none())
+        {
+            return Err(invalid(format!(
+                "coordination.agents.{}.tasks: {:?} is not a task in this plan",
+                a.id,
+                g.as_str()
+            )));
+        }
+    }
     Ok(Plan {
         path: path.into(),
         text,

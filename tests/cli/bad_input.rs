@@ -121,6 +121,7 @@ fn cases() -> Vec<Case> {
         c("project name with slash", CHAIN, &["--project", "../x", "list"], &["invalid project name"]),
         c("release unclaimed task", CHAIN, &["task", "release", "a"], &["not claimed"]),
         c("start an unclaimed task before setup", CHAIN, &["task", "update", "a", "--status", "in-progress"], &["not claimed"]),
+        c("unknown task in an agent's list", r#"{"tasks": {"a": {}}, "coordination": {"agents": {"w": {"tasks": ["a", "nope"]}}}}"#, LIST, &["status.json", "coordination.agents.w.tasks", "\\\"nope\\\" is not a task"]),
     ]
 }
 
