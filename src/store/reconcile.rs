@@ -183,11 +183,13 @@ impl Txn<'_> {
                 self.registry.claimed_tasks.shift_remove(&task);
                 continue;
             };
+            let from = self.plan.tasks[i].status;
             let (attempts, failed) = self.fail_attempt(
                 i,
                 branch.as_deref(),
                 format!("agent {agent} is dead: {why}"),
             );
+            let to = self.plan.tasks[i].status;
             let max = self.ws.settings.max_attempts;
             self.notices.push(if failed {
                 format!("agent {agent} is dead ({why}); task {task} failed after {attempts} attempts")
@@ -200,8 +202,8 @@ impl Txn<'_> {
                 "recover",
                 Some(agent),
                 Some(&task),
-                None,
-                None,
+                Some(from.as_str()),
+                Some(to.as_str()),
                 Some(why.to_string()),
             );
         }

@@ -129,16 +129,20 @@ fn recover_reports_and_log_filters() {
     );
 
     let o = env.run(&["log", "--task", "a", "--json"]);
-    let kinds: Vec<String> = stdout(&o)
+    let events: Vec<Value> = stdout(&o)
         .lines()
-        .map(|l| {
-            serde_json::from_str::<Value>(l).unwrap()["event"]
-                .as_str()
-                .unwrap()
-                .to_string()
-        })
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["claim", "release", "recover"]);
+    // Like every event, the recovery says the status it found and the one it left.
+    assert_eq!(
+        (&events[2]["from"], &events[2]["to"]),
+        (&Value::from("in-progress"), &Value::from("pending"))
+    );
     let o = env.run(&["log", "--agent", "x", "-n", "1"]);
     assert_eq!(stdout(&o).lines().count(), 1);
     assert!(stdout(&o).contains("recover"), "{}", stdout(&o));
