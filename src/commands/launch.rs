@@ -291,10 +291,32 @@ fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
     if args.no_exec || args.dry_run {
         return usage("-n cannot be combined with --no-exec or --dry-run".into());
     }
+    if args.headless && args.tmux {
+        return usage(format!(
+            "-n {n}: --headless (supervised agents) or --tmux (interactive agents in panes), not both"
+        ));
+    }
     let exe = std::env::current_exe()?;
     let child_args = child_args(ctx, args);
     if args.tmux {
         let ws = ctx.workspace()?;
+        // A pane whose launch finds nothing exits at once, taking tmux's session with it:
+        // say why here instead (each pane still claims for itself, under the lock).
+        let (plan, registry) = ws.snapshot()?;
+        let ready =
+            crate::scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
+        if !ready.contains(&true) {
+            let why = crate::scheduler::explain_nothing_ready(&plan, |i| {
+                registry
+                    .claimed_tasks
+                    .get(&plan.tasks[i].id)
+                    .map(|c| c.agent.as_str())
+            });
+            ctx.ui.note(&format!(
+                "swarm: nothing to launch: {why}; no tmux session was started"
+            ));
+            return Ok(EXIT_NOT_READY);
+        }
         let mut argv: Vec<OsString> = vec![exe.into_os_string()];
         argv.extend(child_args);
         let name = format!("swarm-{}", ws.project.replace(['.', ':'], "-"));

@@ -431,20 +431,58 @@ esac
 exit 0
 "#;
 
-#[test]
-fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
-    let env = Env::with_plan(&crate::support::flat_plan(2));
-    let root = env.repo.parent().unwrap().to_path_buf();
+/// `FAKE_TMUX` first on the returned `PATH`; it logs its calls to the returned file.
+fn fake_tmux(env: &Env) -> (std::ffi::OsString, PathBuf) {
+    let root = env.repo.parent().unwrap();
     let bin = root.join("tmuxbin");
     std::fs::create_dir_all(&bin).unwrap();
     let tmux = bin.join("tmux");
     std::fs::write(&tmux, FAKE_TMUX).unwrap();
     use std::os::unix::fs::PermissionsExt;
     std::fs::set_permissions(&tmux, std::fs::Permissions::from_mode(0o755)).unwrap();
-    let path = crate::support::path_with(&bin);
+    (crate::support::path_with(&bin), root.join("tmux.log"))
+}
+
+#[test]
+fn tmux_with_nothing_ready_exits_3_and_starts_no_session() {
+    let env = Env::with_plan(r#"{"tasks": {"a": {"status": "completed"}}}"#);
+    let (path, log) = fake_tmux(&env);
+    let run = |args: &[&str]| {
+        env.swarm()
+            .env("PATH", &path)
+            .env("TMUX_LOG", &log)
+            .env_remove("TMUX")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+    let o = run(&["launch", "-n", "2", "--tmux", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("nothing to launch: all 1 tasks are done"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!log.exists(), "tmux was called");
+    let o = run(&[
+        "launch",
+        "-n",
+        "2",
+        "--tmux",
+        "--headless",
+        "--agent-cmd",
+        "true",
+    ]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let (path, log) = fake_tmux(&env);
     let agent = root.join("finish.sh");
     std::fs::write(&agent, "#!/bin/sh\nswarm task done \"$SWARM_TASK\"\n").unwrap();
-    let log = root.join("tmux.log");
     // Paths relative to where the command runs: the panes start elsewhere (in the repository).
     let rel = |p: &Path| p.strip_prefix(&root).unwrap().to_path_buf();
     let o = env
