@@ -155,28 +155,25 @@ pub fn supervise(
                     say(format!("{}: {task} was done{kept}", actor.id));
                 }
             }
-            Ending::Failed(_) | Ending::TimedOut if done_anyway => {
+            Ending::Failed(_) | Ending::TimedOut => {
                 let what = match &ending {
                     Ending::Failed(why) => why.clone(),
                     _ => format!("timed out after {}", human(took)),
                 };
-                say(format!(
-                    "{}: {task} was already marked done when {what}; it stays done, with its commits on {}{kept}",
-                    actor.id, place.branch
-                ));
-            }
-            Ending::Failed(_) | Ending::TimedOut => {
-                let why = match &ending {
-                    Ending::Failed(why) => format!("{why}{kept}"),
-                    _ => format!("timed out after {}{kept}", human(took)),
-                };
-                settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say).with_context(
-                    || match &tidied {
-                        Ok(Tidied::SetAside(b)) => format!("{task} failed and its commits were moved to branch {b}, but the plan could not record it"),
-                        _ => format!("{task} failed, but the plan could not record it"),
-                    },
-                )?;
-                failed_here.push(task.clone());
+                if done_anyway {
+                    say(format!(
+                        "{}: {task} was already marked done when {what}; it stays done, with its commits on {}{kept}",
+                        actor.id, place.branch
+                    ));
+                } else {
+                    let why = format!("{what}{kept}");
+                    settle_failed(ws, &actor, &task, previous.as_deref(), why, &mut say)
+                        .with_context(|| match &tidied {
+                            Ok(Tidied::SetAside(b)) => format!("{task} failed and its commits were moved to branch {b}, but the plan could not record it"),
+                            _ => format!("{task} failed, but the plan could not record it"),
+                        })?;
+                    failed_here.push(task.clone());
+                }
             }
             Ending::Interrupted(sig) => {
                 stop_for_signal(ws, &actor, Some(&task), *sig)?;
