@@ -121,8 +121,18 @@ impl Drop for Request {
     }
 }
 
+/// Whether process `pid` runs, and is the one that started at `started` when that is known.
+/// Only Linux can tell a process is gone; elsewhere every poster counts as alive.
+fn poster_alive(pid: u32, started: Option<u64>) -> bool {
+    match (liveness::process_start(pid), started) {
+        (Some(now), Some(then)) => now == then,
+        (Some(_), None) => true,
+        (None, _) => !cfg!(target_os = "linux"),
+    }
+}
+
 /// Whether the process that posted the request file at `path` (named `<pid>-<nanos>.json`, or
-/// `.<pid>-<nanos>.tmp` while being written) is known to be gone. Only Linux can tell.
+/// `.<pid>-<nanos>.tmp` while being written) is known to be gone.
 fn poster_is_gone(path: &std::path::Path) -> bool {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
     let pid = name
@@ -130,10 +140,7 @@ fn poster_is_gone(path: &std::path::Path) -> bool {
         .split('-')
         .next()
         .and_then(|p| p.parse::<u32>().ok());
-    match pid {
-        Some(pid) => cfg!(target_os = "linux") && liveness::process_start(pid).is_none(),
-        None => false,
-    }
+    pid.is_some_and(|pid| !poster_alive(pid, None))
 }
 
 /// Marks the claim on `task` as the answer to request `id`.
@@ -156,6 +163,7 @@ pub fn serve_posted(
     };
     let mut done = Vec::new();
     let mut posted: Vec<(PathBuf, Posted)> = Vec::new();
+    let project = &txn.workspace().project;
     for path in entries.flatten().map(|e| e.path()) {
         let read = match path.extension().is_some_and(|x| x == "json") {
             true => fs::read(&path)
@@ -163,7 +171,6 @@ pub fn serve_posted(
                 .and_then(|b| serde_json::from_slice::<Posted>(&b).ok()),
             false => None,
         };
-        let project = &txn.workspace().project;
         match read {
             // Another project's request is its own process's to withdraw.
             Some(req) if req.project.as_ref().is_some_and(|p| p != project) => {}
@@ -182,11 +189,7 @@ pub fn serve_posted(
             .values()
             .any(|c| c.extra.get(TAG).and_then(|v| v.as_str()) == Some(req.id.as_str()));
         // Served only while the requesting process (the same one, not a reused pid) waits.
-        let alive = match (liveness::process_start(req.pid), req.pid_start) {
-            (Some(now), Some(then)) => now == then,
-            (Some(_), None) => true,
-            (None, _) => !cfg!(target_os = "linux"),
-        };
+        let alive = poster_alive(req.pid, req.pid_start);
         if already || !alive || crate::ids::check_agent_id(&req.agent).is_err() {
             done.push(path);
             continue;
