@@ -303,15 +303,7 @@ fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
         // A pane whose launch finds nothing exits at once, taking tmux's session with it:
         // say why here instead (each pane still claims for itself, under the lock).
         let (plan, registry) = ws.snapshot()?;
-        let ready =
-            crate::scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
-        if !ready.contains(&true) {
-            let why = crate::scheduler::explain_nothing_ready(&plan, |i| {
-                registry
-                    .claimed_tasks
-                    .get(&plan.tasks[i].id)
-                    .map(|c| c.agent.as_str())
-            });
+        if let Err(why) = launch::next_ready(&plan, &registry, &[]) {
             ctx.ui.note(&format!(
                 "swarm: nothing to launch: {why}; no tmux session was started"
             ));

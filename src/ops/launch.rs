@@ -194,24 +194,32 @@ pub fn agent_command(
     })
 }
 
+/// The task a launch would claim now (`preferred` patterns first), or why there is none; for
+/// commands that only look (the claim itself is decided under the lock).
+pub fn next_ready(
+    plan: &crate::plan::Plan,
+    registry: &crate::registry::Registry,
+    preferred: &[crate::plan::Glob],
+) -> std::result::Result<usize, String> {
+    let ready = scheduler::readiness(plan, |id| registry.claimed_tasks.contains_key(id));
+    scheduler::pick_next(plan, &ready, preferred).ok_or_else(|| {
+        scheduler::explain_nothing_ready(plan, |i| {
+            registry
+                .claimed_tasks
+                .get(&plan.tasks[i].id)
+                .map(|c| c.agent.as_str())
+        })
+    })
+}
+
 /// What `launch` would do, changing nothing.
 pub fn preview(ws: &Workspace, req: &LaunchRequest) -> Result<Preview> {
     let plan = ws.load_plan()?;
     let place = place(ws, &plan, req)?;
     let (plan, registry) = ws.snapshot()?;
     let preferred = plan.preferred_tasks(req.as_agent.as_deref())?;
-    let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
-    let task = match scheduler::pick_next(&plan, &ready, &preferred) {
-        Some(i) => Ok(plan.tasks[i].id.clone()),
-        None => Err(scheduler::explain_nothing_ready(&plan, |i| {
-            registry
-                .claimed_tasks
-                .get(&plan.tasks[i].id)
-                .map(|c| c.agent.as_str())
-        })),
-    };
     Ok(Preview {
-        task,
+        task: next_ready(&plan, &registry, &preferred).map(|i| plan.tasks[i].id.clone()),
         agent: place.agent,
         worktree: place.worktree,
         branch: place.branch,
