@@ -5,6 +5,11 @@
 #[error("{0}")]
 pub struct UsageError(pub String);
 
+/// A usage error (exit 2) saying `msg`.
+pub fn usage(msg: impl Into<String>) -> anyhow::Error {
+    UsageError(msg.into()).into()
+}
+
 /// Exit status for an error chain: 2 for usage errors, 1 for everything else.
 pub fn exit_code(err: &anyhow::Error) -> u8 {
     if err.downcast_ref::<UsageError>().is_some() {

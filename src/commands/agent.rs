@@ -2,18 +2,16 @@
 
 use super::{Ctx, EXIT_OK};
 use crate::cli::AgentCommand;
-use crate::error::UsageError;
+use crate::error::usage;
 use anyhow::Result;
 
 pub fn exec(ctx: &Ctx, cmd: AgentCommand) -> Result<u8> {
     match cmd {
         AgentCommand::Heartbeat { agent } => {
             let Some(actor) = super::task::actor(&agent)? else {
-                return Err(UsageError(
-                    "agent heartbeat needs an agent id: pass --agent ID or set SWARM_AGENT_ID"
-                        .into(),
-                )
-                .into());
+                return Err(usage(
+                    "agent heartbeat needs an agent id: pass --agent ID or set SWARM_AGENT_ID",
+                ));
             };
             let ws = ctx.workspace()?;
             let txn = ws.begin(Some(&actor))?;

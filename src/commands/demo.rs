@@ -3,16 +3,15 @@
 use super::{Ctx, EXIT_OK};
 use crate::cli::{DemoAgentArgs, DemoArgs};
 use crate::demo::{self, DemoOptions};
-use crate::error::UsageError;
+use crate::error::usage;
 use anyhow::Result;
 
 pub fn exec(ctx: &Ctx, args: &DemoArgs) -> Result<u8> {
     if !(args.pace.is_finite() && (0.0..=60.0).contains(&args.pace)) {
-        return Err(UsageError(format!(
+        return Err(usage(format!(
             "invalid --pace {}: expected seconds from 0 to 60",
             args.pace
-        ))
-        .into());
+        )));
     }
     let result = demo::run(&DemoOptions {
         agents: args.agents,

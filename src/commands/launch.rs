@@ -279,22 +279,22 @@ fn headless(
 
 /// `-n N`: N headless supervisors as child processes, or N interactive agents in tmux panes.
 fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
-    let usage = |msg: String| Err(crate::error::UsageError(msg).into());
+    use crate::error::usage;
     if args.as_agent.is_some() {
-        return usage(format!(
+        return Err(usage(format!(
             "--as names one agent; it cannot be combined with -n {n}"
-        ));
+        )));
     }
     if !args.headless && !args.tmux {
-        return usage(format!("-n {n} needs --headless (supervised agents) or --tmux (one pane per interactive agent)"));
+        return Err(usage(format!("-n {n} needs --headless (supervised agents) or --tmux (one pane per interactive agent)")));
     }
     if args.no_exec || args.dry_run {
-        return usage("-n cannot be combined with --no-exec or --dry-run".into());
+        return Err(usage("-n cannot be combined with --no-exec or --dry-run"));
     }
     if args.headless && args.tmux {
-        return usage(format!(
+        return Err(usage(format!(
             "-n {n}: --headless (supervised agents) or --tmux (interactive agents in panes), not both"
-        ));
+        )));
     }
     let exe = std::env::current_exe()?;
     let child_args = child_args(ctx, args);

@@ -80,7 +80,7 @@ pub fn run(cli: Cli) -> Result<u8> {
 }
 
 fn settings(g: &Global) -> Result<Settings> {
-    let usage = |msg: String| anyhow::Error::from(crate::error::UsageError(msg));
+    use crate::error::usage;
     let lock_timeout = match g.lock_timeout {
         Some(s) if s.is_finite() && s >= 0.0 => Some(Duration::from_secs_f64(s)),
         Some(s) => {
@@ -97,9 +97,7 @@ fn settings(g: &Global) -> Result<Settings> {
         )));
     }
     if g.max_attempts == 0 {
-        return Err(usage(
-            "invalid --max-attempts 0: expected at least 1".into(),
-        ));
+        return Err(usage("invalid --max-attempts 0: expected at least 1"));
     }
     Ok(Settings {
         dir: g.dir.clone(),

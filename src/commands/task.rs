@@ -2,7 +2,7 @@
 
 use super::{Ctx, EXIT_NOT_READY, EXIT_OK};
 use crate::cli::{AgentArg, TaskCommand};
-use crate::error::UsageError;
+use crate::error::usage;
 use crate::ids;
 use crate::ops::claim::{self, ClaimOutcome, Target};
 use crate::ops::list::{self, Filter};
@@ -35,10 +35,9 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             json,
         } => {
             let Some(actor) = actor(&agent)? else {
-                return Err(UsageError(
-                    "task claim needs an agent id: pass --agent ID or set SWARM_AGENT_ID".into(),
-                )
-                .into());
+                return Err(usage(
+                    "task claim needs an agent id: pass --agent ID or set SWARM_AGENT_ID",
+                ));
             };
             let target = match (next, id) {
                 (_, Some(id)) => Target::Id(id),
@@ -46,10 +45,9 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             };
             // clap's `requires = "next"` on a flag does not catch `--wait ID`.
             if let (true, Target::Id(id)) = (wait, &target) {
-                return Err(UsageError(format!(
+                return Err(usage(format!(
                     "--wait goes with --next (it waits for the next ready task), not with a task id ({id})"
-                ))
-                .into());
+                )));
             }
             let ws = ctx.workspace()?;
             let outcome = if wait {
@@ -84,9 +82,7 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             agent,
         } => {
             if status.is_none() && progress.is_none() {
-                return Err(
-                    UsageError("task update needs --status and/or --progress".into()).into(),
-                );
+                return Err(usage("task update needs --status and/or --progress"));
             }
             let actor = actor(&agent)?;
             let ws = ctx.workspace()?;

@@ -19,11 +19,10 @@ const RECENT: usize = 8;
 
 pub fn exec(ctx: &Ctx, args: &WatchArgs) -> Result<u8> {
     if !(args.interval.is_finite() && args.interval >= 0.2) {
-        return Err(crate::error::UsageError(format!(
+        return Err(crate::error::usage(format!(
             "invalid --interval {}: expected a number of seconds >= 0.2",
             args.interval
-        ))
-        .into());
+        )));
     }
     let ws = ctx.workspace()?;
     let tty = std::io::stdout().is_terminal();
