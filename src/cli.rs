@@ -115,6 +115,18 @@ pub enum Command {
     },
 }
 
+impl Command {
+    /// Whether the command does one thing and exits (every command but those that run for
+    /// minutes or hours: `launch`, which supervises or becomes the agent, `watch`, `demo`).
+    /// Those may leave what they free to the end of the process (`alloc`, `LEAK_ON_DROP`).
+    pub fn exits_soon(&self) -> bool {
+        !matches!(
+            self,
+            Command::Launch(_) | Command::Watch(_) | Command::Demo(_) | Command::DemoAgent(_)
+        )
+    }
+}
+
 /// `setup`.
 #[derive(Debug, Args)]
 pub struct SetupArgs {
