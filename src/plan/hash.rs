@@ -73,7 +73,7 @@ impl IdIndex {
             slots: vec![EMPTY; 1 << bits],
             shift: 64 - bits,
             ends: Vec::with_capacity(n),
-            bytes: Vec::new(),
+            bytes: Vec::with_capacity((0..n).map(|i| ids(i).len()).sum()),
         };
         for i in 0..n {
             index.bytes.extend_from_slice(ids(i).as_bytes());

@@ -84,6 +84,13 @@ pub(super) fn read(text: &str) -> Result<Scanned<'_>, ()> {
         i: 0,
     };
     let mut out = Scanned::default();
+    // Room for every task at once: each is an object, so there are at most as many as `{`.
+    // Growing by doubling instead copies the tasks several times over (and, in the one-shot
+    // allocator, touches the memory of every copy).
+    let objects = count(text.as_bytes(), b'{');
+    out.tasks.tasks.reserve_exact(objects);
+    out.tasks.spans.reserve_exact(objects);
+    out.tasks.blocker_ends.reserve_exact(objects);
     let mut seen_tasks = false;
     s.object(|s, key| {
         match key {
@@ -105,11 +112,20 @@ pub(super) fn read(text: &str) -> Result<Scanned<'_>, ()> {
     Ok(out)
 }
 
+/// A byte in each byte of a word.
+const ONES: u64 = 0x0101_0101_0101_0101;
+
+/// How many bytes of `b` are `c` (in blocks, which the compiler turns into vector code).
+fn count(b: &[u8], c: u8) -> usize {
+    b.chunks(1 << 12)
+        .map(|block| block.iter().map(|&x| u32::from(x == c)).sum::<u32>() as usize)
+        .sum()
+}
+
 /// Where the first `"`, `\\` or control character of `b` is: the end of a string's plain run.
 /// Eight bytes at a time (strings are most of a plan's bytes): in each 64-bit word, the lowest
 /// byte these bit tricks flag is always a real match (a false flag can only follow a real one).
 fn string_stop(b: &[u8]) -> Option<usize> {
-    const ONES: u64 = 0x0101_0101_0101_0101;
     const HIGH: u64 = 0x8080_8080_8080_8080;
     let zero = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
     let mut chunks = b.chunks_exact(8);
@@ -157,8 +173,27 @@ type R<T> = Result<T, ()>;
 
 impl<'a> Scanner<'a> {
     fn ws(&mut self) {
-        while let Some(b' ' | b'\n' | b'\r' | b'\t') = self.b.get(self.i) {
-            self.i += 1;
+        loop {
+            match self.b.get(self.i) {
+                Some(b' ') => {
+                    // Indentation: runs of spaces, passed eight at a time.
+                    while let Some(c) = self.b.get(self.i..self.i + 8) {
+                        let mut word = [0u8; 8];
+                        word.copy_from_slice(c);
+                        let other = u64::from_le_bytes(word) ^ (ONES * u64::from(b' '));
+                        if other != 0 {
+                            self.i += (other.trailing_zeros() / 8) as usize;
+                            break;
+                        }
+                        self.i += 8;
+                    }
+                    while self.b.get(self.i) == Some(&b' ') {
+                        self.i += 1;
+                    }
+                }
+                Some(b'\n' | b'\r' | b'\t') => self.i += 1,
+                _ => return,
+            }
         }
     }
 
