@@ -31,6 +31,11 @@ pub fn check_agent_id(id: &str) -> Result<()> {
 
 /// Checks a task id: not blank, no control characters (ids appear in terminals and logs).
 pub fn check_task_id(id: &str) -> Result<()> {
+    // Most ids are printable ASCII that starts with a letter or digit: no need to decode them.
+    let plain = |b: &u8| b.is_ascii_graphic() || *b == b' ';
+    if id.as_bytes().first().is_some_and(u8::is_ascii_graphic) && id.as_bytes().iter().all(plain) {
+        return Ok(());
+    }
     if id.trim().is_empty() {
         bail!("invalid task id {id:?}: it is empty");
     }
@@ -53,6 +58,23 @@ pub fn check_branch_name(name: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn task_ids() {
+        for ok in [
+            "a",
+            "phase-0/task-000001",
+            " a",
+            "a b",
+            "tâche-é",
+            "x\u{3000}y",
+        ] {
+            assert!(check_task_id(ok).is_ok(), "{ok:?}");
+        }
+        for bad in ["", "   ", "\u{3000}", "a\tb", "a\u{7f}", "a\u{85}b", "\n"] {
+            assert!(check_task_id(bad).is_err(), "{bad:?}");
+        }
+    }
 
     #[test]
     fn agent_ids() {
