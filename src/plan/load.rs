@@ -60,8 +60,30 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// Plans this big or bigger are read and parsed with their blocks allocated in bulk.
+const BULK_FROM: usize = 256 << 10;
+
+/// The bytes of the file at `path`, and whether it is big (`BULK_FROM`). A one-shot command
+/// keeps a plan until it exits, and the blocks of a big one are allocated in bulk (in huge
+/// pages, see `alloc::bulk`); a small one would only pay for a huge page it barely uses.
+fn read(path: &Path) -> io::Result<(Vec<u8>, bool)> {
+    let mut file = std::fs::File::open(path)?;
+    let len = file.metadata()?.len() as usize;
+    let big = len >= BULK_FROM;
+    let mut bytes = Vec::new();
+    let mut read = || {
+        bytes.try_reserve_exact(len + 1)?;
+        io::Read::read_to_end(&mut file, &mut bytes)
+    };
+    match big {
+        true => crate::alloc::bulk(read)?,
+        false => read()?,
+    };
+    Ok((bytes, big))
+}
+
 pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
-    let bytes = match std::fs::read(path) {
+    let (bytes, big) = match read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let dir = path.parent().unwrap_or(Path::new("."));
@@ -96,7 +118,7 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
     // A symlinked status.json (a plan kept elsewhere) is resolved on purpose: rewrites replace
     // the file it points to, in that file's directory, and leave the link in place.
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    match is_link {
+    let parse = || match is_link {
         true => match std::fs::canonicalize(path) {
             Ok(real) => parse(&real, text),
             Err(source) => Err(PlanError::Read {
@@ -105,6 +127,10 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
             }),
         },
         false => parse(path, text),
+    };
+    match big {
+        true => crate::alloc::bulk(parse),
+        false => parse(),
     }
 }
 

@@ -115,9 +115,8 @@ impl Drop for Plan {
 
 impl Plan {
     /// Reads and validates the plan at `path`.
-    /// (A one-shot command keeps the plan until it exits: it is allocated in bulk.)
     pub fn load(path: &Path) -> Result<Plan, PlanError> {
-        crate::alloc::bulk(|| load::load(path))
+        load::load(path)
     }
 
     /// Validates `text` as the plan at `path` (which is only used in messages and for saving).
