@@ -476,4 +476,28 @@ mod tests {
     fn cli_tree_is_consistent() {
         super::Cli::command().debug_assert();
     }
+
+    #[test]
+    fn only_long_running_commands_keep_freeing_memory() {
+        use clap::Parser;
+        let soon = |line: &str| {
+            let words = std::iter::once("swarm").chain(line.split_whitespace());
+            super::Cli::try_parse_from(words)
+                .unwrap()
+                .command
+                .exits_soon()
+        };
+        for short in [
+            "task claim --next",
+            "list",
+            "join-status",
+            "plan validate",
+            "complete a",
+        ] {
+            assert!(soon(short), "{short}");
+        }
+        for long in ["launch", "launch --headless", "watch", "demo"] {
+            assert!(!soon(long), "{long}");
+        }
+    }
 }
