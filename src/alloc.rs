@@ -1,17 +1,17 @@
-//! The binary's allocator: large blocks of one-shot commands come from one region backed by
-//! transparent huge pages; everything else goes to the system allocator.
+//! The binary's allocator: while a one-shot command loads a big plan, its blocks come from one
+//! region backed by transparent huge pages; every other block comes from the system allocator.
 //!
-//! A claim on a 10k-task plan allocates a few megabytes in a handful of large blocks (the file,
-//! the tasks, the id index) and fills each once. With 4 KiB pages every page of them is a page
-//! fault on first touch, over a thousand for one claim, and on virtual machines that was about
-//! a sixth of the claim. A 2 MiB huge page is one fault. The region is only address space until
-//! touched, so reserving a lot costs nothing.
+//! A claim on a 10k-task plan allocates a few megabytes while loading it (the file, the tasks,
+//! tens of thousands of ids and titles, the id index) and fills them once. With 4 KiB pages
+//! every page is a page fault on first touch, about 1,500 for one claim, and on this VM that
+//! was a fifth of the claim. A 2 MiB huge page is one fault. The region is only address space
+//! until touched, so reserving a lot costs nothing, and it is reserved only when first used.
 //!
-//! Large blocks are handed out in order (a bump allocator) and freeing one gives its space back
-//! only when it was the last handed out (or grows in place when it is): one-shot commands exit
-//! right after, so what they free is left behind. Long-running commands (`watch`, `launch`,
-//! `demo`) never turn it on and use the system allocator throughout. Small blocks always do:
-//! they are freed and reused in loops, which the system allocator is good at.
+//! Blocks are handed out in order (a bump allocator); freeing one gives its space back only
+//! when it was the last handed out (and the last one grows in place). That suits a plan: it
+//! lives until the command exits. Only loading (`bulk`) uses the region, and only in commands
+//! that exit soon after (`enable`); long-running ones (`watch`, `launch`, `demo`) load plans
+//! over and over, and never turn it on.
 //!
 //! When the region cannot be reserved (a strict overcommit policy, `ulimit -v`), or it runs
 //! out, blocks come from the system allocator as usual. Huge pages are advice: where they are
@@ -22,8 +22,6 @@ use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Once;
 
-/// Blocks at least this big come from the region.
-pub const LARGE: usize = 128 << 10;
 /// Address space reserved for the region (never all touched).
 const RESERVE: usize = 8 << 30;
 /// The huge page size the region is aligned to.
@@ -37,16 +35,14 @@ static END: AtomicUsize = AtomicUsize::new(0);
 /// The allocator: `#[global_allocator] static A: swarm::alloc::Allocator = Allocator;`.
 pub struct Allocator;
 
-/// Whether large blocks should come from the region (set by `enable`).
+/// Whether `bulk` may use the region (set by `enable`).
 static WANTED: AtomicBool = AtomicBool::new(false);
 
-/// Whether every block, small ones too, should come from the region (see `bulk`).
+/// Whether blocks come from the region now (see `bulk`).
 static BULK: AtomicBool = AtomicBool::new(false);
 
-/// Runs `f` with every block it allocates, small ones too, taken from the region (when the
-/// region is wanted; otherwise this only runs `f`). For loading a plan: tens of thousands of
-/// small blocks (ids, titles, blocker lists) that live as long as the plan, which a one-shot
-/// command never frees. In huge pages they cost a fraction of the page faults.
+/// Runs `f` with the blocks it allocates taken from the region (after `enable`; otherwise
+/// this only runs `f`). For loading a big plan, whose blocks live as long as it does.
 pub fn bulk<T>(f: impl FnOnce() -> T) -> T {
     let was = BULK.swap(true, Ordering::Relaxed);
     let out = f();
@@ -54,14 +50,13 @@ pub fn bulk<T>(f: impl FnOnce() -> T) -> T {
     out
 }
 
-/// Whether a block of `size` bytes should come from the region.
-fn from_region(size: usize) -> bool {
-    size >= LARGE || BULK.load(Ordering::Relaxed)
+/// Whether new blocks should come from the region.
+fn from_region() -> bool {
+    BULK.load(Ordering::Relaxed)
 }
 
-/// Large blocks come from the region from now on, for the rest of the process. For commands
-/// that exit soon after. The region is reserved on the first large block: commands on small
-/// plans never make one, and skip the two system calls.
+/// Lets `bulk` use the region from now on, for the rest of the process: for commands that
+/// exit soon after. The region is reserved the first time `bulk` allocates.
 pub fn enable() {
     WANTED.store(true, Ordering::Relaxed);
 }
@@ -125,7 +120,7 @@ fn bump(size: usize, align: usize) -> Option<*mut u8> {
 
 unsafe impl GlobalAlloc for Allocator {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        if from_region(layout.size()) {
+        if from_region() {
             if let Some(p) = bump(layout.size(), layout.align()) {
                 return p;
             }
@@ -135,7 +130,7 @@ unsafe impl GlobalAlloc for Allocator {
     }
 
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        if from_region(layout.size()) {
+        if from_region() {
             if let Some(p) = bump(layout.size(), layout.align()) {
                 // Space given back by `dealloc` may be handed out again, so it is not known
                 // to be zero.
@@ -174,11 +169,11 @@ unsafe impl GlobalAlloc for Allocator {
             {
                 return p;
             }
-        } else if !from_region(new_size) || !WANTED.load(Ordering::Relaxed) {
+        } else if !from_region() || !WANTED.load(Ordering::Relaxed) {
             // SAFETY: `p` came from the system allocator with this layout.
             return unsafe { System.realloc(p, layout, new_size) };
         }
-        // Moves: into the region when it has room (a block grown large), else anywhere.
+        // Moves: into the region when blocks come from it and it has room, else anywhere.
         // SAFETY: the layout of the old block with the new size, which the caller guarantees
         // is valid; the blocks do not overlap; the old one is freed with its own layout.
         unsafe {
@@ -203,57 +198,59 @@ mod tests {
 
     /// One test: the region is process-wide, and tests run in parallel.
     #[test]
-    fn large_blocks_come_from_the_region_and_small_ones_do_not() {
+    fn blocks_come_from_the_region_only_in_bulk_after_enable() {
         let a = Allocator;
         unsafe {
-            let before = a.alloc(layout(LARGE));
+            let before = bulk(|| a.alloc(layout(64)));
             assert!(!in_region(before), "not before it is enabled");
-            a.dealloc(before, layout(LARGE));
+            a.dealloc(before, layout(64));
             enable();
             enable(); // twice is harmless
+            let outside = a.alloc(layout(1 << 20));
+            assert!(!in_region(outside), "not outside bulk");
+            a.dealloc(outside, layout(1 << 20));
 
-            let small = a.alloc(layout(100));
-            assert!(!in_region(small));
-            a.dealloc(small, layout(100));
-
-            // Two large blocks, one after the other; they do not overlap.
-            let x = a.alloc(layout(LARGE));
-            let y = a.alloc(layout(LARGE));
+            // Two blocks, one after the other; they do not overlap.
+            let (x, y) = bulk(|| (a.alloc(layout(100)), a.alloc(layout(100))));
             assert!(in_region(x) && in_region(y));
-            assert!(y as usize >= x as usize + LARGE);
-            ptr::write_bytes(x, 7, LARGE);
-            ptr::write_bytes(y, 9, LARGE);
+            assert!(y as usize >= x as usize + 100);
+            ptr::write_bytes(x, 7, 100);
+            ptr::write_bytes(y, 9, 100);
 
             // The last one grows in place; one that is not moves, keeping its bytes.
-            let y2 = a.realloc(y, layout(LARGE), 3 * LARGE);
+            let y2 = bulk(|| a.realloc(y, layout(100), 300));
             assert_eq!(y2, y, "the last block grows in place");
-            let x2 = a.realloc(x, layout(LARGE), 2 * LARGE);
+            let x2 = bulk(|| a.realloc(x, layout(100), 200));
             assert_ne!(x2, x);
             assert!(in_region(x2));
-            assert!((0..LARGE).all(|i| *x2.add(i) == 7));
-            assert!((0..LARGE).all(|i| *y2.add(i) == 9));
+            assert!((0..100).all(|i| *x2.add(i) == 7));
+            assert!((0..100).all(|i| *y2.add(i) == 9));
 
             // Freeing the last block gives its space back; zeroed space is zero even then.
-            a.dealloc(x2, layout(2 * LARGE));
-            let z = a.alloc_zeroed(layout(2 * LARGE));
+            a.dealloc(x2, layout(200));
+            let z = bulk(|| a.alloc_zeroed(layout(200)));
             assert_eq!(z, x2, "the space of the last block is handed out again");
-            assert!((0..2 * LARGE).all(|i| *z.add(i) == 0));
+            assert!((0..200).all(|i| *z.add(i) == 0));
 
-            // A small block that grows large moves into the region, keeping its bytes.
+            // Outside bulk, a region block that grows and is not the last moves out, keeping
+            // its bytes.
+            let _after = bulk(|| a.alloc(layout(8)));
+            ptr::write_bytes(z, 5, 200);
+            let moved = a.realloc(z, layout(200), 1 << 16);
+            assert!(!in_region(moved));
+            assert!((0..200).all(|i| *moved.add(i) == 5));
+            a.dealloc(moved, layout(1 << 16));
+
+            // A system block that grows in bulk moves into the region, keeping its bytes.
             let s = a.alloc(layout(16));
-            ptr::write_bytes(s, 5, 16);
-            let s2 = a.realloc(s, layout(16), LARGE);
+            ptr::write_bytes(s, 3, 16);
+            let s2 = bulk(|| a.realloc(s, layout(16), 4096));
             assert!(in_region(s2));
-            assert!((0..16).all(|i| *s2.add(i) == 5));
-
-            // In bulk, small blocks come from the region too; after it, not.
-            let b = bulk(|| a.alloc(layout(24)));
-            assert!(in_region(b));
-            assert!(!in_region(a.alloc(layout(24))));
+            assert!((0..16).all(|i| *s2.add(i) == 3));
 
             // Alignment is kept.
-            let big = Layout::from_size_align(LARGE, 4096).unwrap();
-            let w = a.alloc(big);
+            let big = Layout::from_size_align(100, 4096).unwrap();
+            let w = bulk(|| a.alloc(big));
             assert_eq!(w as usize % 4096, 0);
         }
     }

@@ -4,7 +4,7 @@ use clap::Parser;
 use std::process::ExitCode;
 use std::sync::atomic::Ordering;
 
-/// Large blocks of one-shot commands in huge pages (see `swarm::alloc`).
+/// Big plans loaded by one-shot commands in huge pages (see `swarm::alloc`).
 #[global_allocator]
 static ALLOCATOR: swarm::alloc::Allocator = swarm::alloc::Allocator;
 
@@ -13,8 +13,8 @@ fn main() -> ExitCode {
     let cli = swarm::cli::quick::parse(std::env::args_os().skip(1), |v| std::env::var_os(v))
         .unwrap_or_else(swarm::cli::Cli::parse);
     if cli.command.exits_soon() {
-        // The process ends right after the command: skip freeing big plans, and take large
-        // blocks from the huge-page region.
+        // The process ends right after the command: skip freeing big plans, and load them
+        // into the huge-page region.
         swarm::plan::LEAK_ON_DROP.store(true, Ordering::Relaxed);
         swarm::alloc::enable();
     }
