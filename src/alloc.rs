@@ -44,10 +44,15 @@ static BULK: AtomicBool = AtomicBool::new(false);
 /// Runs `f` with the blocks it allocates taken from the region (after `enable`; otherwise
 /// this only runs `f`). For loading a big plan, whose blocks live as long as it does.
 pub fn bulk<T>(f: impl FnOnce() -> T) -> T {
-    let was = BULK.swap(true, Ordering::Relaxed);
-    let out = f();
-    BULK.store(was, Ordering::Relaxed);
-    out
+    /// Puts the flag back however `f` ends, a panic included.
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            BULK.store(self.0, Ordering::Relaxed);
+        }
+    }
+    let _restore = Restore(BULK.swap(true, Ordering::Relaxed));
+    f()
 }
 
 /// Whether new blocks should come from the region.
