@@ -18,12 +18,18 @@
 //! off, the region has ordinary pages.
 
 use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
 use std::ptr;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+#[cfg(target_os = "linux")]
 use std::sync::Once;
 
 /// Address space reserved for the region (never all touched).
-const RESERVE: usize = 8 << 30;
+const RESERVE: usize = if usize::BITS >= 64 {
+    (8u64 << 30) as usize
+} else {
+    256 << 20
+};
 /// The huge page size the region is aligned to.
 const HUGE: usize = 2 << 20;
 
@@ -38,26 +44,30 @@ pub struct Allocator;
 /// Whether `bulk` may use the region (set by `enable`).
 static WANTED: AtomicBool = AtomicBool::new(false);
 
-/// Whether blocks come from the region now (see `bulk`).
-static BULK: AtomicBool = AtomicBool::new(false);
+thread_local! {
+    /// Whether this thread's blocks come from the region now (see `bulk`). Per thread: other
+    /// threads' blocks are not the plan's. (A `const` cell without drop: reading it from
+    /// inside the allocator neither allocates nor fails.)
+    static BULK: Cell<bool> = const { Cell::new(false) };
+}
 
-/// Runs `f` with the blocks it allocates taken from the region (after `enable`; otherwise
+/// Runs `f` with the blocks this thread allocates taken from the region (after `enable`; otherwise
 /// this only runs `f`). For loading a big plan, whose blocks live as long as it does.
 pub fn bulk<T>(f: impl FnOnce() -> T) -> T {
     /// Puts the flag back however `f` ends, a panic included.
     struct Restore(bool);
     impl Drop for Restore {
         fn drop(&mut self) {
-            BULK.store(self.0, Ordering::Relaxed);
+            BULK.with(|b| b.set(self.0));
         }
     }
-    let _restore = Restore(BULK.swap(true, Ordering::Relaxed));
+    let _restore = Restore(BULK.with(|b| b.replace(true)));
     f()
 }
 
 /// Whether new blocks should come from the region.
 fn from_region() -> bool {
-    BULK.load(Ordering::Relaxed)
+    BULK.with(Cell::get)
 }
 
 /// Lets `bulk` use the region from now on, for the rest of the process: for commands that
@@ -66,8 +76,16 @@ pub fn enable() {
     WANTED.store(true, Ordering::Relaxed);
 }
 
-/// Reserves the region (once; later calls only say whether it is there).
+/// Reserves the region (once; later calls only say whether it is there). Linux only: other
+/// systems keep the system allocator.
 fn reserve() -> bool {
+    #[cfg(target_os = "linux")]
+    reserve_once();
+    START.load(Ordering::Acquire) != 0
+}
+
+#[cfg(target_os = "linux")]
+fn reserve_once() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         // SAFETY: a new private anonymous mapping, at an address the kernel picks, touches no
@@ -86,7 +104,6 @@ fn reserve() -> bool {
         let start = (base as usize + HUGE - 1) & !(HUGE - 1);
         // SAFETY: advice on memory of the mapping just made, which nothing uses yet. When the
         // kernel has no huge pages the advice fails, and ordinary pages are fine.
-        #[cfg(any(target_os = "linux", target_os = "android"))]
         let _ = unsafe {
             rustix::mm::madvise(start as *mut _, RESERVE, rustix::mm::Advice::LinuxHugepage)
         };
@@ -94,7 +111,6 @@ fn reserve() -> bool {
         NEXT.store(start, Ordering::Relaxed);
         START.store(start, Ordering::Release);
     });
-    START.load(Ordering::Acquire) != 0
 }
 
 /// Whether `p` was handed out by the region.
@@ -116,7 +132,9 @@ fn bump(size: usize, align: usize) -> Option<*mut u8> {
         if stop > end {
             return None;
         }
-        match NEXT.compare_exchange_weak(cur, stop, Ordering::Relaxed, Ordering::Relaxed) {
+        // Acquire/Release on NEXT: bytes given back by one thread and handed out again to
+        // another are written by the first before the second uses them.
+        match NEXT.compare_exchange_weak(cur, stop, Ordering::AcqRel, Ordering::Relaxed) {
             Ok(_) => return Some(at as *mut u8),
             Err(now) => cur = now,
         }
@@ -152,7 +170,7 @@ unsafe impl GlobalAlloc for Allocator {
         if in_region(p) {
             // The last block handed out gives its space back; any other stays until exit.
             let stop = p as usize + layout.size();
-            let _ = NEXT.compare_exchange(stop, p as usize, Ordering::Relaxed, Ordering::Relaxed);
+            let _ = NEXT.compare_exchange(stop, p as usize, Ordering::AcqRel, Ordering::Relaxed);
             return;
         }
         // SAFETY: `p` came from the system allocator with this layout.
@@ -169,7 +187,7 @@ unsafe impl GlobalAlloc for Allocator {
             let (stop, new_stop) = (p as usize + old, p as usize + new_size);
             if new_stop <= END.load(Ordering::Relaxed)
                 && NEXT
-                    .compare_exchange(stop, new_stop, Ordering::Relaxed, Ordering::Relaxed)
+                    .compare_exchange(stop, new_stop, Ordering::AcqRel, Ordering::Relaxed)
                     .is_ok()
             {
                 return p;
@@ -202,6 +220,7 @@ mod tests {
     }
 
     /// One test: the region is process-wide, and tests run in parallel.
+    #[cfg(target_os = "linux")]
     #[test]
     fn blocks_come_from_the_region_only_in_bulk_after_enable() {
         let a = Allocator;
