@@ -65,9 +65,9 @@ pub fn bulk<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 
-/// Whether new blocks should come from the region.
+/// Whether new blocks should come from the region: in `bulk`, after `enable`.
 fn from_region() -> bool {
-    BULK.with(Cell::get)
+    BULK.with(Cell::get) && WANTED.load(Ordering::Relaxed)
 }
 
 /// Lets `bulk` use the region from now on, for the rest of the process: for commands that
@@ -80,7 +80,9 @@ pub fn enable() {
 /// systems keep the system allocator.
 fn reserve() -> bool {
     #[cfg(target_os = "linux")]
-    reserve_once();
+    if START.load(Ordering::Acquire) == 0 {
+        reserve_once();
+    }
     START.load(Ordering::Acquire) != 0
 }
 
@@ -119,9 +121,10 @@ fn in_region(p: *mut u8) -> bool {
     start != 0 && (p as usize) >= start && (p as usize) < END.load(Ordering::Relaxed)
 }
 
-/// `size` bytes aligned to `align` from the region, or None (not wanted, or full).
+/// `size` bytes aligned to `align` from the region (reserved on first use), or None when it
+/// cannot be reserved or is full.
 fn bump(size: usize, align: usize) -> Option<*mut u8> {
-    if START.load(Ordering::Acquire) == 0 && !(WANTED.load(Ordering::Relaxed) && reserve()) {
+    if !reserve() {
         return None;
     }
     let end = END.load(Ordering::Relaxed);
@@ -192,7 +195,7 @@ unsafe impl GlobalAlloc for Allocator {
             {
                 return p;
             }
-        } else if !from_region() || !WANTED.load(Ordering::Relaxed) {
+        } else if !from_region() {
             // SAFETY: `p` came from the system allocator with this layout.
             return unsafe { System.realloc(p, layout, new_size) };
         }

@@ -63,29 +63,14 @@ impl fmt::Display for Shown<'_> {
 /// Plans this big or bigger are read and parsed with their blocks allocated in bulk.
 const BULK_FROM: usize = 256 << 10;
 
-/// The bytes of the file at `path`, and whether it is big (`BULK_FROM`). A one-shot command
-/// keeps a plan until it exits, and the blocks of a big one are allocated in bulk (in huge
-/// pages, see `alloc::bulk`); a small one would only pay for a huge page it barely uses.
-fn read(path: &Path) -> io::Result<(Vec<u8>, bool)> {
-    let mut file = std::fs::File::open(path)?;
-    let len = file.metadata()?.len() as usize;
-    let big = len >= BULK_FROM;
-    let mut bytes = Vec::new();
-    let mut read = || {
-        bytes.try_reserve_exact(len + 1)?;
-        io::Read::read_to_end(&mut file, &mut bytes)
-    };
-    match big {
-        true => crate::alloc::bulk(read)?,
-        false => read()?,
-    };
-    Ok((bytes, big))
-}
-
 pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
-    let (bytes, big) = match read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+    let open = || {
+        let file = std::fs::File::open(path)?;
+        let len = file.metadata()?.len() as usize;
+        Ok((file, len))
+    };
+    let (file, len) = open().map_err(|e: io::Error| match e.kind() {
+        io::ErrorKind::NotFound => {
             let dir = path.parent().unwrap_or(Path::new("."));
             let hint = if dir.is_dir() {
                 "create status.json here, or use --project / SWARM_PROJECT to pick another plan"
@@ -96,18 +81,39 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
                     Shown(dir)
                 )
             };
-            return Err(PlanError::Missing {
+            PlanError::Missing {
                 path: path.into(),
                 hint,
-            });
+            }
         }
-        Err(source) => {
-            return Err(PlanError::Read {
-                path: path.into(),
-                source,
-            })
-        }
-    };
+        _ => PlanError::Read {
+            path: path.into(),
+            source: e,
+        },
+    })?;
+    // A one-shot command keeps a plan until it exits, and the blocks of a big one are
+    // allocated in bulk (in huge pages, see `alloc::bulk`); a small one would only pay for a
+    // huge page it barely uses.
+    let read_and_parse = || read_and_parse(path, file, len);
+    match len >= BULK_FROM {
+        true => crate::alloc::bulk(read_and_parse),
+        false => read_and_parse(),
+    }
+}
+
+/// Reads the `len` bytes of the plan at `path` from `file`, and parses them.
+fn read_and_parse(path: &Path, mut file: std::fs::File, len: usize) -> Result<Plan, PlanError> {
+    let mut bytes = Vec::new();
+    let read = bytes
+        .try_reserve_exact(len + 1)
+        .map_err(io::Error::from)
+        .and_then(|()| io::Read::read_to_end(&mut file, &mut bytes));
+    if let Err(source) = read {
+        return Err(PlanError::Read {
+            path: path.into(),
+            source,
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|e| PlanError::Invalid {
         path: path.into(),
         message: format!(
@@ -118,7 +124,7 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
     // A symlinked status.json (a plan kept elsewhere) is resolved on purpose: rewrites replace
     // the file it points to, in that file's directory, and leave the link in place.
     let is_link = std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink());
-    let parse = || match is_link {
+    match is_link {
         true => match std::fs::canonicalize(path) {
             Ok(real) => parse(&real, text),
             Err(source) => Err(PlanError::Read {
@@ -127,10 +133,6 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
             }),
         },
         false => parse(path, text),
-    };
-    match big {
-        true => crate::alloc::bulk(parse),
-        false => parse(),
     }
 }
 
