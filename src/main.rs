@@ -12,6 +12,8 @@ fn main() -> ExitCode {
     // `task claim`, the command run most, is read without building clap's tree when it can be.
     let cli = swarm::cli::quick::parse(std::env::args_os().skip(1), |v| std::env::var_os(v))
         .unwrap_or_else(swarm::cli::Cli::parse);
+    // Every command runs on one thread: lock waits may announce themselves with a timer.
+    swarm::registry::lock::single_threaded();
     if cli.command.exits_soon() {
         // The process ends right after the command: skip freeing big plans, and load them
         // into the huge-page region.

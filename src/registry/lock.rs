@@ -4,6 +4,7 @@
 use anyhow::{bail, Context, Result};
 use std::fs::{File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -57,10 +58,10 @@ impl LockFile {
     /// Takes the lock, as `RegistryLock::acquire`.
     pub fn lock(self, timeout: Option<Duration>) -> Result<RegistryLock> {
         if !try_lock(&self.file, &self.path)? {
-            let notice = announce_wait_after(&self.path, NOTICE_AFTER);
-            let waited = wait(&self.file, &self.path, timeout);
-            drop(notice);
-            waited?;
+            match timeout {
+                Some(timeout) => wait_at_most(&self.file, &self.path, timeout)?,
+                None => wait(&self.file, &self.path)?,
+            }
         }
         Ok(self.locked())
     }
@@ -89,33 +90,55 @@ fn open(path: &Path) -> Result<File> {
 /// milliseconds, and a message per wait would only be noise.
 const NOTICE_AFTER: Duration = Duration::from_millis(300);
 
-/// Prints "waiting for lock held by …" once if the wait lasts longer than `after`; dropping
-/// the returned sender cancels it.
-fn announce_wait_after(path: &Path, after: Duration) -> mpsc::Sender<()> {
-    let (tx, rx) = mpsc::channel::<()>();
-    let path = path.to_path_buf();
-    thread::spawn(move || {
-        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(after) {
-            eprintln!(
-                "swarm: waiting for lock {} held by {}",
-                path.display(),
-                holder(&path)
-            );
-        }
-    });
-    tx
+/// Says once on stderr that this process waits for the lock at `path`, and for whom.
+fn announce_wait(path: &Path) {
+    eprintln!(
+        "swarm: waiting for lock {} held by {}",
+        path.display(),
+        holder(path)
+    );
 }
 
-fn wait(file: &File, path: &Path, timeout: Option<Duration>) -> Result<()> {
-    let Some(timeout) = timeout else {
-        return file
-            .lock()
+/// Set once by a single-threaded program (the `swarm` binary) before any wait: waits are then
+/// announced by a timer signal instead of a thread. See `alarm`.
+static ONE_THREAD: AtomicBool = AtomicBool::new(false);
+
+/// Lets lock waits use a timer signal (`SIGALRM`) to announce themselves. Only for a program
+/// that runs a single thread: the signal goes to whichever thread the kernel picks, and the
+/// handler is installed process-wide for the length of a wait.
+pub fn single_threaded() {
+    ONE_THREAD.store(true, Ordering::Relaxed);
+}
+
+/// Waits as long as it takes, and says so once if that is longer than `NOTICE_AFTER`.
+fn wait(file: &File, path: &Path) -> Result<()> {
+    #[cfg(target_os = "linux")]
+    if ONE_THREAD.load(Ordering::Relaxed) {
+        return alarm::lock(file, NOTICE_AFTER, || announce_wait(path))
             .with_context(|| format!("{}: cannot lock", path.display()));
-    };
-    let deadline = Instant::now() + timeout;
+    }
+    // A thread that wakes after `NOTICE_AFTER`, unless told first that the wait is over.
+    let (tx, rx) = mpsc::channel::<()>();
+    let notice_path = path.to_path_buf();
+    thread::spawn(move || {
+        if let Err(mpsc::RecvTimeoutError::Timeout) = rx.recv_timeout(NOTICE_AFTER) {
+            announce_wait(&notice_path);
+        }
+    });
+    let locked = file.lock();
+    drop(tx);
+    locked.with_context(|| format!("{}: cannot lock", path.display()))
+}
+
+/// Waits up to `timeout` (`--lock-timeout`), trying again and again, and says so once if that
+/// is longer than `NOTICE_AFTER`.
+fn wait_at_most(file: &File, path: &Path, timeout: Duration) -> Result<()> {
+    let start = Instant::now();
+    let mut told = false;
     let mut pause = Duration::from_millis(1);
     while !try_lock(file, path)? {
-        if Instant::now() >= deadline {
+        let waited = start.elapsed();
+        if waited >= timeout {
             bail!(
                 "{}: still locked by {} after {:.1}s (--lock-timeout); if that process is stuck, stop it",
                 path.display(),
@@ -123,10 +146,90 @@ fn wait(file: &File, path: &Path, timeout: Option<Duration>) -> Result<()> {
                 timeout.as_secs_f64()
             );
         }
-        thread::sleep(pause);
+        if !told && waited >= NOTICE_AFTER {
+            announce_wait(path);
+            told = true;
+        }
+        thread::sleep(pause.min(timeout - waited));
         pause = (pause * 2).min(Duration::from_millis(50));
     }
     Ok(())
+}
+
+/// A blocking wait for the lock that says it waits after a while, without a second thread.
+///
+/// Starting a thread only to print one line after 300 ms cost a waiting claim about a tenth of
+/// its time (a stack to map, a thread to start, wake and end). Instead, a timer sends
+/// `SIGALRM`, caught by a handler that only notes it; the handler is installed without
+/// `SA_RESTART`, so the blocking `flock` returns `EINTR`, the notice is printed, and the wait
+/// goes on. The timer repeats until the notice is out, so a signal that lands just before
+/// `flock` blocks is not lost. Both the timer and the previous handler are put back before
+/// returning, and the timer is not inherited by children.
+#[cfg(target_os = "linux")]
+mod alarm {
+    use std::fs::File;
+    use std::io;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
+    static FIRED: AtomicBool = AtomicBool::new(false);
+
+    extern "C" fn fired(_: libc::c_int) {
+        FIRED.store(true, Ordering::SeqCst);
+    }
+
+    /// Sets the process's real-time interval timer: first after `after`, then every `after`
+    /// (zero stops it).
+    fn set_timer(after: Duration) -> io::Result<()> {
+        let t = libc::timeval {
+            tv_sec: after.as_secs() as libc::time_t,
+            tv_usec: after.subsec_micros() as libc::suseconds_t,
+        };
+        let value = libc::itimerval {
+            it_interval: t,
+            it_value: t,
+        };
+        // SAFETY: `value` is a valid itimerval; the old value is not asked for.
+        match unsafe { libc::setitimer(libc::ITIMER_REAL, &value, std::ptr::null_mut()) } {
+            0 => Ok(()),
+            _ => Err(io::Error::last_os_error()),
+        }
+    }
+
+    /// Blocks until `file` is locked exclusively; calls `notice` once if that takes longer
+    /// than `after`.
+    pub fn lock(file: &File, after: Duration, notice: impl FnOnce()) -> io::Result<()> {
+        // SAFETY: a zeroed sigaction is a valid value (no flags, empty mask) before the
+        // handler is set; `fired` only stores to an atomic, which is async-signal-safe.
+        let mut previous: libc::sigaction = unsafe { std::mem::zeroed() };
+        let mut action: libc::sigaction = unsafe { std::mem::zeroed() };
+        action.sa_sigaction = fired as extern "C" fn(libc::c_int) as libc::sighandler_t;
+        // SAFETY: both pointers are to valid sigaction values.
+        if unsafe { libc::sigaction(libc::SIGALRM, &action, &mut previous) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        FIRED.store(false, Ordering::SeqCst);
+        let mut notice = Some(notice);
+        let locked = set_timer(after).and_then(|()| loop {
+            match rustix::fs::flock(file, rustix::fs::FlockOperation::LockExclusive) {
+                Ok(()) => break Ok(()),
+                Err(rustix::io::Errno::INTR) => {
+                    if FIRED.load(Ordering::SeqCst) {
+                        if let Some(say) = notice.take() {
+                            set_timer(Duration::ZERO)?;
+                            say();
+                        }
+                    }
+                }
+                Err(e) => break Err(e.into()),
+            }
+        });
+        // Stop the timer before the handler goes: a signal after that would end the process.
+        let stopped = set_timer(Duration::ZERO);
+        // SAFETY: `previous` was filled in by the first call.
+        unsafe { libc::sigaction(libc::SIGALRM, &previous, std::ptr::null_mut()) };
+        locked.and(stopped)
+    }
 }
 
 /// Takes the lock if it is free: false when another process holds it.

@@ -138,6 +138,56 @@ fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
     assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 1);
 }
 
+/// Without `--lock-timeout` a claim waits as long as it takes (the notice comes from a timer
+/// signal that interrupts the wait, not from a thread): it says so once, goes on waiting, and
+/// claims when the lock is free.
+#[test]
+fn a_claim_without_a_timeout_says_once_that_it_waits_then_claims() {
+    let env = Env::with_plan(&flat_plan(3));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let mut holder = hold_lock(&env);
+    let err_path = env.repo.parent().unwrap().join("claim.err");
+    let mut claimer = env
+        .process()
+        .args(["task", "claim", "--next", "--agent", "x"])
+        .stdout(Stdio::piped())
+        .stderr(std::fs::File::create(&err_path).unwrap())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !std::fs::read_to_string(&err_path)
+        .unwrap()
+        .contains("waiting for lock")
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no notice while the lock is held"
+        );
+        assert!(claimer.try_wait().unwrap().is_none(), "gave up waiting");
+        thread::sleep(Duration::from_millis(20));
+    }
+    // Well past the first notice: still waiting, and still said only once.
+    thread::sleep(Duration::from_millis(700));
+    assert!(claimer.try_wait().unwrap().is_none(), "gave up waiting");
+    assert!(env.registry()["claimedTasks"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    let out = claimer.wait_with_output().unwrap();
+    let err = std::fs::read_to_string(&err_path).unwrap();
+    assert!(out.status.success(), "{err}");
+    assert_eq!(
+        err.matches("waiting for lock").count(),
+        1,
+        "said once: {err}"
+    );
+    assert!(err.contains("held by pid"), "names the holder: {err}");
+    assert_eq!(String::from_utf8_lossy(&out.stdout).trim(), "t0000");
+    assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 1);
+}
+
 #[test]
 fn claimers_killed_mid_operation_leave_valid_consistent_files() {
     let env = Env::with_plan(&flat_plan(60));
