@@ -1,0 +1,47 @@
+//! Links the unwinder statically on Linux with glibc, so that every `swarm` process loads one
+//! shared library (libc) instead of two.
+//!
+//! Rust's standard library asks the linker for `-lgcc_s`, GCC's unwinder as a shared library.
+//! Loading and relocating it, and the CPU-feature probe it runs at load (`cpuid`, slow in a
+//! virtual machine), were about a tenth of a short claim's CPU time. GCC ships the same unwinder
+//! as a static archive, `libgcc_eh.a` (what `-static-libgcc` links, and what Rust itself links
+//! for `+crt-static`). A copy of it named `libgcc_s.a`, in a directory the linker searches
+//! before the system's, is found for `-lgcc_s` instead: the same code, linked in.
+//!
+//! Nothing is done when cross-compiling, for other targets, when the C compiler has no
+//! `libgcc_eh.a`, or when `SWARM_SHARED_LIBGCC` is set: the link is then the usual one.
+
+use std::env;
+use std::fs;
+use std::path::PathBuf;
+use std::process::Command;
+
+fn main() {
+    println!("cargo:rerun-if-changed=build.rs");
+    println!("cargo:rerun-if-env-changed=SWARM_SHARED_LIBGCC");
+    println!("cargo:rerun-if-env-changed=CC");
+    let var = |name: &str| env::var(name).unwrap_or_default();
+    let native_glibc = var("CARGO_CFG_TARGET_OS") == "linux"
+        && var("CARGO_CFG_TARGET_ENV") == "gnu"
+        && var("TARGET") == var("HOST");
+    if !native_glibc || env::var_os("SWARM_SHARED_LIBGCC").is_some() {
+        return;
+    }
+    let cc = env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    let Ok(out) = Command::new(&cc)
+        .arg("-print-file-name=libgcc_eh.a")
+        .output()
+    else {
+        return;
+    };
+    // A compiler without the file prints its bare name back.
+    let archive = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if !out.status.success() || !archive.is_absolute() || !archive.is_file() {
+        return;
+    }
+    let dir = PathBuf::from(var("OUT_DIR")).join("static-unwinder");
+    let copied = fs::create_dir_all(&dir).and_then(|()| fs::copy(&archive, dir.join("libgcc_s.a")));
+    if copied.is_ok() {
+        println!("cargo:rustc-link-search=native={}", dir.display());
+    }
+}
