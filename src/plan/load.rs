@@ -139,6 +139,8 @@ fn read_and_parse(path: &Path, mut file: std::fs::File, len: usize) -> Result<Pl
 /// What both readers give: every task with the fields swarm reads, and the other sections.
 struct Read<'a> {
     tasks: Tasks<'a>,
+    /// Whether every task id was checked already (`ids::check_task_id`).
+    ids_checked: bool,
     coordination: Option<ObjectOnly<CoordinationFile<'a>>>,
     join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
 }
@@ -151,6 +153,7 @@ fn read_scanned(text: &str) -> Result<Read<'_>, ()> {
         coordination: serde_json::from_str(s.coordination.unwrap_or("null")).map_err(drop)?,
         join_points: serde_json::from_str(s.join_points.unwrap_or("null")).map_err(drop)?,
         tasks: s.tasks,
+        ids_checked: true,
     })
 }
 
@@ -186,6 +189,7 @@ fn read_general(text: &str) -> Result<Read<'_>, ()> {
     }
     Ok(Read {
         tasks,
+        ids_checked: false,
         coordination: top.coordination,
         join_points: top.join_points,
     })
@@ -211,6 +215,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     let read = read_scanned(&text).or_else(|()| read_general(&text));
     let Ok(Read {
         tasks: mut read,
+        ids_checked,
         coordination,
         join_points: points,
     }) = read
@@ -221,8 +226,10 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         path: path.into(),
         message,
     };
-    for t in &read.tasks {
-        ids::check_task_id(&t.id).map_err(|e| invalid(format!("tasks: {e}")))?;
+    if !ids_checked {
+        for t in &read.tasks {
+            ids::check_task_id(&t.id).map_err(|e| invalid(format!("tasks: {e}")))?;
+        }
     }
     // The quick reader does not look for repeated ids; the general one names them.
     let index = IdIndex::build(read.tasks.len(), |i| &read.tasks[i].id)
