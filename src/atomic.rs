@@ -99,11 +99,81 @@ pub fn stage(
     if let Ok(meta) = fs::metadata(path) {
         file.set_permissions(meta.permissions())?;
     }
-    let mut out = BufWriter::with_capacity(1 << 16, file);
+    let mut out = BufWriter::with_capacity(1 << 16, EarlyWriteback::new(file));
     fill(&mut out)?;
-    staged.file = Some(out.into_inner().map_err(|e| e.into_error())?);
+    let file = out.into_inner().map_err(|e| e.into_error())?.finish();
+    staged.file = Some(file);
     Ok(staged)
 }
+
+/// Bytes written before the disk is asked to start on them.
+const WRITEBACK_CHUNK: u64 = 256 << 10;
+
+/// A file being written that asks the kernel to start writing each 256 KiB to disk as soon as
+/// it is written (`sync_file_range`, Linux), and the tail at the end, without waiting. The
+/// `fdatasync` that follows then finds most of the data on its way or done: for a 1.8 MB plan
+/// the disk works while the rest is copied and the registry staged (the 10k-task claim was
+/// ~2% faster). It only starts writes early; durability still comes from `sync_all_staged`.
+struct EarlyWriteback {
+    file: File,
+    written: u64,
+    started: u64,
+}
+
+impl EarlyWriteback {
+    fn new(file: File) -> EarlyWriteback {
+        EarlyWriteback {
+            file,
+            written: 0,
+            started: 0,
+        }
+    }
+
+    /// Starts writing back what was written since the last start.
+    fn start(&mut self) {
+        if self.written > self.started {
+            start_writeback(&self.file, self.started, self.written - self.started);
+            self.started = self.written;
+        }
+    }
+
+    /// The file, its tail's write-back started.
+    fn finish(mut self) -> File {
+        self.start();
+        self.file
+    }
+}
+
+impl Write for EarlyWriteback {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let room = WRITEBACK_CHUNK - (self.written - self.started);
+        let n = self.file.write(&buf[..buf.len().min(room as usize)])?;
+        self.written += n as u64;
+        if self.written - self.started >= WRITEBACK_CHUNK {
+            self.start();
+        }
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.file.flush()
+    }
+}
+
+/// Asks the kernel to start writing `len` bytes of `file` from `offset` to disk, without
+/// waiting. Only a hint: an error is ignored (the `fdatasync` after reports real trouble).
+#[cfg(target_os = "linux")]
+fn start_writeback(file: &File, offset: u64, len: u64) {
+    use std::os::fd::AsRawFd;
+    let (Ok(offset), Ok(len)) = (i64::try_from(offset), i64::try_from(len)) else {
+        return;
+    };
+    // SAFETY: a plain system call on an open descriptor; no memory is passed.
+    unsafe { libc::sync_file_range(file.as_raw_fd(), offset, len, libc::SYNC_FILE_RANGE_WRITE) };
+}
+
+#[cfg(not(target_os = "linux"))]
+fn start_writeback(_: &File, _: u64, _: u64) {}
 
 /// Stages `value` as pretty JSON (two-space indent, trailing newline).
 pub fn stage_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> io::Result<Staged> {
@@ -141,5 +211,41 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     {
         let _ = dir;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A file of several write-back chunks, written in pieces of odd sizes (some larger than
+    /// a chunk), arrives whole and in order.
+    #[test]
+    fn staged_files_arrive_whole_across_write_back_chunks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("big.json");
+        let data: Vec<u8> = (0..(3 * WRITEBACK_CHUNK as usize + 12_345))
+            .map(|i| (i * 7 % 251) as u8)
+            .collect();
+        let staged = stage(&path, |out| {
+            let mut rest = &data[..];
+            for size in [1usize, 70_000, 600_000, 3].iter().cycle() {
+                if rest.is_empty() {
+                    break;
+                }
+                let (now, later) = rest.split_at((*size).min(rest.len()));
+                out.write_all(now)?;
+                rest = later;
+            }
+            Ok(())
+        })
+        .unwrap();
+        sync_all_staged(std::slice::from_ref(&staged)).unwrap();
+        let mut syncs = DirSyncs::default();
+        staged.install(&mut syncs).unwrap();
+        syncs.sync().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), data);
+        let left: Vec<_> = fs::read_dir(dir.path()).unwrap().collect();
+        assert_eq!(left.len(), 1, "no temp file left");
     }
 }
