@@ -43,6 +43,19 @@ pub enum PlanError {
         /// What was wrong and what was expected.
         message: String,
     },
+    /// Valid JSON that does not make a valid plan, at a known place in the file (a task, a
+    /// `blockedBy` entry).
+    #[error("{path}:{line}:{column}: {message}")]
+    InvalidAt {
+        /// The file.
+        path: PathBuf,
+        /// 1-based line.
+        line: usize,
+        /// 1-based column (in bytes, as for JSON errors).
+        column: usize,
+        /// What was wrong.
+        message: String,
+    },
     /// Valid JSON that does not make a valid plan.
     #[error("{path}: {message}")]
     Invalid {
@@ -226,9 +239,19 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         path: path.into(),
         message,
     };
+    // The same, placed at byte `at` of the file.
+    let invalid_at = |at: usize, message: String| {
+        let (line, column) = line_column(&text, at);
+        PlanError::InvalidAt {
+            path: path.into(),
+            line,
+            column,
+            message,
+        }
+    };
     if !ids_checked {
-        for t in &read.tasks {
-            ids::check_task_id(&t.id).map_err(|e| invalid(format!("tasks: {e}")))?;
+        for (t, span) in read.tasks.iter().zip(&read.spans) {
+            ids::check_task_id(&t.id).map_err(|e| invalid_at(span.0, format!("tasks: {e}")))?;
         }
     }
     // The quick reader does not look for repeated ids; the general one names them.
@@ -238,10 +261,13 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         let mut mine = Vec::with_capacity(read.blockers_of(i).len());
         for b in read.blockers_of(i) {
             let Some(bi) = index.get(b) else {
-                return Err(invalid(format!(
-                    "task {:?} is blocked by {b:?}, which is not a task in this plan",
-                    read.tasks[i].id
-                )));
+                return Err(invalid_at(
+                    blocker_at(&text, read.spans[i], b),
+                    format!(
+                        "task {:?} is blocked by {b:?}, which is not a task in this plan",
+                        read.tasks[i].id
+                    ),
+                ));
             };
             if !mine.contains(&bi) {
                 mine.push(bi);
@@ -258,10 +284,13 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
                 .iter()
                 .map(|&i| format!("{:?}", tasks[i].id))
                 .collect();
-            invalid(format!(
-                "dependency cycle: {} (each task is blocked by the next)",
-                names.join(" -> ")
-            ))
+            invalid_at(
+                spans[cycle[0]].0,
+                format!(
+                    "dependency cycle: {} (each task is blocked by the next)",
+                    names.join(" -> ")
+                ),
+            )
         })?;
     let join_points = join_points(points, &tasks, &index).map_err(invalid)?;
     let agents = match coordination.and_then(|c| c.0.agents) {
@@ -295,6 +324,28 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         join_points,
         agents,
     })
+}
+
+/// The 1-based line and column (in bytes) of byte `at` of `text`.
+fn line_column(text: &str, at: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..at.min(text.len())];
+    let line_start = before
+        .iter()
+        .rposition(|&c| c == b'\n')
+        .map_or(0, |p| p + 1);
+    let line = 1 + before.iter().filter(|&&c| c == b'\n').count();
+    (line, at.min(text.len()) - line_start + 1)
+}
+
+/// Where blocker `id` is written in the task whose object spans `span` of `text`: the string
+/// after the task's `"blockedBy"` key, or the task itself when it is not found as written (an
+/// escaped id).
+fn blocker_at(text: &str, span: (usize, usize), id: &str) -> usize {
+    let task = &text[span.0..span.1];
+    let quoted = format!("\"{id}\"");
+    task.find("\"blockedBy\"")
+        .and_then(|k| task[k + 11..].find(&quoted).map(|p| k + 11 + p))
+        .map_or(span.0, |p| span.0 + p)
 }
 
 fn join_points(
