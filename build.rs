@@ -9,11 +9,13 @@
 //! before the system's, is found for `-lgcc_s` instead: the same code, linked in.
 //!
 //! Nothing is done when cross-compiling, for other targets, when the C compiler has no
-//! `libgcc_eh.a`, or when `SWARM_SHARED_LIBGCC` is set: the link is then the usual one.
+//! `libgcc_eh.a` or one that a position-independent program cannot link and unwind with (a
+//! probe is built and run), or when `SWARM_SHARED_LIBGCC` is set: the link is then the usual
+//! one.
 
 use std::env;
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 fn main() {
@@ -41,7 +43,33 @@ fn main() {
     }
     let dir = PathBuf::from(var("OUT_DIR")).join("static-unwinder");
     let copied = fs::create_dir_all(&dir).and_then(|()| fs::copy(&archive, dir.join("libgcc_s.a")));
-    if copied.is_ok() {
+    if copied.is_ok() && unwinds_in_a_pie(&cc, &dir) {
         println!("cargo:rustc-link-search=native={}", dir.display());
     }
+}
+
+/// Whether a small position-independent program that walks its own stack links with the copy
+/// in `dir` and runs (a `libgcc_eh.a` built without `-fPIC` would not link): otherwise the
+/// usual link is kept.
+fn unwinds_in_a_pie(cc: &str, dir: &Path) -> bool {
+    let source = dir.join("probe.c");
+    let probe = dir.join("probe");
+    let program = "#include <unwind.h>\n\
+        static _Unwind_Reason_Code step(struct _Unwind_Context *c, void *n) {\n\
+        (void)c; ++*(int *)n; return _URC_NO_REASON;\n\
+        }\n\
+        int main(void) { int n = 0; _Unwind_Backtrace(step, &n); return n > 0 ? 0 : 1; }\n";
+    if fs::write(&source, program).is_err() {
+        return false;
+    }
+    let linked = Command::new(cc)
+        .args(["-fPIE", "-pie", "-o"])
+        .arg(&probe)
+        .arg(&source)
+        .arg("-L")
+        .arg(dir)
+        .args(["-Wl,-Bdynamic", "-lgcc_s"])
+        .output()
+        .is_ok_and(|out| out.status.success());
+    linked && Command::new(&probe).status().is_ok_and(|s| s.success())
 }
