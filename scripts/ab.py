@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Compare builds of swarm (or any commands) run after run, alternating their order, so that a
 noisy machine's slow and fast minutes fall on all of them alike. Prints each one's median wall
-time and median CPU time (user + system, from wait4).
+time and median CPU time (user + system, from wait4), and the wall time's min, mean and max
+(hyperfine reports means, which outliers move).
 
   scripts/ab.py N RESET TEMPLATE BIN1 BIN2 ...
 
@@ -31,4 +32,6 @@ for i in range(n):
         results[b][1].append(usage.ru_utime + usage.ru_stime)
 for b, (wall, cpu) in results.items():
     print(f"{b}: wall median {statistics.median(wall) * 1000:.2f} ms, "
-          f"cpu median {statistics.median(cpu) * 1000:.2f} ms, wall min {min(wall) * 1000:.2f} ms")
+          f"cpu median {statistics.median(cpu) * 1000:.2f} ms, wall min {min(wall) * 1000:.2f} ms, "
+          f"wall mean {statistics.mean(wall) * 1000:.2f} ms, slowest "
+          f"{' '.join(f'{w * 1000:.1f}' for w in sorted(wall)[-5:])} ms")
