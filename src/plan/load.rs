@@ -257,23 +257,38 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     // The quick reader does not look for repeated ids; the general one names them.
     let index = IdIndex::build(read.tasks.len(), |i| &read.tasks[i].id)
         .map_err(|_| explain(path, &text))?;
+    // Every `blockedBy` entry, looked up in one go (`get_each` overlaps the lookups); the
+    // first unknown one is reported.
+    let mut found = Vec::with_capacity(read.blockers.len());
+    let mut unknown = None;
+    index.get_each(&read.blockers, |k, i| {
+        found.push(i.unwrap_or(usize::MAX));
+        if i.is_none() && unknown.is_none() {
+            unknown = Some(k);
+        }
+    });
+    if let Some(k) = unknown {
+        let i = read.blocker_ends.partition_point(|&end| end <= k);
+        let b = &read.blockers[k];
+        return Err(invalid_at(
+            blocker_at(&text, read.spans[i], b),
+            format!(
+                "task {:?} is blocked by {b:?}, which is not a task in this plan",
+                read.tasks[i].id
+            ),
+        ));
+    }
+    let mut start = 0;
     for i in 0..read.tasks.len() {
-        let mut mine = Vec::with_capacity(read.blockers_of(i).len());
-        for b in read.blockers_of(i) {
-            let Some(bi) = index.get(b) else {
-                return Err(invalid_at(
-                    blocker_at(&text, read.spans[i], b),
-                    format!(
-                        "task {:?} is blocked by {b:?}, which is not a task in this plan",
-                        read.tasks[i].id
-                    ),
-                ));
-            };
+        let end = read.blocker_ends[i];
+        let mut mine = Vec::with_capacity(end - start);
+        for &bi in &found[start..end] {
             if !mine.contains(&bi) {
                 mine.push(bi);
             }
         }
         read.tasks[i].blocked_by = mine;
+        start = end;
     }
     let Tasks { tasks, spans, .. } = read;
     let n = tasks.len();
