@@ -259,10 +259,11 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         .map_err(|_| explain(path, &text))?;
     // Every `blockedBy` entry, looked up in one go (`get_each` overlaps the lookups); the
     // first unknown one is reported.
-    let mut found = Vec::with_capacity(read.blockers.len());
+    let mut found: Vec<u32> = Vec::with_capacity(read.blockers.len());
     let mut unknown = None;
     index.get_each(&read.blockers, |k, i| {
-        found.push(i.unwrap_or(usize::MAX));
+        // Task indexes fit in u32 (`IdIndex` asserts it).
+        found.push(i.map_or(u32::MAX, |i| i as u32));
         if i.is_none() && unknown.is_none() {
             unknown = Some(k);
         }
@@ -282,7 +283,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     for i in 0..read.tasks.len() {
         let end = read.blocker_ends[i];
         let mut mine = Vec::with_capacity(end - start);
-        for &bi in &found[start..end] {
+        for bi in found[start..end].iter().map(|&b| b as usize) {
             if !mine.contains(&bi) {
                 mine.push(bi);
             }
