@@ -29,7 +29,11 @@ fn main() {
     if !native_glibc || env::var_os("SWARM_SHARED_LIBGCC").is_some() {
         return;
     }
-    let cc = env::var("CC").unwrap_or_else(|_| "cc".to_string());
+    // The C compiler that links (a linker set in cargo's configuration comes first).
+    println!("cargo:rerun-if-env-changed=RUSTC_LINKER");
+    let cc = env::var("RUSTC_LINKER")
+        .or_else(|_| env::var("CC"))
+        .unwrap_or_else(|_| "cc".to_string());
     let Ok(out) = Command::new(&cc)
         .arg("-print-file-name=libgcc_eh.a")
         .output()
@@ -41,6 +45,8 @@ fn main() {
     if !out.status.success() || !archive.is_absolute() || !archive.is_file() {
         return;
     }
+    // A new compiler (an upgrade) brings its own archive: copy and probe again.
+    println!("cargo:rerun-if-changed={}", archive.display());
     let dir = PathBuf::from(var("OUT_DIR")).join("static-unwinder");
     let copied = fs::create_dir_all(&dir).and_then(|()| fs::copy(&archive, dir.join("libgcc_s.a")));
     if copied.is_ok() && unwinds_in_a_pie(&cc, &dir) {
@@ -68,7 +74,8 @@ fn unwinds_in_a_pie(cc: &str, dir: &Path) -> bool {
         .arg(&source)
         .arg("-L")
         .arg(dir)
-        .args(["-Wl,-Bdynamic", "-lgcc_s"])
+        // Like rustc's link: no default libraries, the unwinder asked for as `-lgcc_s`.
+        .args(["-nodefaultlibs", "-Wl,-Bdynamic", "-lgcc_s", "-lc"])
         .output()
         .is_ok_and(|out| out.status.success());
     linked && Command::new(&probe).status().is_ok_and(|s| s.success())

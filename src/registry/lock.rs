@@ -208,6 +208,16 @@ mod alarm {
         if unsafe { libc::sigaction(libc::SIGALRM, &action, &mut previous) } != 0 {
             return Err(io::Error::last_os_error());
         }
+        // A parent may have left SIGALRM blocked (the mask survives exec): the timer could not
+        // interrupt the wait, and its signal would stay pending. Unblocked for the wait.
+        // SAFETY: valid sigset values; a zeroed sigset_t is filled by sigemptyset first.
+        let mut alarm: libc::sigset_t = unsafe { std::mem::zeroed() };
+        let mut mask: libc::sigset_t = unsafe { std::mem::zeroed() };
+        unsafe {
+            libc::sigemptyset(&mut alarm);
+            libc::sigaddset(&mut alarm, libc::SIGALRM);
+            libc::pthread_sigmask(libc::SIG_UNBLOCK, &alarm, &mut mask);
+        }
         FIRED.store(false, Ordering::SeqCst);
         let mut notice = Some(notice);
         let locked = set_timer(after).and_then(|()| loop {
@@ -224,10 +234,23 @@ mod alarm {
                 Err(e) => break Err(e.into()),
             }
         });
-        // Stop the timer before the handler goes: a signal after that would end the process.
+        // Stop the timer before the handler goes (a tick already sent is delivered to the
+        // handler while SIGALRM is unblocked); if it cannot be stopped, later ticks are ignored
+        // rather than end the process.
         let stopped = set_timer(Duration::ZERO);
-        // SAFETY: `previous` was filled in by the first call.
-        unsafe { libc::sigaction(libc::SIGALRM, &previous, std::ptr::null_mut()) };
+        let restore = match stopped {
+            Ok(()) => previous,
+            Err(_) => {
+                let mut ignore: libc::sigaction = unsafe { std::mem::zeroed() };
+                ignore.sa_sigaction = libc::SIG_IGN;
+                ignore
+            }
+        };
+        // SAFETY: `mask` was filled in by the first call, `restore` is a valid sigaction.
+        unsafe {
+            libc::pthread_sigmask(libc::SIG_SETMASK, &mask, std::ptr::null_mut());
+            libc::sigaction(libc::SIGALRM, &restore, std::ptr::null_mut());
+        }
         locked.and(stopped)
     }
 }

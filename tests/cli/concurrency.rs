@@ -143,17 +143,40 @@ fn lock_holder_killed_with_sigkill_does_not_block_the_next_claim() {
 /// claims when the lock is free.
 #[test]
 fn a_claim_without_a_timeout_says_once_that_it_waits_then_claims() {
+    claim_waits_says_so_once_and_claims(false);
+}
+
+/// The same when the parent left SIGALRM blocked (a signal mask survives exec): the timer
+/// still interrupts the wait.
+#[test]
+fn a_waiting_claim_says_so_even_with_sigalrm_blocked() {
+    claim_waits_says_so_once_and_claims(true);
+}
+
+fn claim_waits_says_so_once_and_claims(block_sigalrm: bool) {
     let env = Env::with_plan(&flat_plan(3));
     assert!(env.run(&["setup", "-q"]).status.success());
     let mut holder = hold_lock(&env);
     let err_path = env.repo.parent().unwrap().join("claim.err");
-    let mut claimer = env
-        .process()
-        .args(["task", "claim", "--next", "--agent", "x"])
+    let mut cmd = env.process();
+    cmd.args(["task", "claim", "--next", "--agent", "x"])
         .stdout(Stdio::piped())
-        .stderr(std::fs::File::create(&err_path).unwrap())
-        .spawn()
-        .unwrap();
+        .stderr(std::fs::File::create(&err_path).unwrap());
+    if block_sigalrm {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: between fork and exec only async-signal-safe calls (sigemptyset,
+        // sigaddset, pthread_sigmask) on a local set.
+        unsafe {
+            cmd.pre_exec(|| {
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGALRM);
+                libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+    let mut claimer = cmd.spawn().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while !std::fs::read_to_string(&err_path)
         .unwrap()
