@@ -51,9 +51,9 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
     ids::check_branch_name(branch)?;
     ids::check_agent_id(name).context("the worktree name")?;
     // A worktree folder deleted by hand leaves an entry in .git/worktrees that git itself
-    // would prune: prune it (locked ones are kept) and make the worktree anew.
+    // would prune: prune it (a locked one is kept) and make the worktree anew.
     if !path.exists() {
-        prune_stale(repo);
+        prune_stale_at(repo, path);
     }
     if find(repo, path).is_some() {
         let wt_repo = Repository::open(path)
@@ -163,20 +163,19 @@ pub fn remove(repo: &Repository, path: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Drops the entries of worktrees whose directory is gone (`git worktree prune`).
-pub fn prune_stale(repo: &Repository) -> Vec<String> {
-    let mut pruned = Vec::new();
-    for (name, path) in list(repo) {
-        if path.exists() {
-            continue;
-        }
-        if let Ok(wt) = repo.find_worktree(&name) {
-            if wt.prune(None).is_ok() {
-                pruned.push(name);
-            }
-        }
+/// Drops the entry of the worktree recorded at `path` when its directory is gone, as
+/// `git worktree prune` would (a locked one is kept). Only that one: other worktrees whose
+/// directory is missing may be on a drive that is not mounted, and are the user's to prune.
+/// Returns whether an entry was dropped.
+pub fn prune_stale_at(repo: &Repository, path: &Path) -> bool {
+    if path.exists() {
+        return false;
     }
-    pruned
+    let Some(name) = find(repo, path) else {
+        return false;
+    };
+    repo.find_worktree(&name)
+        .is_ok_and(|wt| wt.prune(None).is_ok())
 }
 
 /// Where `branch` is checked out (main worktree or a linked one), if anywhere.
@@ -210,9 +209,8 @@ pub fn checked_out_at(repo: &Repository, branch: &str) -> Option<PathBuf> {
     None
 }
 
-/// A worktree name not yet used under `.git/worktrees/` (stale entries are pruned first).
+/// A worktree name not yet used under `.git/worktrees/` (a stale entry still takes its name).
 fn free_name(repo: &Repository, name: &str) -> Result<String> {
-    prune_stale(repo);
     let taken: Vec<String> = list(repo).into_iter().map(|(n, _)| n).collect();
     let taken_dir = |n: &str| repo.commondir().join("worktrees").join(n).exists();
     (0..1000)

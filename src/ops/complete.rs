@@ -208,7 +208,10 @@ pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
             Step::Release(_) | Step::Review(_) | Step::KeepWorktree(..) => {}
         }
     }
-    worktree::prune_stale(&sit.repo);
+    // A worktree folder deleted by hand before `complete`: its entry goes too (only its own).
+    if let Some(path) = &sit.worktree {
+        worktree::prune_stale_at(&sit.repo, path);
+    }
     record(ws, req, &steps, &notes)?;
     Ok(Completed { steps, notes })
 }

@@ -332,6 +332,23 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
     let o = launch_as_a(&env, &path);
     assert!(o.status.success(), "{}", stderr(&o));
 
+    // A worktree of the user's own whose folder is away (a drive not mounted, say): it is
+    // theirs to prune, and swarm leaves its entry alone.
+    let mine = env.repo.parent().unwrap().join("mine");
+    let away = env.repo.parent().unwrap().join("mine-away");
+    git(
+        &env.repo,
+        &[
+            "worktree",
+            "add",
+            "-q",
+            "-b",
+            "mine",
+            mine.to_str().unwrap(),
+        ],
+    );
+    std::fs::rename(&mine, &away).unwrap();
+
     // A worktree folder deleted by hand (its branch keeps the work): setup makes it anew.
     let o = env.run(&["task", "release", "y", "--agent", "agent-a"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -341,6 +358,16 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
     assert_eq!(
         git(&wt, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
         "feature/a"
+    );
+    let o = launch_as_a(&env, &path);
+    assert!(o.status.success(), "{}", stderr(&o));
+
+    // The user's worktree came through: back in place, git knows it as before.
+    assert!(env.repo.join(".git/worktrees/mine").is_dir());
+    std::fs::rename(&away, &mine).unwrap();
+    assert_eq!(
+        git(&mine, &["rev-parse", "--abbrev-ref", "HEAD"]).trim(),
+        "mine"
     );
 }
 
