@@ -599,3 +599,47 @@ fn a_preassigned_branch_merged_earlier_starts_again_from_the_base() {
     let wt = PathBuf::from(v["worktree"].as_str().unwrap());
     assert!(wt.join("later.txt").is_file() && wt.join("y.txt").is_file());
 }
+
+/// A launch that fails after making its worktree (here the prompt cannot be written) gives the
+/// task back and removes the worktree and the branch it made: nothing is left half-made.
+#[test]
+fn a_launch_that_fails_after_making_its_worktree_leaves_nothing_behind() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let prompts = env.repo.join(".claude-agents/prompts");
+    std::fs::write(&prompts, "a file where the prompts directory goes").unwrap();
+    let beside = |dir: &Path| -> Vec<PathBuf> {
+        let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .collect();
+        v.sort();
+        v
+    };
+    let parent = env.repo.parent().unwrap().to_path_buf();
+    let (folders, worktrees) = (beside(&parent), git(&env.repo, &["worktree", "list"]));
+    let branches = git(&env.repo, &["branch", "--list"]);
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("was given back"), "{err}");
+    assert!(
+        err.contains("the new worktree") && err.contains("was removed"),
+        "{err}"
+    );
+    assert!(
+        err.contains("the new branch") && err.contains("was deleted"),
+        "{err}"
+    );
+    assert_eq!(beside(&parent), folders);
+    assert_eq!(git(&env.repo, &["worktree", "list"]), worktrees);
+    assert_eq!(git(&env.repo, &["branch", "--list"]), branches);
+    assert!(env.registry()["claimedTasks"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+    // Once the cause is gone, the next launch gets the task.
+    std::fs::remove_file(&prompts).unwrap();
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
