@@ -100,11 +100,12 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let mut txn = ws.begin(None)?;
     refuse_running_twice(&txn, &actor)?;
     let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
-    let ready = scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
-    let Some(i) = scheduler::pick_next(&txn.plan, &ready, &preferred) else {
-        let why = scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i));
-        txn.commit()?;
-        return Ok(LaunchOutcome::NotReady(why));
+    let i = match next_ready(&txn.plan, &txn.registry, &preferred) {
+        Ok(i) => i,
+        Err(why) => {
+            txn.commit()?;
+            return Ok(LaunchOutcome::NotReady(why));
+        }
     };
     txn.touch(&actor);
     if let Some(entry) = txn.registry.agents.get_mut(&actor.id) {
