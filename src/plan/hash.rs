@@ -2,6 +2,7 @@
 //! Task ids come from the user's own plan, so hash flooding is not a concern, and SipHash
 //! showed up in profiles of 10k-task plans.
 
+use super::le_word;
 use std::hash::Hasher;
 
 /// FxHash: multiply-rotate over 8-byte words.
@@ -20,15 +21,11 @@ impl Hasher for FxHasher {
     fn write(&mut self, bytes: &[u8]) {
         let mut chunks = bytes.chunks_exact(8);
         for c in &mut chunks {
-            let mut word = [0u8; 8];
-            word.copy_from_slice(c);
-            self.add(u64::from_le_bytes(word));
+            self.add(le_word(c));
         }
         let rest = chunks.remainder();
         if !rest.is_empty() {
-            let mut word = [0u8; 8];
-            word[..rest.len()].copy_from_slice(rest);
-            self.add(u64::from_le_bytes(word));
+            self.add(le_word(rest));
         }
     }
     fn write_u8(&mut self, i: u8) {
@@ -73,11 +70,7 @@ fn same(a: &[u8], b: &[u8]) -> bool {
     if n < 8 {
         return a.iter().zip(b).all(|(x, y)| x == y);
     }
-    let word = |c: &[u8], at: usize| {
-        let mut w = [0u8; 8];
-        w.copy_from_slice(&c[at..at + 8]);
-        u64::from_le_bytes(w)
-    };
+    let word = |c: &[u8], at: usize| le_word(&c[at..at + 8]);
     let mut at = 0;
     while at + 8 < n {
         if word(a, at) != word(b, at) {

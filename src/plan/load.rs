@@ -350,17 +350,19 @@ fn line_column(text: &str, at: usize) -> (usize, usize) {
         .rposition(|&c| c == b'\n')
         .map_or(0, |p| p + 1);
     let line = 1 + before.iter().filter(|&&c| c == b'\n').count();
-    (line, at.min(text.len()) - line_start + 1)
+    (line, before.len() - line_start + 1)
 }
 
 /// Where blocker `id` is written in the task whose object spans `span` of `text`: the string
 /// after the task's `"blockedBy"` key, or the task itself when it is not found as written (an
 /// escaped id).
 fn blocker_at(text: &str, span: (usize, usize), id: &str) -> usize {
+    const KEY: &str = "\"blockedBy\"";
     let task = &text[span.0..span.1];
     let quoted = format!("\"{id}\"");
-    task.find("\"blockedBy\"")
-        .and_then(|k| task[k + 11..].find(&quoted).map(|p| k + 11 + p))
+    task.find(KEY)
+        .map(|k| k + KEY.len())
+        .and_then(|after| task[after..].find(&quoted).map(|p| after + p))
         .map_or(span.0, |p| span.0 + p)
 }
 

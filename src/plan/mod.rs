@@ -19,6 +19,15 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 
+/// Up to eight bytes of `b` as a little-endian word (zeros past its end): the reader, the id
+/// index and its hash all look at ids and text eight bytes at a time.
+fn le_word(b: &[u8]) -> u64 {
+    let mut w = [0u8; 8];
+    let n = b.len().min(8);
+    w[..n].copy_from_slice(&b[..n]);
+    u64::from_le_bytes(w)
+}
+
 /// One task as swarm reads it; the full entry stays in the document.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Task {

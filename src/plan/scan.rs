@@ -10,6 +10,7 @@
 //! than 100, …) makes it give up, and the plan goes through the general readers, which accept
 //! or explain it exactly as before. A test compares both on many plans.
 
+use super::le_word;
 use super::status::{Estimate, Priority, Status};
 use super::Task;
 use std::borrow::Cow;
@@ -139,9 +140,7 @@ fn string_stop(b: &[u8]) -> Option<usize> {
     let mut chunks = b.chunks_exact(8);
     let mut at = 0;
     for c in &mut chunks {
-        let mut word = [0u8; 8];
-        word.copy_from_slice(c);
-        let w = u64::from_le_bytes(word);
+        let w = le_word(c);
         let hit = zero(w ^ (ONES * u64::from(b'"')))
             | zero(w ^ (ONES * u64::from(b'\\')))
             | (w.wrapping_sub(ONES * 0x20) & !w & HIGH);
@@ -197,9 +196,7 @@ impl<'a> Scanner<'a> {
                 Some(b' ') => {
                     // Indentation: runs of spaces, passed eight at a time.
                     while let Some(c) = self.b.get(self.i..self.i + 8) {
-                        let mut word = [0u8; 8];
-                        word.copy_from_slice(c);
-                        let other = u64::from_le_bytes(word) ^ (ONES * u64::from(b' '));
+                        let other = le_word(c) ^ (ONES * u64::from(b' '));
                         if other != 0 {
                             self.i += (other.trailing_zeros() / 8) as usize;
                             break;
