@@ -127,9 +127,12 @@ fn claim_alone(
     };
     // Its own claim first: a named task (or a pre-assigned agent's) is never given away to
     // a posted request.
-    let outcome = claim_in(&mut txn, actor, target, prefer_as)?;
-    let served = serve_queue(&mut txn);
-    txn.commit()?;
+    let (outcome, served) = crate::alloc::bulk_if_started(|| -> Result<_> {
+        let outcome = claim_in(&mut txn, actor, target, prefer_as)?;
+        let served = serve_queue(&mut txn);
+        txn.commit()?;
+        Ok((outcome, served))
+    })?;
     for path in served {
         let _ = std::fs::remove_file(path);
     }
