@@ -251,7 +251,8 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     };
     if !ids_checked {
         for (t, span) in read.tasks.iter().zip(&read.spans) {
-            ids::check_task_id(&t.id).map_err(|e| invalid_at(span.0, format!("tasks: {e}")))?;
+            ids::check_task_id(&t.id)
+                .map_err(|e| invalid_at(key_at(&text, span.0), format!("tasks: {e}")))?;
         }
     }
     // The quick reader does not look for repeated ids; the general one names them.
@@ -301,7 +302,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
                 .map(|&i| format!("{:?}", tasks[i].id))
                 .collect();
             invalid_at(
-                spans[cycle[0]].0,
+                key_at(&text, spans[cycle[0]].0),
                 format!(
                     "dependency cycle: {} (each task is blocked by the next)",
                     names.join(" -> ")
@@ -354,16 +355,68 @@ fn line_column(text: &str, at: usize) -> (usize, usize) {
 }
 
 /// Where blocker `id` is written in the task whose object spans `span` of `text`: the string
-/// after the task's `"blockedBy"` key, or the task itself when it is not found as written (an
-/// escaped id).
+/// in the value of the task's own `"blockedBy"` key (not one nested deeper), or the task's key
+/// when it is not found as written (an escaped id).
 fn blocker_at(text: &str, span: (usize, usize), id: &str) -> usize {
-    const KEY: &str = "\"blockedBy\"";
     let task = &text[span.0..span.1];
     let quoted = format!("\"{id}\"");
-    task.find(KEY)
-        .map(|k| k + KEY.len())
-        .and_then(|after| task[after..].find(&quoted).map(|p| after + p))
-        .map_or(span.0, |p| span.0 + p)
+    top_level_key_end(task, "blockedBy")
+        .and_then(|after| task[after..].find(&quoted).map(|p| span.0 + after + p))
+        .unwrap_or_else(|| key_at(text, span.0))
+}
+
+/// In the JSON object `object`, the end of its own key `key` written without escapes (keys of
+/// nested objects and text inside strings do not count).
+fn top_level_key_end(object: &str, key: &str) -> Option<usize> {
+    let b = object.as_bytes();
+    let (mut depth, mut i) = (0u32, 0);
+    while i < b.len() {
+        match b[i] {
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.saturating_sub(1),
+            b'"' => {
+                let start = i + 1;
+                i = start;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                let after = i + 1;
+                let is_key = object
+                    .get(after..)
+                    .is_some_and(|rest| rest.trim_start().starts_with(':'));
+                if depth == 1 && is_key && object.get(start..i) == Some(key) {
+                    return Some(after);
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Where the key of the task whose object starts at byte `object` of `text` starts (its
+/// opening quote): what a message about the task points at.
+fn key_at(text: &str, object: usize) -> usize {
+    let b = text.as_bytes();
+    let before = text[..object].trim_end();
+    let Some(colon) = before.strip_suffix(':') else {
+        return object;
+    };
+    let close = colon.trim_end().len();
+    if close == 0 || b[close - 1] != b'"' {
+        return object;
+    }
+    // The opening quote: the nearest `"` before the closing one that no backslash escapes.
+    let mut at = close - 1;
+    while let Some(q) = text[..at].rfind('"') {
+        let backslashes = b[..q].iter().rev().take_while(|&&c| c == b'\\').count();
+        if backslashes % 2 == 0 {
+            return q;
+        }
+        at = q;
+    }
+    object
 }
 
 fn join_points(
@@ -612,6 +665,30 @@ mod tests {
             tasks.join(", "),
             g.pick(&ws)
         )
+    }
+
+    #[test]
+    fn positions_point_at_keys_and_at_the_tasks_own_blocked_by() {
+        // The task's key, escaped quotes and backslashes included; the object when there is
+        // no key before it.
+        for (text, key) in [
+            (r#"{"a": {}}"#, r#""a""#),
+            (r#"{"x\"y" : {}}"#, r#""x\"y""#),
+            (r#"{"b\\":{}}"#, r#""b\\""#),
+            ("{\"c\"\n  :\n  {}}", r#""c""#),
+        ] {
+            let object = text.rfind('{').unwrap();
+            assert_eq!(key_at(text, object), text.find(key).unwrap(), "{text}");
+        }
+        assert_eq!(key_at("[{}]", 1), 1);
+        // Only the object's own key counts: not one nested deeper, not a string value.
+        let task = r#"{"note": "\"blockedBy\": x", "m": {"blockedBy": []}, "blockedBy": ["z"]}"#;
+        let end = top_level_key_end(task, "blockedBy").unwrap();
+        assert_eq!(&task[end..], r#": ["z"]}"#);
+        assert_eq!(
+            top_level_key_end(r#"{"m": {"blockedBy": []}}"#, "blockedBy"),
+            None
+        );
     }
 
     #[test]
