@@ -1,4 +1,4 @@
-//! Linked worktrees: find, add (with their branch), remove.
+//! Linked worktrees: find, add (with their branch), undo an add, remove.
 
 use super::short;
 use crate::ids;
@@ -125,9 +125,7 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
     if let Err(e) = repo.worktree(&wt_name, path, Some(&opts)) {
         if created_branch {
             // Leave nothing behind: the branch was made for this worktree only.
-            if let Ok(mut b) = repo.find_branch(branch, BranchType::Local) {
-                let _ = b.delete();
-            }
+            delete_branch(repo, branch);
         }
         bail!(
             "{}: cannot create the worktree (branch {branch} at {}): {}",
@@ -143,6 +141,30 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
         created_worktree: true,
         tip,
     })
+}
+
+/// Removes what `add` made, and only that (a worktree or branch that was already there
+/// stays), when what it was made for failed before any work was done in it. Says what went,
+/// one phrase each.
+pub fn undo(repo: &Repository, added: &Added) -> Vec<String> {
+    let mut undone = Vec::new();
+    if added.created_worktree && remove(repo, &added.path).is_ok() {
+        undone.push(format!(
+            "the new worktree {} was removed",
+            added.path.display()
+        ));
+    }
+    if added.created_branch && delete_branch(repo, &added.branch) {
+        undone.push(format!("the new branch {} was deleted", added.branch));
+    }
+    undone
+}
+
+/// Deletes local branch `branch`; whether it did.
+fn delete_branch(repo: &Repository, branch: &str) -> bool {
+    repo.find_branch(branch, BranchType::Local)
+        .and_then(|mut b| b.delete())
+        .is_ok()
 }
 
 /// Removes the linked worktree at `path` (its files and its entry under `.git/worktrees`).

@@ -143,7 +143,10 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         Err(e) => {
             give_back(ws, &actor, &task.id);
             // What this launch made a moment ago holds no work yet: it goes too.
-            let undone = undo_added(&repo, &added);
+            let undone: String = git::worktree::undo(&repo, &added)
+                .iter()
+                .map(|u| format!("; {u}"))
+                .collect();
             return Err(e.context(format!("task {} was given back{undone}", task.id)));
         }
     };
@@ -421,27 +424,6 @@ pub fn previous_work(
         true => Previous::Continues(prev.to_string()),
         false => Previous::Apart(prev.to_string()),
     })
-}
-
-/// Removes the worktree and the branch that a launch has just made (nothing else), after the
-/// launch failed; says what went, for the error message.
-fn undo_added(repo: &git2::Repository, added: &git::worktree::Added) -> String {
-    let mut undone = Vec::new();
-    if added.created_worktree && git::worktree::remove(repo, &added.path).is_ok() {
-        undone.push(format!(
-            "the new worktree {} was removed",
-            added.path.display()
-        ));
-    }
-    if added.created_branch {
-        let deleted = repo
-            .find_branch(&added.branch, git2::BranchType::Local)
-            .and_then(|mut b| b.delete());
-        if deleted.is_ok() {
-            undone.push(format!("the new branch {} was deleted", added.branch));
-        }
-    }
-    undone.iter().map(|u| format!("; {u}")).collect()
 }
 
 /// Undoes a claim after a failed launch (no attempt counted) and retires the agent.
