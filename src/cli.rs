@@ -3,8 +3,6 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
-pub mod quick;
-
 /// Run many coding agents in parallel on one task graph, safely.
 #[derive(Debug, Parser)]
 #[command(
@@ -113,18 +111,6 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
-}
-
-impl Command {
-    /// Whether the command does one thing and exits (every command but those that run for
-    /// minutes or hours: `launch`, which supervises or becomes the agent, `watch`, `demo`).
-    /// Those may leave what they free to the end of the process (`alloc`, `LEAK_ON_DROP`).
-    pub fn exits_soon(&self) -> bool {
-        !matches!(
-            self,
-            Command::Launch(_) | Command::Watch(_) | Command::Demo(_) | Command::DemoAgent(_)
-        )
-    }
 }
 
 /// `setup`.
@@ -475,29 +461,5 @@ mod tests {
     #[test]
     fn cli_tree_is_consistent() {
         super::Cli::command().debug_assert();
-    }
-
-    #[test]
-    fn only_long_running_commands_keep_freeing_memory() {
-        use clap::Parser;
-        let soon = |line: &str| {
-            let words = std::iter::once("swarm").chain(line.split_whitespace());
-            super::Cli::try_parse_from(words)
-                .unwrap()
-                .command
-                .exits_soon()
-        };
-        for short in [
-            "task claim --next",
-            "list",
-            "join-status",
-            "plan validate",
-            "complete a",
-        ] {
-            assert!(soon(short), "{short}");
-        }
-        for long in ["launch", "launch --headless", "watch", "demo"] {
-            assert!(!soon(long), "{long}");
-        }
     }
 }

@@ -29,11 +29,10 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
-/// Appends events to the log in one write; returns the file to `sync_data` once the lock is
-/// released (`None` when there was nothing to write).
-pub fn append(path: &Path, events: &[Event]) -> io::Result<Option<File>> {
+/// Appends events to the log in one write, durably.
+pub fn append(path: &Path, events: &[Event]) -> io::Result<()> {
     if events.is_empty() {
-        return Ok(None);
+        return Ok(());
     }
     let mut buf = Vec::new();
     for e in events {
@@ -42,7 +41,7 @@ pub fn append(path: &Path, events: &[Event]) -> io::Result<Option<File>> {
     }
     let mut file = OpenOptions::new().create(true).append(true).open(path)?;
     file.write_all(&buf)?;
-    Ok(Some(file))
+    file.sync_data()
 }
 
 /// Reads every event in the log (lines that do not parse are skipped: the log is advisory).

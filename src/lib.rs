@@ -5,7 +5,6 @@
 //! (locked transactions with reconcile), `scheduler` (pure decisions), `ops` (operations).
 
 pub mod agent;
-pub mod alloc;
 pub mod atomic;
 pub mod cli;
 pub mod commands;

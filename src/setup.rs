@@ -82,7 +82,7 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
     }
     let registry_path = ws.registry_path();
     if !registry_path.exists() {
-        let _lock = registry::RegistryLock::acquire(&lock_path, ws.settings.lock_timeout)?;
+        let _lock = ws.lock()?;
         if !registry_path.exists() {
             let reg = Registry {
                 last_updated: Some(registry::model::format_time(chrono::Utc::now())),

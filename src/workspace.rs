@@ -117,11 +117,6 @@ impl Workspace {
         self.coord_dir.join("task-registry.lock")
     }
 
-    /// `.claude-agents/claim-requests/`: claims posted for a concurrent claimer to serve.
-    pub fn requests_dir(&self) -> PathBuf {
-        self.coord_dir.join("claim-requests")
-    }
-
     /// `.claude-agents/events.jsonl`.
     pub fn events_path(&self) -> PathBuf {
         self.coord_dir.join("events.jsonl")
@@ -160,11 +155,6 @@ impl Workspace {
                 .with_context(|| format!("{}: cannot create", self.coord_dir.display()))?;
             done.push(format!("created {}", self.coord_dir.display()));
         }
-        let requests = self.requests_dir();
-        if !requests.is_dir() {
-            fs::create_dir_all(&requests)
-                .with_context(|| format!("{}: cannot create", requests.display()))?;
-        }
         let ignore_file = if use_gitignore {
             self.main_root.join(".gitignore")
         } else {
@@ -179,9 +169,6 @@ impl Workspace {
 
 /// Finds the main worktree and the common git dir from any directory of the repository.
 fn main_worktree(start: &Path) -> Result<(PathBuf, PathBuf)> {
-    if let Some(found) = plain_layout(start) {
-        return Ok(found);
-    }
     let repo = git2::Repository::discover(start).map_err(|e| git_open_error(start, e))?;
     let common = repo.commondir().to_path_buf();
     let main = if repo.is_worktree() {
@@ -198,41 +185,6 @@ fn main_worktree(start: &Path) -> Result<(PathBuf, PathBuf)> {
     let root = root.canonicalize().unwrap_or_else(|_| root.to_path_buf());
     let root = root.components().collect::<PathBuf>();
     Ok((root, common))
-}
-
-/// The two standard layouts, read directly (every claim is a new process, and opening the
-/// repository with libgit2 reads all of git's configuration): a `.git` directory (the main
-/// worktree), or a `.git` file pointing at `<common>/worktrees/<name>` (a linked worktree of a
-/// main worktree whose git dir is `<main>/.git`). Anything else — GIT_DIR, bare repositories,
-/// submodules, separate git dirs — goes through libgit2.
-fn plain_layout(start: &Path) -> Option<(PathBuf, PathBuf)> {
-    if ["GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE"]
-        .iter()
-        .any(|v| std::env::var_os(v).is_some())
-    {
-        return None;
-    }
-    let start = start.canonicalize().ok()?;
-    for dir in start.ancestors() {
-        let dotgit = dir.join(".git");
-        let Ok(meta) = fs::symlink_metadata(&dotgit) else {
-            continue;
-        };
-        if meta.is_dir() {
-            let is_repo = dotgit.join("HEAD").is_file() && !dotgit.join("commondir").exists();
-            return is_repo.then(|| (dir.to_path_buf(), dotgit));
-        }
-        let text = fs::read_to_string(&dotgit).ok()?;
-        let gitdir = dir.join(text.strip_prefix("gitdir:")?.trim());
-        let common_rel = fs::read_to_string(gitdir.join("commondir")).ok()?;
-        let common = gitdir.join(common_rel.trim()).canonicalize().ok()?;
-        if common.file_name()? != ".git" {
-            return None;
-        }
-        let main = common.parent()?.to_path_buf();
-        return main.join(".git").is_dir().then_some((main, common));
-    }
-    None
 }
 
 fn git_open_error(at: &Path, e: git2::Error) -> anyhow::Error {

@@ -1,11 +1,10 @@
 //! Claiming tasks: the next ready one, or a named one.
 
-use super::queue;
-use crate::registry::{LockFile, Registry, RegistryLock};
 use crate::scheduler;
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
 use anyhow::{bail, Result};
+use std::time::{Duration, Instant};
 
 /// What to claim.
 #[derive(Debug, Clone)]
@@ -37,120 +36,73 @@ pub enum ClaimOutcome {
     NotReady(String),
 }
 
-/// Claims for `actor` under the lock. With `Target::Next`, tasks matching the pre-assigned
-/// patterns of `prefer_as` (a `coordination.agents` id) come first. A plain `--next` claim
-/// that finds the lock busy posts a request that the holder, or whoever takes the lock next,
-/// may serve in its own write (see `queue`).
+/// Claims for `actor` in one locked transaction. With `Target::Next`, tasks matching the
+/// pre-assigned patterns of `prefer_as` (a `coordination.agents` id) come first.
 pub fn claim(
     ws: &Workspace,
     actor: &Actor,
     target: &Target,
     prefer_as: Option<&str>,
 ) -> Result<ClaimOutcome> {
-    // With `--lock-timeout` a claimer may give up waiting while its request is being served:
-    // it would then hold a task it was told it did not get. It claims alone.
-    let combinable = matches!(target, Target::Next)
-        && prefer_as.is_none()
-        && ws.settings.lock_timeout.is_none()
-        && ws.is_set_up();
-    if !combinable {
-        return claim_alone(ws, actor, target, prefer_as, None);
-    }
-    let busy = match LockFile::open(&ws.lock_path())?.try_lock()? {
-        // No one to wait for: no request to post either.
-        Ok(lock) => return claim_alone(ws, actor, target, None, Some((lock, None))),
-        Err(busy) => busy,
-    };
-    let request = queue::Request::post(ws, actor, None)?;
-    match request.collect(ws, busy)? {
-        Ok(task) => Ok(ClaimOutcome::Claimed {
-            task,
-            title: String::new(),
-        }),
-        Err((lock, registry)) => claim_alone(ws, actor, target, None, Some((lock, Some(registry)))),
-    }
+    let mut txn = ws.begin_checked(Some(actor), |plan| {
+        if let Target::Id(id) = target {
+            if plan.find(id).is_none() {
+                bail!("{}: no task {id:?} in the plan", plan.path().display());
+            }
+        }
+        plan.preferred_tasks(prefer_as).map(drop)
+    })?;
+    let outcome = claim_in(&mut txn, actor, target, prefer_as)?;
+    txn.commit()?;
+    Ok(outcome)
 }
 
 /// Like `claim --next`, but while nothing is ready and other agents' work may still unblock a
 /// task, waits and tries again; `on_wait` hears why, once. Ends with a claim, or with
 /// `NotReady` once nothing is left that could become ready.
+///
+/// While it waits it only reads: it claims again when a task is ready for it, and renews the
+/// agent's lease when a third of it has passed. A wait in which nothing changes writes nothing.
 pub fn claim_waiting(
     ws: &Workspace,
     actor: &Actor,
     prefer_as: Option<&str>,
     mut on_wait: impl FnMut(&str),
 ) -> Result<ClaimOutcome> {
+    let renew_every = (ws.settings.lease / 3)
+        .to_std()
+        .unwrap_or(Duration::from_secs(60));
     let mut told = false;
     loop {
         let out = claim(ws, actor, &Target::Next, prefer_as)?;
         let ClaimOutcome::NotReady(why) = &out else {
             return Ok(out);
         };
-        let (plan, registry) = ws.snapshot()?;
-        if !scheduler::may_become_ready(&plan, |id| registry.claimed_tasks.contains_key(id)) {
-            return Ok(out);
-        }
-        if !told {
-            on_wait(why);
-            told = true;
-        }
-        std::thread::sleep(std::time::Duration::from_secs(1));
-    }
-}
-
-fn claim_alone(
-    ws: &Workspace,
-    actor: &Actor,
-    target: &Target,
-    prefer_as: Option<&str>,
-    held: Option<(RegistryLock, Option<Registry>)>,
-) -> Result<ClaimOutcome> {
-    let check = |plan: &crate::plan::Plan| {
-        if let Target::Id(id) = target {
-            if plan.find(id).is_none() {
-                bail!("{}: no task {id:?} in the plan", plan.path().display());
+        let renewed = Instant::now();
+        loop {
+            let (plan, registry) = ws.snapshot()?;
+            let claimed = |id: &str| registry.claimed_tasks.contains_key(id);
+            if scheduler::readiness(&plan, claimed).contains(&true)
+                || renewed.elapsed() >= renew_every
+            {
+                break;
             }
-        }
-        if let Some(a) = prefer_as {
-            if plan.agent_spec(a).is_none() {
-                bail!(
-                    "{}: coordination.agents has no agent {a:?}",
-                    plan.path().display()
-                );
+            if !scheduler::may_become_ready(&plan, claimed) {
+                let holder = |i: usize| {
+                    let c = registry.claimed_tasks.get(&plan.tasks[i].id);
+                    c.map(|c| c.agent.as_str())
+                };
+                let why = scheduler::explain_nothing_ready(&plan, holder);
+                return Ok(ClaimOutcome::NotReady(why));
             }
+            if !told {
+                on_wait(why);
+                told = true;
+            }
+            drop((plan, registry));
+            std::thread::sleep(Duration::from_secs(1));
         }
-        Ok(())
-    };
-    let mut txn = match held {
-        Some((lock, registry)) => ws.begin_with(lock, registry, Some(actor), check)?,
-        None => ws.begin_checked(Some(actor), check)?,
-    };
-    // Its own claim first: a named task (or a pre-assigned agent's) is never given away to
-    // a posted request.
-    let (outcome, served) = crate::alloc::bulk_if_started(|| -> Result<_> {
-        let outcome = claim_in(&mut txn, actor, target, prefer_as)?;
-        let served = serve_queue(&mut txn);
-        txn.commit()?;
-        Ok((outcome, served))
-    })?;
-    for path in served {
-        let _ = std::fs::remove_file(path);
     }
-    Ok(outcome)
-}
-
-/// Serves the requests other claimers posted, each with the plain `--next` choice.
-fn serve_queue(txn: &mut Txn<'_>) -> Vec<std::path::PathBuf> {
-    // Computed on the first request only: most claims find none posted.
-    let mut ready: Option<Vec<bool>> = None;
-    queue::serve_posted(txn, |txn, _| {
-        let ready = ready.get_or_insert_with(|| {
-            scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id))
-        });
-        let i = scheduler::pick_next(&txn.plan, ready, &[])?;
-        ready[i] = false;
-        Some(i)
-    })
 }
 
 /// The claim itself, in an open transaction.

@@ -7,7 +7,6 @@ pub mod fleet;
 pub mod join;
 pub mod launch;
 pub mod list;
-pub mod queue;
 pub mod simulate;
 pub mod supervise;
 pub mod task;

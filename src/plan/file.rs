@@ -13,32 +13,33 @@ use std::collections::HashSet;
 use std::fmt;
 use std::marker::PhantomData;
 
-/// The top level of status.json, fully typed: parsed only to explain a plan the fast reader
+/// The top level of status.json, fully typed: parsed only to explain a plan the reader
 /// (`PlanTop`) refused, with the field path and position of the mistake.
 #[derive(Deserialize)]
 #[allow(dead_code)] // read for its errors only
 #[serde(expecting = "a plan object: {\"tasks\": {...}}")]
 pub(crate) struct PlanFile<'a> {
     #[serde(borrow)]
-    pub tasks: NamedMap<'a, TaskFile<'a>>,
+    pub tasks: NamedMap<'a, TaskFile<'a, Cow<'a, str>>>,
     #[serde(default, borrow)]
     pub coordination: Option<ObjectOnly<CoordinationFile<'a>>>,
     #[serde(default, rename = "joinPoints", borrow)]
     pub join_points: Option<NamedMap<'a, JoinPointFile<'a>>>,
 }
 
-/// One task entry.
+/// One task entry; `B` is how a `blockedBy` entry is read (as text, or raw to know where it
+/// is written).
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub(crate) struct TaskFile<'a> {
+#[serde(rename_all = "camelCase", bound(deserialize = "B: Deserialize<'de>"))]
+pub(crate) struct TaskFile<'a, B> {
     #[serde(default, borrow)]
     pub title: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     pub description: Option<Cow<'a, str>>,
     #[serde(default)]
     pub status: Option<Status>,
-    #[serde(default, borrow)]
-    pub blocked_by: Option<Vec<Cow<'a, str>>>,
+    #[serde(default)]
+    pub blocked_by: Option<Vec<B>>,
     #[serde(default)]
     pub priority: Option<Priority>,
     #[serde(default)]
@@ -133,7 +134,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawTasks<'a> {
     }
 }
 
-/// The top of status.json with the tasks left raw: the fast way in (see `load::parse`).
+/// The top of status.json with the tasks left raw, so each keeps its place in the file (see
+/// `load::parse`).
 #[derive(Deserialize)]
 #[serde(expecting = "a plan object: {\"tasks\": {...}}")]
 pub(crate) struct PlanTop<'a> {

@@ -1,32 +1,20 @@
 //! The plan: status.json loaded, validated and kept byte-faithful for rewrites.
 
+mod edit;
 mod file;
 pub mod glob;
 pub mod graph;
-mod hash;
 mod load;
-mod scan;
 pub mod status;
-mod write;
 
 pub use glob::Glob;
 pub use load::PlanError;
 pub use status::{Estimate, Priority, Progress, Status};
 
-use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use serde_json::Value;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, Ordering};
-
-/// Up to eight bytes of `b` as a little-endian word (zeros past its end): the reader, the id
-/// index and its hash all look at ids and text eight bytes at a time.
-fn le_word(b: &[u8]) -> u64 {
-    let mut w = [0u8; 8];
-    let n = b.len().min(8);
-    w[..n].copy_from_slice(&b[..n]);
-    u64::from_le_bytes(w)
-}
 
 /// One task as swarm reads it; the full entry stays in the document.
 #[derive(Debug, Clone, PartialEq)]
@@ -79,21 +67,20 @@ pub struct AgentSpec {
     pub tasks: Vec<Glob>,
 }
 
-/// A loaded plan: the file as read, the task objects changed since, and the typed view.
-/// Saving rewrites only the changed task objects; every other byte stays as it was.
+/// A loaded plan: the file as read, the fields changed since, and the typed view. Saving
+/// rewrites only the changed values (see `edit`); every other byte stays as it was.
 #[derive(Debug, Clone)]
 pub struct Plan {
     path: PathBuf,
     text: String,
     /// Byte range of each task's object in `text`, in plan (= file) order.
     spans: Vec<(usize, usize)>,
-    /// Task objects changed since loading, by task index.
-    edited: BTreeMap<usize, Map<String, Value>>,
-    /// Why the plan cannot be written back, if a changed task could not be re-read.
-    unwritable: Option<String>,
+    /// Fields set since loading, by task index, in the order they were first set.
+    edited: BTreeMap<usize, Vec<(String, Value)>>,
     /// Tasks in plan order.
     pub tasks: Vec<Task>,
-    index: hash::IdIndex,
+    /// Task index by id.
+    index: HashMap<String, usize>,
     /// Blockers before the tasks they block.
     pub order: Vec<usize>,
     /// For each task, the tasks waiting on it.
@@ -102,24 +89,6 @@ pub struct Plan {
     pub join_points: Vec<JoinPoint>,
     /// Pre-assigned agents in plan order.
     pub agents: Vec<AgentSpec>,
-}
-
-/// When set, dropping a `Plan` leaks its memory instead of freeing it. The command-line
-/// binary sets it: it exits right after, and freeing a 100k-task tree one node at a time costs
-/// more than the command's own work. Library users that keep running leave it unset.
-pub static LEAK_ON_DROP: AtomicBool = AtomicBool::new(false);
-
-impl Drop for Plan {
-    fn drop(&mut self) {
-        if LEAK_ON_DROP.load(Ordering::Relaxed) {
-            std::mem::forget(std::mem::take(&mut self.text));
-            std::mem::forget(std::mem::take(&mut self.spans));
-            std::mem::forget(std::mem::take(&mut self.tasks));
-            std::mem::forget(std::mem::take(&mut self.index));
-            std::mem::forget(std::mem::take(&mut self.order));
-            std::mem::forget(std::mem::take(&mut self.dependents));
-        }
-    }
 }
 
 impl Plan {
@@ -172,7 +141,7 @@ impl Plan {
 
     /// The index of task `id`.
     pub fn find(&self, id: &str) -> Option<usize> {
-        self.index.get(id)
+        self.index.get(id).copied()
     }
 
     /// The pre-assigned agent `id`, if the plan has one.
@@ -200,8 +169,7 @@ impl Plan {
     /// Sets the status of task `i`.
     pub fn set_status(&mut self, i: usize, status: Status) {
         self.tasks[i].status = status;
-        self.entry(i)
-            .insert("status".into(), Value::from(status.as_str()));
+        self.set_field(i, "status", Value::from(status.as_str()));
     }
 
     /// Records (or clears) the agent working on task `i`.
@@ -214,76 +182,61 @@ impl Plan {
     pub fn set_agent(&mut self, i: usize, agent: Option<&str>, claimed: bool) {
         self.tasks[i].agent = agent.map(str::to_string);
         self.tasks[i].claimed = claimed;
-        let entry = self.entry(i);
-        entry.insert("agent".into(), agent.map_or(Value::Null, Value::from));
-        entry.insert("claimed".into(), Value::Bool(claimed));
+        self.set_field(i, "agent", agent.map_or(Value::Null, Value::from));
+        self.set_field(i, "claimed", Value::Bool(claimed));
     }
 
     /// Sets the progress of task `i` (0–100).
     pub fn set_progress(&mut self, i: usize, percent: u8) {
         self.tasks[i].progress = Some(percent);
-        self.entry(i)
-            .insert("progress".into(), Value::from(percent));
+        self.set_field(i, "progress", Value::from(percent));
     }
 
     /// Sets the attempt counter of task `i`.
     pub fn set_attempts(&mut self, i: usize, attempts: u32) {
         self.tasks[i].attempts = attempts;
-        self.entry(i)
-            .insert("attempts".into(), Value::from(attempts));
+        self.set_field(i, "attempts", Value::from(attempts));
     }
 
-    /// Sets any other field of task `i` (e.g. the branch of a previous attempt).
+    /// Sets any other field of task `i` (e.g. the branch of a previous attempt). Fields swarm
+    /// reads into `Task` go through their own setters, which keep both views in step.
     pub fn set_field(&mut self, i: usize, key: &str, value: Value) {
-        self.entry(i).insert(key.into(), value);
+        let fields = self.edited.entry(i).or_default();
+        match fields.iter_mut().find(|(k, _)| k == key) {
+            Some((_, v)) => *v = value,
+            None => fields.push((key.to_string(), value)),
+        }
     }
 
     /// Reads a field of task `i` (as changed, or as written in the file).
     pub fn field(&self, i: usize, key: &str) -> Option<Value> {
-        match self.edited.get(&i) {
-            Some(map) => map.get(key).cloned(),
-            None => self.read_object(i).ok()?.remove(key),
+        let set = self
+            .edited
+            .get(&i)
+            .and_then(|f| f.iter().find(|(k, _)| k == key));
+        match set {
+            Some((_, v)) => Some(v.clone()),
+            None => {
+                let (start, end) = self.spans[i];
+                let raw = edit::fields(&self.text[start..end]).ok()?;
+                let (_, value) = raw.into_iter().rev().find(|(k, _)| k == key)?;
+                serde_json::from_str(value.get()).ok()
+            }
         }
     }
 
-    /// Stages the rewritten file: the changed task objects re-serialised in their own layout,
-    /// everything else byte for byte.
+    /// Stages the rewritten file: in each changed task only the changed values are replaced
+    /// (new fields are added at its end, in its layout); every other byte is kept.
     pub fn stage(&self) -> io::Result<crate::atomic::Staged> {
-        if let Some(why) = &self.unwritable {
-            return Err(io::Error::other(why.clone()));
-        }
-        let bytes = self.text.as_bytes();
         crate::atomic::stage(&self.path, |out| {
             let mut pos = 0;
-            for (&i, object) in &self.edited {
+            for (&i, fields) in &self.edited {
                 let (start, end) = self.spans[i];
-                out.write_all(&bytes[pos..start])?;
-                write::write_object(out, object, &write::layout_of(&self.text, start, end))?;
+                out.write_all(&self.text.as_bytes()[pos..start])?;
+                edit::write_task(out, &self.text, (start, end), fields)?;
                 pos = end;
             }
-            out.write_all(&bytes[pos..])
+            out.write_all(&self.text.as_bytes()[pos..])
         })
-    }
-
-    fn read_object(&self, i: usize) -> Result<Map<String, Value>, serde_json::Error> {
-        let (start, end) = self.spans[i];
-        serde_json::from_str(&self.text[start..end])
-    }
-
-    fn entry(&mut self, i: usize) -> &mut Map<String, Value> {
-        if !self.edited.contains_key(&i) {
-            // The object was read once already; only exotic content (a number beyond f64, say)
-            // can fail here, and then the plan refuses to be written rather than lose a field.
-            let object = self.read_object(i).unwrap_or_else(|e| {
-                self.unwritable = Some(format!(
-                    "{}: task {:?} cannot be rewritten: {e}",
-                    self.path.display(),
-                    self.tasks[i].id
-                ));
-                Map::new()
-            });
-            self.edited.insert(i, object);
-        }
-        self.edited.entry(i).or_default()
     }
 }

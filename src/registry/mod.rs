@@ -5,7 +5,7 @@ pub mod lock;
 pub mod model;
 
 pub use liveness::Liveness;
-pub use lock::{LockFile, RegistryLock};
+pub use lock::RegistryLock;
 pub use model::{AgentEntry, ClaimEntry, Registry};
 
 use anyhow::{Context, Result};

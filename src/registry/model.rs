@@ -92,10 +92,6 @@ pub struct AgentEntry {
     /// When it was retired (marked dead, exited or done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<String>,
-    /// When swarm last kept it, retired long ago, only because its branch is not merged: the
-    /// branch is looked at again a day later, not by every command.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub prune_checked_at: Option<String>,
     /// Fields swarm does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

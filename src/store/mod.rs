@@ -68,25 +68,10 @@ impl Workspace {
             check(&self.load_plan()?)?;
             self.ensure_coordination_dir(false)?;
         }
-        let lock = RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout)?;
-        self.begin_with(lock, None, actor, check)
-    }
-
-    /// Like `begin_checked`, with the lock already held (the workspace is set up), and the
-    /// registry when it was already read under it.
-    pub fn begin_with(
-        &self,
-        lock: RegistryLock,
-        registry: Option<Registry>,
-        actor: Option<&Actor>,
-        check: impl Fn(&Plan) -> Result<()>,
-    ) -> Result<Txn<'_>> {
+        let lock = self.lock()?;
         let plan = self.load_plan()?;
         check(&plan)?;
-        let registry = match registry {
-            Some(r) => r,
-            None => self.load_registry()?,
-        };
+        let registry = self.load_registry()?;
         let mut txn = Txn {
             ws: self,
             lock,
@@ -105,6 +90,17 @@ impl Workspace {
         }
         txn.reconcile(actor.map(|a| a.id.as_str()));
         Ok(txn)
+    }
+
+    /// Takes the registry lock, saying once on stderr (unless `-q`) who holds it when it
+    /// has to wait.
+    pub fn lock(&self) -> Result<RegistryLock> {
+        let quiet = self.settings.quiet;
+        RegistryLock::acquire(&self.lock_path(), self.settings.lock_timeout, |msg| {
+            if !quiet {
+                eprintln!("swarm: {msg}");
+            }
+        })
     }
 
     /// The plan and registry as they are, reconciled; nothing is created when the workspace
@@ -213,28 +209,21 @@ impl Txn<'_> {
             s.install(&mut syncs)
                 .context("cannot rename the new plan or registry into place")?;
         }
-        let events_path = self.ws.events_path();
-        // The change is in place now: a log that cannot be appended to is worth a warning,
-        // not a failure reported for a change that was made.
-        let events_file = match events::append(&events_path, &self.events) {
-            Ok(f) => f,
-            Err(e) => {
-                eprintln!(
-                    "swarm: warning: {}: cannot append events: {e}",
-                    events_path.display()
-                );
-                None
-            }
-        };
-        // Others may go on now; what this process reports is durable once the syncs are done.
-        drop(self.lock);
+        // Durable before anyone else can read it: a state another process reports must not
+        // be one a crash can still undo.
         syncs
             .sync()
             .context("cannot sync the coordination directories")?;
-        if let Some(f) = events_file {
-            f.sync_data()
-                .with_context(|| format!("{}: cannot sync", events_path.display()))?;
+        // The change is made now: a log that cannot be appended to is worth a warning, not a
+        // failure reported for a change that was made.
+        let events_path = self.ws.events_path();
+        if let Err(e) = events::append(&events_path, &self.events) {
+            eprintln!(
+                "swarm: warning: {}: cannot append events: {e}",
+                events_path.display()
+            );
         }
+        drop(self.lock);
         if !self.ws.settings.quiet {
             for n in &self.notices {
                 eprintln!("swarm: {n}");

@@ -12,15 +12,13 @@
 use super::Txn;
 use crate::plan::Status;
 use crate::registry::liveness::{judge, Liveness};
-use crate::registry::model::{format_time, parse_time};
+use crate::registry::model::parse_time;
 use crate::registry::AgentEntry;
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
 /// How long a retired agent stays in the registry (see `prune_retired`).
 const PRUNE_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(7);
-/// How long an agent kept for its unmerged branch goes before that branch is looked at again.
-const RECHECK_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(1);
 
 impl Txn<'_> {
     /// Frees the claims of dead agents and resolves every disagreement between the files.
@@ -50,10 +48,8 @@ impl Txn<'_> {
             .iter()
             .filter(|(id, a)| {
                 let retired = a.retired_at.as_deref().and_then(parse_time);
-                let checked = a.prune_checked_at.as_deref().and_then(parse_time);
                 a.is_retired()
                     && retired.is_some_and(|t| self.now - t > PRUNE_AFTER)
-                    && checked.is_none_or(|t| self.now - t > RECHECK_AFTER)
                     && !self
                         .registry
                         .claimed_tasks
@@ -74,26 +70,24 @@ impl Txn<'_> {
             .as_ref()
             .and_then(|r| r.head().ok())
             .and_then(|h| h.target());
-        let (stale, kept): (Vec<String>, Vec<String>) = candidates.into_iter().partition(|id| {
-            self.registry.agents[id].branch.as_deref().is_none_or(|b| {
-                let Some(repo) = repo.as_ref() else {
-                    return false; // cannot tell: keep it
-                };
-                match crate::git::branch_tip(repo, b) {
-                    None => true,
-                    // Merged into what the main worktree has out — but not merely checked
-                    // out there (HEAD at the tip itself is someone looking at it).
-                    Some(tip) => head
-                        .is_some_and(|h| h != tip && crate::git::safety::is_merged(repo, tip, h)),
-                }
+        let stale: Vec<String> = candidates
+            .into_iter()
+            .filter(|id| {
+                self.registry.agents[id].branch.as_deref().is_none_or(|b| {
+                    let Some(repo) = repo.as_ref() else {
+                        return false; // cannot tell: keep it
+                    };
+                    match crate::git::branch_tip(repo, b) {
+                        None => true,
+                        // Merged into what the main worktree has out — but not merely checked
+                        // out there (HEAD at the tip itself is someone looking at it).
+                        Some(tip) => head.is_some_and(|h| {
+                            h != tip && crate::git::safety::is_merged(repo, tip, h)
+                        }),
+                    }
+                })
             })
-        });
-        for id in kept {
-            if let Some(a) = self.registry.agents.get_mut(&id) {
-                a.prune_checked_at = Some(format_time(self.now));
-                self.registry_dirty = true;
-            }
-        }
+            .collect();
         for id in stale {
             self.registry.agents.shift_remove(&id);
             self.registry_dirty = true;

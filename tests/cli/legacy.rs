@@ -175,8 +175,8 @@ fn a_claim_rewrites_only_the_claimed_task_and_keeps_the_file_layout() {
         .success());
     let after = std::fs::read_to_string(env.plan_path()).unwrap();
     assert!(
-        after.contains("\t\t\"b\": {\n\t\t\t\"title\": \"B\",\n\t\t\t\"blockedBy\": [\n\t\t\t\t\"a\"\n\t\t\t],\n\t\t\t\"status\": \"in-progress\""),
-        "multi-line objects keep their indentation: {after}"
+        after.contains("\t\t\"b\": {\n\t\t\t\"title\": \"B\",\n\t\t\t\"blockedBy\": [\"a\"],\n\t\t\t\"status\": \"in-progress\",\n\t\t\t\"agent\": \"x\",\n\t\t\t\"claimed\": true\n\t\t}"),
+        "multi-line objects keep their indentation, and untouched values stay as written: {after}"
     );
     assert!(after.starts_with("{\n\t\"note\": \"hand written\",\n"));
 }
