@@ -19,7 +19,6 @@ pub mod output;
 pub mod plan;
 pub mod registry;
 pub mod scheduler;
-pub mod setup;
 pub mod store;
 pub mod ui;
 pub mod workspace;

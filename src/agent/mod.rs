@@ -1,10 +1,12 @@
 //! Starting coding agents: presets, command templates, the work prompt, the environment.
 
+pub mod outcome;
 pub mod preset;
 pub mod prompt;
 pub mod template;
 
-pub use preset::{Mode, Preset, Verdict};
+pub use outcome::{Outcome, Verdict};
+pub use preset::{Mode, Preset};
 
 use anyhow::{bail, Result};
 use std::ffi::OsString;

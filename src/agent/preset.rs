@@ -1,21 +1,27 @@
 //! The agent CLIs swarm knows, with their real flags (see FACTS.md): how each starts
 //! interactively with a first prompt, and how each runs one prompt headless.
 
+use super::Verdict;
 use clap::ValueEnum;
 use std::path::Path;
 
 /// `launch --agent`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum Preset {
-    /// Claude Code: `claude "<prompt>"`, headless `claude -p --output-format json "<prompt>"`.
+    /// Claude Code: `claude "<prompt>"`; headless `claude -p --output-format stream-json
+    /// --verbose "<prompt>"`, judged by its result event.
     Claude,
-    /// OpenAI Codex CLI: `codex "<prompt>"`, headless `codex exec "<prompt>"`.
+    /// OpenAI Codex CLI: `codex "<prompt>"`; headless `codex exec --json "<prompt>"`, judged by
+    /// its turn events.
     Codex,
-    /// Gemini CLI: `gemini -i "<prompt>"`, headless `gemini -p "<prompt>"`.
+    /// Gemini CLI: `gemini -i "<prompt>"`; headless `gemini -p "<prompt>" -o json`, judged by
+    /// its JSON result.
     Gemini,
-    /// Aider: `aider --read <prompt file>`, headless `aider --yes-always --message "<prompt>"`.
+    /// Aider: `aider --read <prompt file>`; headless `aider --yes-always --message "<prompt>"`,
+    /// judged by whether it marked the task done.
     Aider,
-    /// opencode: `opencode --prompt "<prompt>"`, headless `opencode run "<prompt>"`.
+    /// opencode: `opencode --prompt "<prompt>"`; headless `opencode run "<prompt>"`, judged by
+    /// its exit status.
     Opencode,
 }
 
@@ -28,24 +34,15 @@ pub enum Mode {
     Headless,
 }
 
-/// How a headless run's success is judged.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Verdict {
-    /// By the exit status.
-    ExitStatus,
-    /// Exit 0 and a final JSON result whose `is_error` is not true (claude -p).
-    ClaudeJson,
-    /// Exit 0 and the agent marked the task done itself (aider exits 0 even when it failed).
-    TaskState,
-}
-
 impl Preset {
     /// How a headless run of this agent is judged.
     pub fn verdict(self) -> Verdict {
         match self {
-            Preset::Claude => Verdict::ClaudeJson,
+            Preset::Claude => Verdict::ClaudeResult,
+            Preset::Codex => Verdict::CodexEvents,
+            Preset::Gemini => Verdict::GeminiJson,
             Preset::Aider => Verdict::TaskState,
-            Preset::Codex | Preset::Gemini | Preset::Opencode => Verdict::ExitStatus,
+            Preset::Opencode => Verdict::ExitStatus,
         }
     }
 
@@ -64,17 +61,23 @@ impl Preset {
     /// interactive mode, so it gets the prompt as a read-only file in its chat (`--read`).
     pub fn argv(self, mode: Mode, prompt: &str, prompt_file: &Path) -> Vec<String> {
         let p = prompt.to_string();
-        let program = self.program().to_string();
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let rest: Vec<String> = match (self, mode) {
             (Preset::Claude, Mode::Interactive) => vec![p],
-            // `-p` can exit 0 on API errors: the JSON result's `is_error` says what happened.
+            // stream-json needs --verbose in print mode; the last event is the result.
             (Preset::Claude, Mode::Headless) => {
-                vec!["-p".into(), "--output-format".into(), "json".into(), p]
+                let mut v = words(&["-p", "--output-format", "stream-json", "--verbose"]);
+                v.push(p);
+                v
             }
             (Preset::Codex, Mode::Interactive) => vec![p],
-            (Preset::Codex, Mode::Headless) => vec!["exec".into(), p],
+            (Preset::Codex, Mode::Headless) => {
+                let mut v = words(&["exec", "--json"]);
+                v.push(p);
+                v
+            }
             (Preset::Gemini, Mode::Interactive) => vec!["-i".into(), p],
-            (Preset::Gemini, Mode::Headless) => vec!["-p".into(), p],
+            (Preset::Gemini, Mode::Headless) => vec!["-p".into(), p, "-o".into(), "json".into()],
             (Preset::Aider, Mode::Interactive) => {
                 vec!["--read".into(), prompt_file.display().to_string()]
             }
@@ -84,7 +87,9 @@ impl Preset {
             (Preset::Opencode, Mode::Interactive) => vec!["--prompt".into(), p],
             (Preset::Opencode, Mode::Headless) => vec!["run".into(), p],
         };
-        std::iter::once(program).chain(rest).collect()
+        std::iter::once(self.program().to_string())
+            .chain(rest)
+            .collect()
     }
 }
 
@@ -103,7 +108,14 @@ mod tests {
         assert_eq!(argv(Preset::Claude, Mode::Interactive), ["claude", PROMPT]);
         assert_eq!(
             argv(Preset::Claude, Mode::Headless),
-            ["claude", "-p", "--output-format", "json", PROMPT]
+            [
+                "claude",
+                "-p",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                PROMPT
+            ]
         );
     }
 
@@ -112,7 +124,7 @@ mod tests {
         assert_eq!(argv(Preset::Codex, Mode::Interactive), ["codex", PROMPT]);
         assert_eq!(
             argv(Preset::Codex, Mode::Headless),
-            ["codex", "exec", PROMPT]
+            ["codex", "exec", "--json", PROMPT]
         );
     }
 
@@ -124,7 +136,7 @@ mod tests {
         );
         assert_eq!(
             argv(Preset::Gemini, Mode::Headless),
-            ["gemini", "-p", PROMPT]
+            ["gemini", "-p", PROMPT, "-o", "json"]
         );
     }
 

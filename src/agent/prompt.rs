@@ -1,8 +1,18 @@
 //! The work prompt: who the agent is, its task, and the exact commands to report and go on.
 
-use crate::ops::launch::Previous;
+use super::Mode;
 use std::fmt::Write;
 use std::path::Path;
+
+/// Where a task's previous attempt left its commits, as seen from the agent's branch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Previous {
+    /// On this branch: the agent's branch starts from (or already has) them.
+    Continues(String),
+    /// On this branch, which the agent's branch lacks (the agent's branch already existed, so
+    /// it could not start there): the agent is told to look and merge what helps.
+    Apart(String),
+}
 
 /// Everything the prompt mentions.
 #[derive(Debug, Clone)]
@@ -29,6 +39,8 @@ pub struct PromptInput<'a> {
     pub prefer_as: Option<&'a str>,
     /// A previous attempt's branch this worktree starts from.
     pub previous: Option<&'a Previous>,
+    /// Headless (this one task, then stop) or interactive (the work-stealing loop).
+    pub mode: Mode,
 }
 
 /// Renders the prompt. Plan text is quoted as data; the commands are given exactly, with the
@@ -87,27 +99,46 @@ pub fn render(p: &PromptInput<'_>) -> String {
     if let Some(md) = p.plan_md {
         let _ = writeln!(s, "\nThe whole plan, for context: {}", md.display());
     }
-    let _ = writeln!(
-        s,
-        "\nCoordinate with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
-    );
-    let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
-    let _ = writeln!(
-        s,
-        "  {done}                   # when it is finished and committed"
-    );
-    let _ = writeln!(
-        s,
-        "  {next}                  # then take the next ready task: it prints the task id"
-    );
-    let _ = writeln!(
-        s,
-        "  swarm task show ID                       # read that task's title and description"
-    );
-    let _ = writeln!(
-        s,
-        "When `{next}` exits with status 3, nothing is ready now. If it says tasks are claimed by other agents, `{next} --wait` waits until their work unblocks one; when that exits 3 too, nothing is left for you: stop. If you cannot finish a task, run `swarm task release ID` and say why."
-    );
+    match p.mode {
+        Mode::Headless => {
+            let _ = writeln!(
+                s,
+                "\nYou run headless: nobody watches this session or answers questions. Work on this one task only, and report with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
+            );
+            let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
+            let _ = writeln!(
+                s,
+                "  {done}                   # when it is finished and committed; then stop"
+            );
+            let _ = writeln!(
+                s,
+                "Do not claim another task: swarm starts the next one after you exit. If you cannot finish this one, commit what is worth keeping, say why in your last message, and exit; swarm records the failed attempt."
+            );
+        }
+        Mode::Interactive => {
+            let _ = writeln!(
+                s,
+                "\nCoordinate with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
+            );
+            let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
+            let _ = writeln!(
+                s,
+                "  {done}                   # when it is finished and committed"
+            );
+            let _ = writeln!(
+                s,
+                "  {next}                  # then take the next ready task: it prints the task id"
+            );
+            let _ = writeln!(
+                s,
+                "  swarm task show ID                       # read that task's title and description"
+            );
+            let _ = writeln!(
+                s,
+                "When `{next}` exits with status 3, nothing is ready now. If it says tasks are claimed by other agents, `{next} --wait` waits until their work unblocks one; when that exits 3 too, nothing is left for you: stop. If you cannot finish a task, run `swarm task release ID` and say why."
+            );
+        }
+    }
     s
 }
 
@@ -141,6 +172,7 @@ mod tests {
             plan_md: Some(Path::new("/tasks/demo/plan.md")),
             prefer_as: None,
             previous: None,
+            mode: Mode::Interactive,
         }
     }
 
@@ -161,6 +193,23 @@ mod tests {
         ] {
             assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
         }
+    }
+
+    #[test]
+    fn a_headless_agent_does_its_one_task_and_never_claims_the_next() {
+        let text = render(&PromptInput {
+            mode: Mode::Headless,
+            ..input()
+        });
+        assert!(text.contains("swarm task done core/api"), "{text}");
+        assert!(text.contains("Do not claim another task"), "{text}");
+        assert!(!text.contains("swarm task claim"), "{text}");
+        let interactive = render(&input());
+        assert!(
+            interactive.contains("swarm task claim --next --wait"),
+            "{interactive}"
+        );
+        assert!(!interactive.contains("headless"), "{interactive}");
     }
 
     #[test]

@@ -6,12 +6,12 @@ use anyhow::Result;
 
 pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
-    let opts = crate::setup::SetupOptions {
+    let opts = crate::ops::setup::SetupOptions {
         use_gitignore: args.gitignore,
         worktrees: !args.no_worktrees,
         base: args.base.clone(),
     };
-    let report = crate::setup::run(&ws, &opts)?;
+    let report = crate::ops::setup::run(&ws, &opts)?;
     let ui = &ctx.ui;
     for line in &report.done {
         ui.note(&format!("swarm: {line}"));

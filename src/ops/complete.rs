@@ -224,7 +224,7 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
             (e.worktree.as_ref().map(PathBuf::from), e.branch.clone())
         }
         (_, Some(_)) => {
-            let place = super::launch::preassigned_place(ws, &plan, &req.agent)?;
+            let place = super::place::Place::preassigned(ws, &plan, &req.agent)?;
             (Some(place.worktree), Some(place.branch))
         }
         (Some(_), None) => (None, None),

@@ -1,6 +1,7 @@
 //! `launch`: register an agent, claim its first task before touching git, make its branch and
 //! worktree, and build the command that starts the agent there.
 
+use super::place::{absolute, Place};
 use crate::agent::{self, prompt, AgentCommand, CommandInput, CommandSource, Mode};
 use crate::git;
 use crate::registry::liveness::{self, Liveness};
@@ -9,7 +10,9 @@ use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
 use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
+
+pub use crate::agent::prompt::Previous;
 
 /// What `launch` is asked to do.
 #[derive(Debug, Clone)]
@@ -53,16 +56,6 @@ pub struct Launched {
     pub command: AgentCommand,
 }
 
-/// Where a task's previous attempt left its commits, as seen from the agent's branch.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Previous {
-    /// On this branch: the agent's branch starts from (or already has) them.
-    Continues(String),
-    /// On this branch, which the agent's branch lacks (the agent's branch already existed, so
-    /// it could not start there): the agent is told to look and merge what helps.
-    Apart(String),
-}
-
 /// How `launch` ended.
 #[derive(Debug, Clone)]
 pub enum LaunchOutcome {
@@ -89,6 +82,7 @@ pub struct Preview {
 pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let plan = ws.load_plan()?;
     let place = place(ws, &plan, req)?;
+    drop(plan);
     check_program(&req.source)?;
     let repo = git::open(&ws.main_root)?;
     let base = git::base_commit(&repo, req.base.as_deref())?;
@@ -185,6 +179,7 @@ pub fn agent_command(
         plan_md: plan_md.as_deref(),
         prefer_as: req.as_agent.as_deref(),
         previous,
+        mode: req.mode,
     });
     let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
     let input = CommandInput {
@@ -248,86 +243,19 @@ pub fn environment(ws: &Workspace, place: &Place, task: &str) -> Vec<(String, Os
     env
 }
 
-/// Where an agent lives: its id, name, worktree and branch.
-#[derive(Debug, Clone)]
-pub struct Place {
-    /// Agent id.
-    pub agent: String,
-    /// Display name.
-    pub name: String,
-    /// Worktree path.
-    pub worktree: PathBuf,
-    /// Branch.
-    pub branch: String,
-}
-
-/// Decides the agent's id, name, worktree and branch (nothing is created).
+/// The place of the agent this launch starts.
 fn place(ws: &Workspace, plan: &crate::plan::Plan, req: &LaunchRequest) -> Result<Place> {
-    let root = match &req.worktree_root {
-        Some(r) => absolute(r),
-        None => ws
-            .main_root
-            .parent()
-            .map(Path::to_path_buf)
-            .context("the main worktree has no parent directory; pass --worktree-root")?,
-    };
-    let pid = std::process::id();
     let kind = match &req.source {
         CommandSource::Preset(p) => p.program(),
         CommandSource::Template(_) => "agent",
     };
-    let name = format!("{kind}-worker-{:04}", pid % 10_000);
-    let Some(as_agent) = &req.as_agent else {
-        let unix = chrono::Utc::now().timestamp();
-        let agent = format!("agent-{unix}-{pid}");
-        return Ok(Place {
-            worktree: root.join(format!("{}-{agent}", ws.project)),
-            branch: format!("work/{agent}"),
-            agent,
-            name,
-        });
-    };
-    let Some(spec) = plan.agent_spec(as_agent) else {
-        bail!(
-            "{}: coordination.agents has no agent {as_agent:?}",
-            plan.path().display()
-        );
-    };
-    crate::ids::check_agent_id(as_agent)?;
-    let worktree = match &spec.worktree {
-        Some(w) => lexical(&ws.main_root.join(w)),
-        None => root.join(format!("{}-{as_agent}", ws.project)),
-    };
-    if !worktree.starts_with(&root) || worktree == root {
-        bail!(
-            "{}: the worktree of agent {as_agent} ({}) is outside the worktree root {}; to allow it, launch the agent with `swarm launch --as {as_agent} --worktree-root DIR` (DIR holding its worktree)",
-            plan.path().display(),
-            worktree.display(),
-            root.display()
-        );
-    }
-    Ok(Place {
-        agent: as_agent.clone(),
-        name,
-        worktree,
-        branch: spec
-            .branch
-            .clone()
-            .unwrap_or_else(|| format!("work/{as_agent}")),
-    })
-}
-
-/// The worktree path of a pre-assigned agent as setup and launch resolve it.
-pub fn preassigned_place(ws: &Workspace, plan: &crate::plan::Plan, agent: &str) -> Result<Place> {
-    let req = LaunchRequest {
-        as_agent: Some(agent.to_string()),
-        source: CommandSource::Preset(agent::Preset::Claude),
-        mode: Mode::Interactive,
-        base: None,
-        worktree_root: None,
-        exec: false,
-    };
-    place(ws, plan, &req)
+    Place::for_launch(
+        ws,
+        plan,
+        req.as_agent.as_deref(),
+        kind,
+        req.worktree_root.as_deref(),
+    )
 }
 
 /// Fails early, before anything changes, when the agent's program is not on PATH.
@@ -448,28 +376,4 @@ fn write_prompt(ws: &Workspace, agent: &str, text: &str) -> Result<PathBuf> {
     let path = dir.join(format!("{agent}.md"));
     std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
     Ok(path)
-}
-
-fn absolute(p: &Path) -> PathBuf {
-    let joined = if p.is_absolute() {
-        p.to_path_buf()
-    } else {
-        std::env::current_dir().unwrap_or_default().join(p)
-    };
-    lexical(&joined)
-}
-
-/// Resolves `.` and `..` without touching the file system (the path may not exist yet).
-fn lexical(p: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in p.components() {
-        match c {
-            Component::ParentDir => {
-                out.pop();
-            }
-            Component::CurDir => {}
-            c => out.push(c),
-        }
-    }
-    out
 }

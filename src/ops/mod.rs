@@ -7,6 +7,8 @@ pub mod fleet;
 pub mod join;
 pub mod launch;
 pub mod list;
+pub mod place;
+pub mod setup;
 pub mod simulate;
 pub mod supervise;
 pub mod task;

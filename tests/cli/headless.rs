@@ -78,7 +78,7 @@ fn a_task_failing_three_times_ends_failed_and_says_why() {
     let list = stdout(&env.run(&["list"]));
     let line = list.lines().find(|l| l.starts_with("a ")).unwrap();
     assert!(
-        line.contains("failed after 3 attempts: the agent exited with exit status: 1"),
+        line.contains("failed after 3 attempts: the agent exited with status 1"),
         "{list}"
     );
     let js = env.run(&["join-status"]);

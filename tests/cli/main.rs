@@ -9,6 +9,7 @@ mod flow;
 mod headless;
 mod hostile;
 mod legacy;
+mod presets;
 mod recovery;
 mod support;
 mod views;

@@ -1,7 +1,7 @@
 //! Setting a repository up for a plan: validate, coordination dir, registry, lock.
 
+use super::place::Place;
 use crate::git;
-use crate::ops::launch;
 use crate::registry::{self, Registry};
 use crate::scheduler;
 use crate::workspace::Workspace;
@@ -52,7 +52,7 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
             let places = plan
                 .agents
                 .iter()
-                .map(|spec| launch::preassigned_place(ws, &plan, &spec.id))
+                .map(|spec| Place::preassigned(ws, &plan, &spec.id))
                 .collect::<Result<Vec<_>>>()?;
             Some((repo, base, places))
         }
@@ -118,12 +118,7 @@ struct Outcomes<'a> {
 }
 
 /// Creates the worktree and branch of every pre-assigned agent; existing ones are kept.
-fn worktrees(
-    repo: &git2::Repository,
-    base: git2::Oid,
-    places: Vec<launch::Place>,
-    out: &mut Outcomes<'_>,
-) {
+fn worktrees(repo: &git2::Repository, base: git2::Oid, places: Vec<Place>, out: &mut Outcomes<'_>) {
     for place in places {
         let id = &place.agent;
         match git::worktree::add(repo, id, &place.worktree, &place.branch, base) {

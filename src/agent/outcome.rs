@@ -1,0 +1,288 @@
+//! Judging a headless run by what the agent CLI itself reports (see FACTS.md): Claude Code's
+//! final `result` event, Codex's JSONL turn events, Gemini's JSON object. Exit statuses alone
+//! lie: `claude -p` can exit 0 on an API error, aider exits 0 when its edit failed.
+
+use serde_json::Value;
+
+/// How a headless run's success is judged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// By the exit status (templates, opencode).
+    ExitStatus,
+    /// By the final `result` event of `--output-format stream-json` (or `json`, one object or an
+    /// array of messages).
+    ClaudeResult,
+    /// By the JSONL events of `codex exec --json`: the last turn completed, none failed.
+    CodexEvents,
+    /// By the JSON object of `gemini -o json`: exit 0 and no `error`.
+    GeminiJson,
+    /// By the task: the agent marked it done itself (aider exits 0 even when it failed).
+    TaskState,
+}
+
+/// What the run's own report says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// It says it succeeded.
+    Succeeded,
+    /// It says it failed, or says nothing that can be trusted: why, for people.
+    Failed(String),
+    /// Only the task's state can tell (`Verdict::TaskState`, after a clean exit).
+    AskTheTask,
+}
+
+/// Judges a run that ended with exit code `code` (`None`: killed by a signal) and printed
+/// `stdout` (its tail: the verdicts read the end of the output).
+pub fn judge(verdict: Verdict, code: Option<i32>, stdout: &str) -> Outcome {
+    let exit = || match code {
+        Some(c) => format!("the agent exited with status {c}"),
+        None => "the agent was killed by a signal".to_string(),
+    };
+    match verdict {
+        Verdict::ExitStatus if code == Some(0) => Outcome::Succeeded,
+        Verdict::ExitStatus => Outcome::Failed(exit()),
+        Verdict::TaskState if code == Some(0) => Outcome::AskTheTask,
+        Verdict::TaskState => Outcome::Failed(exit()),
+        Verdict::ClaudeResult => claude(stdout).unwrap_or_else(|| {
+            Outcome::Failed(format!("{}, with no result event from claude", exit()))
+        }),
+        Verdict::CodexEvents => codex(stdout, code).unwrap_or_else(|| {
+            Outcome::Failed(format!("{}, with no completed turn from codex", exit()))
+        }),
+        Verdict::GeminiJson => gemini(stdout, code, exit()),
+    }
+}
+
+/// Claude's result event: the last `{"type": "result"}` line, or the last element of a JSON
+/// array of messages, or a single JSON object.
+fn claude(stdout: &str) -> Option<Outcome> {
+    let is_result = |v: &Value| v.get("type").and_then(Value::as_str) == Some("result");
+    let result = match serde_json::from_str::<Value>(stdout.trim()) {
+        Ok(Value::Array(messages)) => messages.into_iter().rev().find(is_result),
+        Ok(v) if v.get("is_error").is_some() => Some(v),
+        _ => stdout
+            .lines()
+            .rev()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+            .find(is_result),
+    }?;
+    let subtype = result.get("subtype").and_then(Value::as_str).unwrap_or("");
+    let is_error = result.get("is_error").and_then(Value::as_bool) != Some(false);
+    if !is_error && subtype == "success" {
+        return Some(Outcome::Succeeded);
+    }
+    // Error subtypes carry `errors`; an error with subtype "success" carries its text in
+    // `result` ("Not logged in · Please run /login").
+    let detail = match result.get("errors").and_then(Value::as_array) {
+        Some(errors) if !errors.is_empty() => errors
+            .iter()
+            .map(|e| e.as_str().map_or_else(|| e.to_string(), str::to_string))
+            .collect::<Vec<_>>()
+            .join("; "),
+        _ => result
+            .get("result")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_string(),
+    };
+    let what = if subtype.is_empty() { "error" } else { subtype };
+    Some(Outcome::Failed(match detail.trim() {
+        "" => format!("claude reported an error ({what})"),
+        d => format!("claude reported an error ({what}): {}", shorten(d)),
+    }))
+}
+
+/// Codex's events: the run succeeded when a turn completed and none failed after it.
+fn codex(stdout: &str, code: Option<i32>) -> Option<Outcome> {
+    let mut completed = false;
+    let mut failure: Option<String> = None;
+    for event in stdout
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+    {
+        let message = || {
+            let e = event.get("error").unwrap_or(&event);
+            e.get("message")
+                .and_then(Value::as_str)
+                .unwrap_or("no message")
+                .to_string()
+        };
+        match event.get("type").and_then(Value::as_str) {
+            Some("turn.completed") => {
+                completed = true;
+                failure = None;
+            }
+            Some("turn.failed") => {
+                completed = false;
+                failure = Some(format!("codex: turn failed: {}", shorten(&message())));
+            }
+            Some("error") if !completed => {
+                failure = Some(format!("codex: {}", shorten(&message())));
+            }
+            _ => {}
+        }
+    }
+    match (completed, failure, code) {
+        (true, _, Some(0)) => Some(Outcome::Succeeded),
+        (true, _, _) => Some(Outcome::Failed(format!(
+            "codex completed its turn but exited with {}",
+            code.map_or("a signal".into(), |c| format!("status {c}"))
+        ))),
+        (false, Some(why), _) => Some(Outcome::Failed(why)),
+        (false, None, _) => None,
+    }
+}
+
+/// Gemini's JSON object (`{response, stats, error?, session_id}`) and its exit codes.
+fn gemini(stdout: &str, code: Option<i32>, exit: String) -> Outcome {
+    let object = serde_json::from_str::<Value>(stdout.trim())
+        .ok()
+        .or_else(|| {
+            // Anything printed before the object (a warning): the object starts on its own line.
+            let at = stdout.find("\n{")? + 1;
+            serde_json::from_str::<Value>(stdout[at..].trim()).ok()
+        });
+    let error = object
+        .as_ref()
+        .and_then(|o| o.get("error"))
+        .filter(|e| !e.is_null());
+    if let Some(e) = error {
+        let message = e
+            .get("message")
+            .and_then(Value::as_str)
+            .map_or_else(|| e.to_string(), str::to_string);
+        return Outcome::Failed(format!("gemini reported an error: {}", shorten(&message)));
+    }
+    let meaning = match code {
+        Some(0) if object.is_some() => return Outcome::Succeeded,
+        Some(0) => return Outcome::Failed("gemini printed no JSON result".into()),
+        Some(41) => "authentication failed",
+        Some(42) => "bad input",
+        Some(52) => "bad configuration",
+        Some(53) => "turn limit reached",
+        Some(130) => "cancelled",
+        _ => return Outcome::Failed(exit),
+    };
+    Outcome::Failed(format!("{exit} ({meaning})"))
+}
+
+/// At most 300 characters of `text` on one line, for a message.
+fn shorten(text: &str) -> String {
+    let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match one_line.char_indices().nth(300) {
+        Some((at, _)) => format!("{}…", &one_line[..at]),
+        None => one_line,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(o: Outcome, needle: &str) {
+        match o {
+            Outcome::Failed(why) => assert!(why.contains(needle), "{why:?} lacks {needle:?}"),
+            other => panic!("expected a failure with {needle:?}, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn claude_is_judged_by_its_result_event_not_its_exit_status() {
+        let init = r#"{"type":"system","subtype":"init","session_id":"s1"}"#;
+        let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s1"}"#;
+        let stream = format!("{init}\n{{\"type\":\"assistant\"}}\n{ok}\n");
+        assert_eq!(
+            judge(Verdict::ClaudeResult, Some(0), &stream),
+            Outcome::Succeeded
+        );
+        // Exit 1 with a successful result: the result decides.
+        assert_eq!(
+            judge(Verdict::ClaudeResult, Some(1), &stream),
+            Outcome::Succeeded
+        );
+        // What the real CLI prints when not logged in: an error whose subtype is "success".
+        let login = r#"{"type":"result","subtype":"success","is_error":true,"result":"Not logged in · Please run /login"}"#;
+        failed(
+            judge(
+                Verdict::ClaudeResult,
+                Some(1),
+                &format!("{init}\n{login}\n"),
+            ),
+            "Not logged in",
+        );
+        let turns = r#"{"type":"result","subtype":"error_max_turns","is_error":true,"errors":["Reached max turns (3)"]}"#;
+        failed(
+            judge(Verdict::ClaudeResult, Some(0), turns),
+            "error_max_turns",
+        );
+        failed(
+            judge(Verdict::ClaudeResult, Some(0), turns),
+            "Reached max turns",
+        );
+        // `--output-format json` with `--verbose`: an array of messages, the result last.
+        let array = format!("[{init}, {ok}]");
+        assert_eq!(
+            judge(Verdict::ClaudeResult, Some(0), &array),
+            Outcome::Succeeded
+        );
+        failed(
+            judge(Verdict::ClaudeResult, Some(0), "API Error: 529 overloaded"),
+            "no result event",
+        );
+        failed(
+            judge(Verdict::ClaudeResult, Some(0), init),
+            "no result event",
+        );
+    }
+
+    #[test]
+    fn codex_succeeds_when_its_last_turn_completed() {
+        let started = r#"{"type":"thread.started","thread_id":"t1"}"#;
+        let done = r#"{"type":"turn.completed","usage":{"input_tokens":10,"output_tokens":5}}"#;
+        let ok = format!("{started}\n{{\"type\":\"turn.started\"}}\n{done}\n");
+        assert_eq!(
+            judge(Verdict::CodexEvents, Some(0), &ok),
+            Outcome::Succeeded
+        );
+        let fail = format!(
+            "{started}\n{{\"type\":\"turn.failed\",\"error\":{{\"message\":\"rate limited\"}}}}\n"
+        );
+        failed(judge(Verdict::CodexEvents, Some(1), &fail), "rate limited");
+        // What the real CLI prints without a network, until it is stopped.
+        let offline =
+            format!("{started}\n{{\"type\":\"error\",\"message\":\"Reconnecting... 1/5\"}}\n");
+        failed(judge(Verdict::CodexEvents, None, &offline), "Reconnecting");
+        failed(
+            judge(Verdict::CodexEvents, Some(0), started),
+            "no completed turn",
+        );
+    }
+
+    #[test]
+    fn gemini_is_judged_by_its_error_field_and_exit_code() {
+        let ok = "{\n  \"session_id\": \"g1\",\n  \"response\": \"done\",\n  \"stats\": {}\n}\n";
+        assert_eq!(judge(Verdict::GeminiJson, Some(0), ok), Outcome::Succeeded);
+        let auth = r#"{"session_id":"g1","error":{"type":"auth","message":"Please set an Auth method","code":41}}"#;
+        failed(
+            judge(Verdict::GeminiJson, Some(41), auth),
+            "Please set an Auth method",
+        );
+        failed(judge(Verdict::GeminiJson, Some(53), ""), "turn limit");
+        assert_eq!(
+            judge(
+                Verdict::GeminiJson,
+                Some(0),
+                &format!("Loaded cached credentials.\n{ok}")
+            ),
+            Outcome::Succeeded
+        );
+    }
+
+    #[test]
+    fn exit_status_and_task_state_verdicts() {
+        assert_eq!(judge(Verdict::ExitStatus, Some(0), ""), Outcome::Succeeded);
+        failed(judge(Verdict::ExitStatus, Some(2), ""), "status 2");
+        assert_eq!(judge(Verdict::TaskState, Some(0), ""), Outcome::AskTheTask);
+        failed(judge(Verdict::TaskState, None, ""), "signal");
+    }
+}

@@ -1,0 +1,255 @@
+//! Running the agent on one task: its own process group, dying with the supervisor, stdout
+//! read as it comes (into the agent's log, its tail kept to judge the run), heartbeats while
+//! it works, stopped on a signal or a timeout.
+
+use super::{Ending, SuperviseOptions};
+use crate::agent::{outcome, AgentCommand, Outcome, Verdict};
+use crate::store::Actor;
+use crate::workspace::Workspace;
+use anyhow::{Context, Result};
+use std::fs::OpenOptions;
+use std::io::{BufRead, BufReader, Write};
+use std::path::Path;
+use std::process::{Child, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How much of the end of the agent's stdout is kept to judge the run: the verdicts read the
+/// last events (Claude's result, Codex's last turn) or one small JSON object (Gemini).
+const TAIL: usize = 1 << 20;
+
+/// Runs the agent on one task and judges the outcome (the files are not changed here).
+pub(super) fn run_one(
+    ws: &Workspace,
+    actor: &Actor,
+    command: &AgentCommand,
+    (task, verdict): (&str, Verdict),
+    log_path: &Path,
+    opts: &SuperviseOptions,
+    signal: &AtomicUsize,
+) -> Result<Ending> {
+    let sig = signal.load(Ordering::SeqCst);
+    if sig != 0 {
+        return Ok(Ending::Interrupted(sig as i32));
+    }
+    if let Some(dir) = log_path.parent() {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("{}: cannot create", dir.display()))?;
+    }
+    let mut log = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log_path)
+        .with_context(|| format!("{}: cannot open", log_path.display()))?;
+    writeln!(
+        log,
+        "=== {} {task}: {}",
+        crate::registry::model::format_time(chrono::Utc::now()),
+        command.argv[0]
+    )?;
+    let mut cmd = Command::new(&command.argv[0]);
+    cmd.args(&command.argv[1..])
+        .current_dir(&command.cwd)
+        .envs(command.env.iter().map(|(k, v)| (k, v)))
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(log.try_clone()?);
+    // Its own process group: stopping it stops everything it started.
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    // If the supervisor dies (even by SIGKILL), the agent dies with it: its task is released by
+    // the next reconcile, and an orphan working on after that would work it twice.
+    #[cfg(target_os = "linux")]
+    // SAFETY: the closure runs between fork and exec and makes one async-signal-safe system
+    // call (prctl), touching no memory shared with the parent.
+    unsafe {
+        std::os::unix::process::CommandExt::pre_exec(&mut cmd, || {
+            rustix::process::set_parent_process_death_signal(Some(rustix::process::Signal::KILL))
+                .map_err(std::io::Error::from)
+        });
+    }
+    let mut child = cmd
+        .spawn()
+        .with_context(|| format!("cannot start {}", command.argv[0]))?;
+    let guard = Guard::watch(child.id());
+    let output = child
+        .stdout
+        .take()
+        .map(|out| Output::read(out, log.try_clone()))
+        .transpose()?;
+    let started = Instant::now();
+    let mut beat = Instant::now();
+    let status = loop {
+        match child.try_wait() {
+            Ok(Some(status)) => break status,
+            Ok(None) => {}
+            Err(e) => {
+                stop(&mut child, opts.grace);
+                return Err(e.into());
+            }
+        }
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            stop(&mut child, opts.grace);
+            return Ok(Ending::Interrupted(sig as i32));
+        }
+        if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
+            stop(&mut child, opts.grace);
+            return Ok(Ending::TimedOut);
+        }
+        if beat.elapsed() >= opts.heartbeat {
+            if let Err(e) = ws.begin(Some(actor)).and_then(|t| t.commit()) {
+                // Without its heartbeat the agent's claim would lapse while it works on.
+                stop(&mut child, opts.grace);
+                return Err(e);
+            }
+            beat = Instant::now();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    if end_leftovers(child.id(), opts.grace) {
+        let _ = writeln!(
+            log,
+            "swarm: the agent left processes running after it exited; they were stopped"
+        );
+    }
+    drop(guard);
+    let tail = output.map(|o| o.finish(opts.grace)).unwrap_or_default();
+    Ok(match outcome::judge(verdict, status.code(), &tail) {
+        Outcome::Succeeded => Ending::Done,
+        Outcome::Failed(why) => Ending::Failed(why),
+        Outcome::AskTheTask if super::settle::is_done(ws, task) => Ending::Done,
+        Outcome::AskTheTask => {
+            Ending::Failed("the agent exited 0 without marking the task done".into())
+        }
+    })
+}
+
+/// The agent's stdout, copied line by line into its log by a thread as it comes; the end of
+/// it is kept.
+struct Output {
+    tail: Arc<Mutex<Vec<u8>>>,
+    done: mpsc::Receiver<()>,
+}
+
+impl Output {
+    fn read(out: ChildStdout, log: std::io::Result<std::fs::File>) -> Result<Output> {
+        let mut log = log.context("cannot share the agent's log with its output reader")?;
+        let tail = Arc::new(Mutex::new(Vec::new()));
+        let (tx, done) = mpsc::channel();
+        let kept = Arc::clone(&tail);
+        std::thread::spawn(move || {
+            let mut reader = BufReader::new(out);
+            let mut line = Vec::new();
+            while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                // The log is the agent's record for people; a full disk must not stop the run.
+                let _ = log.write_all(&line);
+                if let Ok(mut tail) = kept.lock() {
+                    tail.extend_from_slice(&line);
+                    if tail.len() > 2 * TAIL {
+                        let cut = tail.len() - TAIL;
+                        tail.drain(..cut);
+                    }
+                }
+                line.clear();
+            }
+            let _ = tx.send(());
+        });
+        Ok(Output { tail, done })
+    }
+
+    /// The kept end of the output, once it has ended (or after `grace`, if something the
+    /// agent started outside its process group still holds it open).
+    fn finish(self, grace: Duration) -> String {
+        let _ = self.done.recv_timeout(grace);
+        let tail = self.tail.lock().map(|t| t.clone()).unwrap_or_default();
+        String::from_utf8_lossy(&tail).into_owned()
+    }
+}
+
+/// After the agent exited by itself: stops what it left running in its process group (a dev
+/// server, a watcher), as `stop` would, so nothing keeps writing in the worktree while it is
+/// checked and the next task starts there. Returns whether anything was left.
+fn end_leftovers(pgid: u32, grace: Duration) -> bool {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, test_kill_process_group, Pid, Signal};
+        let Some(pgid) = i32::try_from(pgid).ok().and_then(Pid::from_raw) else {
+            return false;
+        };
+        if test_kill_process_group(pgid).is_err() {
+            return false;
+        }
+        let _ = kill_process_group(pgid, Signal::TERM);
+        let until = Instant::now() + grace;
+        while Instant::now() < until && test_kill_process_group(pgid).is_ok() {
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        let _ = kill_process_group(pgid, Signal::KILL);
+        true
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (pgid, grace);
+        false
+    }
+}
+
+/// A watchdog outside the supervisor for what PDEATHSIG cannot reach: the processes the agent
+/// started. It waits on a pipe from the supervisor; when the supervisor dies (even by SIGKILL)
+/// the pipe closes and the watchdog kills the agent's whole process group, so nothing keeps
+/// working on a task that the next reconcile gives back. Dropped (the watchdog killed
+/// quietly) once the supervisor has dealt with the agent itself.
+struct Guard(Option<Child>);
+
+impl Guard {
+    fn watch(pgid: u32) -> Guard {
+        let mut cmd = Command::new("sh");
+        // `kill -KILL -PGID`: the form dash, bash and busybox all read as a process group.
+        cmd.args(["-c", "read -r _; kill -KILL -\"$1\" 2>/dev/null", "sh"])
+            .arg(pgid.to_string())
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        // Its own group: a Ctrl-C at the terminal is the supervisor's to handle, not its.
+        #[cfg(unix)]
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        // Without sh the agent still dies with the supervisor (PDEATHSIG); only its own
+        // children would not.
+        Guard(cmd.spawn().ok())
+    }
+}
+
+impl Drop for Guard {
+    fn drop(&mut self) {
+        if let Some(mut watchdog) = self.0.take() {
+            let _ = watchdog.kill(); // SIGKILL: it never gets to kill the group
+            let _ = watchdog.wait();
+        }
+    }
+}
+
+/// SIGTERM to the agent's process group, SIGKILL after `grace`.
+fn stop(child: &mut Child, grace: Duration) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, Pid, Signal};
+        let pgid = i32::try_from(child.id()).ok().and_then(Pid::from_raw);
+        if let Some(pgid) = pgid {
+            let _ = kill_process_group(pgid, Signal::TERM);
+            let until = Instant::now() + grace;
+            while Instant::now() < until {
+                if let Ok(Some(_)) = child.try_wait() {
+                    // The leader is gone; make sure nothing it started lingers.
+                    let _ = kill_process_group(pgid, Signal::KILL);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(50));
+            }
+            let _ = kill_process_group(pgid, Signal::KILL);
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+}

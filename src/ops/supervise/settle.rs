@@ -1,0 +1,209 @@
+//! The supervisor's locked steps: settling a run's task, claiming the next, waiting, retiring.
+
+use super::SuperviseOptions;
+use crate::ops::launch::LaunchRequest;
+use crate::plan::Status;
+use crate::scheduler;
+use crate::store::Actor;
+use crate::workspace::Workspace;
+use anyhow::Result;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+/// Whether `task` is completed or reviewed in the plan (false when it cannot be read).
+pub(super) fn is_done(ws: &Workspace, task: &str) -> bool {
+    ws.snapshot().is_ok_and(|(plan, _)| {
+        plan.find(task)
+            .is_some_and(|i| plan.tasks[i].status.is_done())
+    })
+}
+
+/// Marks the supervised agent as finished in the registry.
+pub(super) fn retire(ws: &Workspace, actor: &Actor, why: &str) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    txn.retire(&actor.id, why);
+    txn.commit()
+}
+
+pub(super) fn settle_done(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    say: &mut impl FnMut(String),
+) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    let Some(i) = txn.plan.find(task) else {
+        return txn.commit();
+    };
+    if txn.plan.tasks[i].status.is_done() {
+        say(format!(
+            "{}: {task} is {}",
+            actor.id, txn.plan.tasks[i].status
+        ));
+    } else if txn.holder(i) == Some(actor.id.as_str()) {
+        txn.set_status(i, Status::Completed, Some(&actor.id));
+        say(format!("{}: {task} done", actor.id));
+    } else {
+        say(format!(
+            "{}: the agent succeeded but {task} is no longer its task ({}); left as it is",
+            actor.id, txn.plan.tasks[i].status
+        ));
+    }
+    txn.commit()
+}
+
+pub(super) fn settle_failed(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    branch: Option<&str>,
+    why: String,
+    say: &mut impl FnMut(String),
+) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    if let Some(i) = txn.plan.find(task) {
+        // A task the agent finished stays finished, whatever its exit status.
+        if txn.holder(i) == Some(actor.id.as_str()) && !txn.plan.tasks[i].status.is_done() {
+            let (attempts, failed) = txn.fail_attempt(i, branch, why.clone());
+            let state = if failed { "failed" } else { "pending again" };
+            say(format!(
+                "{}: {task}: {why}; {state} (attempt {attempts})",
+                actor.id
+            ));
+        }
+    }
+    txn.commit()
+}
+
+pub(super) fn stop_for_signal(
+    ws: &Workspace,
+    actor: &Actor,
+    task: Option<&str>,
+    sig: i32,
+) -> Result<()> {
+    let mut txn = ws.begin(Some(actor))?;
+    if let Some(i) = task.and_then(|t| txn.plan.find(t)) {
+        if txn.holder(i) == Some(actor.id.as_str()) {
+            txn.release(
+                i,
+                Some(format!("supervisor stopped by {}", signal_name(sig))),
+            );
+        }
+    }
+    txn.retire(&actor.id, &format!("stopped by {}", signal_name(sig)));
+    txn.commit()
+}
+
+/// What comes after a task.
+pub(super) enum Next {
+    /// This task was claimed; its previous attempt's branch, if it has one.
+    Task(Box<crate::plan::Task>, Option<String>),
+    /// Nothing is ready and nothing can become ready: why.
+    Stop(String),
+    /// A signal arrived while waiting.
+    Interrupted(i32),
+}
+
+/// Claims the next task; while none is ready but other agents' work may unblock one, waits
+/// (renewing the heartbeat, watching for signals) and tries again.
+pub(super) fn wait_for_next(
+    ws: &Workspace,
+    actor: &Actor,
+    req: &LaunchRequest,
+    skip: &[String],
+    opts: &SuperviseOptions,
+    signal: &AtomicUsize,
+    say: &mut impl FnMut(String),
+) -> Result<Next> {
+    let mut told = false;
+    let mut beat = Instant::now();
+    loop {
+        match claim_next(ws, actor, req, skip)? {
+            Ok((task, previous)) => return Ok(Next::Task(Box::new(task), previous)),
+            Err((why, false)) => return Ok(Next::Stop(why)),
+            Err((why, true)) => {
+                if !told {
+                    say(format!(
+                        "{}: waiting for a task to become ready: {why}",
+                        actor.id
+                    ));
+                    told = true;
+                }
+            }
+        }
+        let until = Instant::now() + Duration::from_secs(1);
+        while Instant::now() < until {
+            let sig = signal.load(Ordering::SeqCst);
+            if sig != 0 {
+                return Ok(Next::Interrupted(sig as i32));
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        if beat.elapsed() >= opts.heartbeat {
+            ws.begin(Some(actor))?.commit()?;
+            beat = Instant::now();
+        }
+    }
+}
+
+/// A task claimed, with its previous attempt's branch if it has one.
+pub(super) type Claimed = (crate::plan::Task, Option<String>);
+
+/// Claims the next ready task for the supervised agent, skipping tasks it already failed.
+/// When there is none: why, and whether waiting may help.
+pub(super) fn claim_next(
+    ws: &Workspace,
+    actor: &Actor,
+    req: &LaunchRequest,
+    skip: &[String],
+) -> Result<Result<Claimed, (String, bool)>> {
+    let mut txn = ws.begin(Some(actor))?;
+    let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
+    let mut ready =
+        scheduler::readiness(&txn.plan, |id| txn.registry.claimed_tasks.contains_key(id));
+    let mut skipped = Vec::new();
+    for id in skip {
+        if let Some(i) = txn.plan.find(id) {
+            if ready[i] {
+                skipped.push(id.as_str());
+            }
+            ready[i] = false;
+        }
+    }
+    let Some(i) = scheduler::pick_next(&txn.plan, &ready, &preferred) else {
+        let why = if skipped.is_empty() {
+            scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i))
+        } else {
+            format!(
+                "the only ready tasks are ones this agent failed ({}); another agent may try them",
+                skipped.join(", ")
+            )
+        };
+        let may = skipped.is_empty()
+            && scheduler::may_become_ready(&txn.plan, |id| {
+                txn.registry.claimed_tasks.contains_key(id)
+            });
+        txn.commit()?;
+        return Ok(Err((why, may)));
+    };
+    txn.claim(i, &actor.id);
+    let task = txn.plan.tasks[i].clone();
+    let previous = txn.plan.previous_branch(i);
+    txn.commit()?;
+    Ok(Ok((task, previous)))
+}
+
+/// "SIGINT", "SIGTERM", or "signal N".
+pub fn signal_name(sig: i32) -> String {
+    match sig {
+        2 => "SIGINT".into(),
+        15 => "SIGTERM".into(),
+        n => format!("signal {n}"),
+    }
+}
+
+pub(super) fn human(d: Duration) -> String {
+    crate::registry::liveness::human_duration(chrono::Duration::milliseconds(
+        d.as_millis().min(i64::MAX as u128) as i64,
+    ))
+}
