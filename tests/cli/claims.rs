@@ -1,6 +1,6 @@
 //! Claiming, finishing and releasing tasks; readiness along dependencies.
 
-use crate::support::{stderr, stdout, Env, CHAIN};
+use crate::support::{stderr, stdout, wait_until, Env, CHAIN};
 use serde_json::Value;
 
 #[test]
@@ -284,14 +284,16 @@ fn claim_wait_blocks_until_other_work_unblocks_a_task() {
         .run(&["task", "claim", "a", "--agent", "x"])
         .status
         .success());
+    let err = env.repo.parent().unwrap().join("waiter.err");
     let waiter = env
         .process()
         .args(["task", "claim", "--next", "--wait", "--agent", "y"])
         .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&err).unwrap())
         .spawn()
         .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let waiting = || std::fs::read_to_string(&err).unwrap_or_default();
+    wait_until(30, || waiting().contains("waiting for a task"), waiting);
     assert!(env
         .run(&["task", "done", "a", "--agent", "x"])
         .status
@@ -299,11 +301,6 @@ fn claim_wait_blocks_until_other_work_unblocks_a_task() {
     let o = waiter.wait_with_output().unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).trim(), "b");
-    assert!(
-        stderr(&o).contains("waiting for a task to become ready"),
-        "{}",
-        stderr(&o)
-    );
     // Nothing can unblock c once b failed: --wait does not wait.
     let o = env.run(&["task", "update", "b", "--status", "failed", "--agent", "y"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -441,4 +438,80 @@ fn out_of_range_settings_are_usage_errors() {
             Vec::<std::path::PathBuf>::new()
         );
     }
+}
+
+/// A waiting claim on a big plan: its memory stays flat, and while nothing changes it writes
+/// nothing (it only reads, and claims once a task is ready).
+#[test]
+fn a_waiting_claim_keeps_its_memory_flat_and_writes_nothing_while_nothing_changes() {
+    let mut tasks = vec![r#""gate": {"status": "pending"}"#.to_string()];
+    tasks.extend(
+        (0..10_000).map(|i| format!(r#""t{i}": {{"title": "Task {i}", "blockedBy": ["gate"]}}"#)),
+    );
+    let env = Env::with_plan(&format!("{{\"tasks\": {{{}}}}}", tasks.join(",\n")));
+    let o = env.run(&["task", "claim", "gate", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = env.repo.parent().unwrap().join("waiter.err");
+    let mut waiter = env
+        .process()
+        .args(["task", "claim", "--next", "--wait", "--agent", "y"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&err).unwrap_or_default();
+    wait_until(60, || said().contains("waiting for a task"), said);
+    let files = [
+        env.plan_path(),
+        env.registry_path(),
+        env.repo.join(".claude-agents/events.jsonl"),
+    ];
+    let state = || {
+        files
+            .iter()
+            .map(|f| {
+                let m = std::fs::metadata(f).unwrap();
+                (std::fs::read(f).unwrap(), m.modified().unwrap())
+            })
+            .collect::<Vec<_>>()
+    };
+    let rss = || {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", waiter.id())).unwrap();
+        let line = status.lines().find(|l| l.starts_with("VmRSS:")).unwrap();
+        line.split_whitespace()
+            .nth(1)
+            .unwrap()
+            .parse::<u64>()
+            .unwrap()
+    };
+    let before = state();
+    let first = rss();
+    let mut peak = first;
+    // A window of several polls (one a second): memory sampled, files compared after.
+    let start = std::time::Instant::now();
+    while start.elapsed() < std::time::Duration::from_secs(5) {
+        peak = peak.max(rss());
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        waiter.try_wait().unwrap().is_none(),
+        "still waiting: {}",
+        said()
+    );
+    assert!(
+        state() == before,
+        "a wait in which nothing changed rewrote the plan, registry or event log"
+    );
+    assert!(
+        peak < first + 16 * 1024,
+        "memory grew while waiting: {first} kB, then up to {peak} kB"
+    );
+    // It still claims once the gate is done.
+    assert!(env
+        .run(&["task", "done", "gate", "--agent", "x"])
+        .status
+        .success());
+    let o = waiter.wait_with_output().unwrap();
+    assert!(o.status.success(), "{}", said());
+    assert!(stdout(&o).trim().starts_with('t'), "{}", stdout(&o));
 }

@@ -176,3 +176,42 @@ fn two_hundred_rounds_of_sigkill_leave_consistent_files() {
         check(&env, &mut finished, round, seed);
     }
 }
+
+/// Every write is durable before the lock is released (DESIGN invariant 2): the renamed
+/// files' directories are synced while the lock is still held, so no other process can read
+/// and report a state that a crash would then undo. Checked in the system calls themselves.
+#[test]
+fn directories_are_synced_before_the_lock_is_released() {
+    let env = Env::with_plan(crate::support::CHAIN);
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let o = std::process::Command::new("strace")
+        .args(["-f", "-y", "-e", "trace=flock,fsync,rename,close", "-o"])
+        .arg(env.repo.parent().unwrap().join("trace"))
+        .arg(assert_cmd::cargo::cargo_bin("swarm"))
+        .args(["-C"])
+        .arg(&env.repo)
+        .arg("--tasks-dir")
+        .arg(&env.tasks)
+        .args(["task", "claim", "--next", "--agent", "x"])
+        .output()
+        .expect("strace is needed for this test (.ci/run installs it)");
+    assert!(o.status.success(), "{}", stderr(&o));
+    let trace = std::fs::read_to_string(env.repo.parent().unwrap().join("trace")).unwrap();
+    let lines: Vec<&str> = trace.lines().collect();
+    let at = |what: &dyn Fn(&str) -> bool| lines.iter().rposition(|l| what(l));
+    let unlocked = at(&|l| l.contains("close(") && l.contains("task-registry.lock>"))
+        .expect("the lock file is closed");
+    let coord = env.repo.join(".claude-agents");
+    let plan_dir = env.tasks.join("proj");
+    for dir in [&coord, &plan_dir] {
+        let synced = at(&|l| l.contains("fsync(") && l.contains(&format!("<{}>", dir.display())))
+            .unwrap_or_else(|| panic!("{} is never synced:\n{trace}", dir.display()));
+        let renamed = at(&|l| l.contains("rename(") && l.contains(&dir.display().to_string()))
+            .unwrap_or_else(|| panic!("nothing renamed in {}:\n{trace}", dir.display()));
+        assert!(
+            renamed < synced && synced < unlocked,
+            "{} synced after the lock was released:\n{trace}",
+            dir.display()
+        );
+    }
+}

@@ -180,3 +180,20 @@ fn a_claim_rewrites_only_the_claimed_task_and_keeps_the_file_layout() {
     );
     assert!(after.starts_with("{\n\t\"note\": \"hand written\",\n"));
 }
+
+/// Fields swarm does not know survive byte for byte in a task it rewrites: numbers as written
+/// (`1.10`, `1e2`, integers beyond 64 bits), escapes, nested values, keys and spacing.
+#[test]
+fn unknown_fields_of_a_rewritten_task_survive_byte_for_byte() {
+    let task = r#"{"title": "A", "cost": 1.10, "big": 123456789012345678901234567890, "e": 1e2, "neg": -0.0, "s": "caf\u00e9 \/ \"q\"", "meta":{"n":[1.50,2E+3]}}"#;
+    let plan = format!("{{\"tasks\": {{\"a\": {task}}}}}\n");
+    let env = Env::with_plan(&plan);
+    let o = env.run(&["task", "claim", "a", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(env.plan_path()).unwrap();
+    let claimed = format!(
+        "{}, \"status\": \"in-progress\", \"agent\": \"x\", \"claimed\": true}}",
+        &task[..task.len() - 1]
+    );
+    assert_eq!(after, plan.replace(task, &claimed));
+}
