@@ -93,6 +93,20 @@ impl Txn<'_> {
         self.plan_dirty = true;
     }
 
+    /// Records `value` as field `key` of task `i` (a PR URL, an archived branch).
+    pub fn set_task_field(&mut self, i: usize, key: &str, value: serde_json::Value) {
+        self.plan.set_field(i, key, value);
+        self.plan_dirty = true;
+    }
+
+    /// Records that `agent`'s work is now on branch `branch` (its branch was archived).
+    pub fn set_agent_branch(&mut self, agent: &str, branch: &str) {
+        if let Some(a) = self.registry.agents.get_mut(agent) {
+            a.branch = Some(branch.to_string());
+            self.registry_dirty = true;
+        }
+    }
+
     /// Removes the registry claim on task `i`; returns who held it and the status before.
     pub(super) fn drop_claim(&mut self, i: usize) -> (Option<String>, Status) {
         let id = self.plan.tasks[i].id.clone();

@@ -99,7 +99,10 @@ fn archive_keeps_the_commits_reachable() {
     let archived = format!("archive/{}", l.branch);
     assert_eq!(tip(&l.env.repo, &archived), work_tip);
     assert!(git(&l.env.repo, &["branch", "--list", &l.branch]).is_empty());
-    assert_eq!(l.env.plan()["tasks"]["t0000"]["status"], "reviewed");
+    // Archived is not delivered: the task stays completed, and says where its work is.
+    let task = &l.env.plan()["tasks"]["t0000"];
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["archivedBranch"], archived.as_str());
     assert_eq!(l.env.registry()["agents"][&l.agent]["state"], "done");
 }
 
@@ -212,6 +215,10 @@ fn pr_pushes_and_calls_gh_with_the_right_arguments() {
     assert!(args[9..].join("\n").contains("`t0000` Task 0"), "{args:?}");
     let pushed = git(&root.join("remote.git"), &["rev-parse", &l.branch]);
     assert_eq!(pushed.trim(), tip(&l.env.repo, &l.branch));
+    // A PR opened is not work delivered: the task stays completed, with the PR's address.
+    let task = &l.env.plan()["tasks"]["t0000"];
+    assert_eq!(task["status"], "completed");
+    assert_eq!(task["pullRequest"], "https://github.example/pr/1");
     assert!(!l.worktree.exists(), "pushed and clean: the worktree goes");
     assert!(
         !git(&l.env.repo, &["branch", "--list", &l.branch]).is_empty(),
@@ -402,4 +409,53 @@ fn a_merge_whose_base_cannot_be_moved_changes_nothing() {
     let o = l.env.run(&["complete", &l.agent, "--merge"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(l.env.repo.join("feature.txt").is_file());
+}
+
+/// `reviewed` means the work reached the base branch: an archived branch is not that; once
+/// it is merged into main, completing the agent again marks its task reviewed.
+#[test]
+fn reviewed_means_the_work_reached_the_base_branch() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "the work");
+    let o = l.env.run(&["complete", &l.agent, "--archive"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(l.env.plan()["tasks"]["t0000"]["status"], "completed");
+    let archived = format!("archive/{}", l.branch);
+    git(&l.env.repo, &["merge", "-q", "--no-edit", &archived]);
+    let o = l.env.run(&["complete", &l.agent]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(l.env.plan()["tasks"]["t0000"]["status"], "reviewed");
+}
+
+/// A PR whose push succeeded but whose `gh` failed: the push is recorded, and where complete
+/// stopped; the task stays completed with no PR recorded.
+#[test]
+fn a_complete_that_fails_half_way_leaves_an_honest_record() {
+    let l = launched();
+    commit(&l.worktree, "work.txt", "work\n", "pr work");
+    let (path, _) = remote_and_fake_gh(&l);
+    let gh = l.env.repo.parent().unwrap().join("fakebin/gh");
+    std::fs::write(&gh, "#!/bin/sh\necho 'HTTP 502: bad gateway' >&2\nexit 1\n").unwrap();
+    let o = l
+        .env
+        .swarm()
+        .env("PATH", path)
+        .args(["complete", &l.agent, "--pr"])
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("bad gateway"), "{}", stderr(&o));
+    let log = stdout(&l.env.run(&["log", "--agent", &l.agent]));
+    assert!(
+        log.contains(&format!("pushed {} to origin", l.branch)),
+        "{log}"
+    );
+    assert!(log.contains("stopped at \"gh pr create"), "{log}");
+    let task = &l.env.plan()["tasks"]["t0000"];
+    assert_eq!(task["status"], "completed");
+    assert!(task.get("pullRequest").is_none(), "{task}");
+    assert!(
+        l.worktree.exists(),
+        "nothing after the failed step was done"
+    );
 }

@@ -1,111 +1,27 @@
-//! `complete AGENT`: mark its finished tasks reviewed, deliver its branch (PR, merge or
-//! archive), and remove its worktree only when no work would be lost.
+//! Looking before acting: what `complete` finds (`Situation`), and the steps it would take,
+//! refused before anything changes when work would be lost.
 
-use crate::git::{self, merge::Merged, safety, worktree};
+use super::{CompleteRequest, Delivery, Step};
+use crate::git::{self, safety, worktree};
 use crate::plan::Status;
 use crate::workspace::Workspace;
-use anyhow::{anyhow, bail, Context, Result};
+use anyhow::{anyhow, bail, Result};
 use git2::Repository;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-
-/// How the agent's branch is delivered.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Delivery {
-    /// Push the branch and open a pull request with `gh`.
-    Pr,
-    /// Merge it into the base branch locally.
-    Merge,
-    /// Rename it to `archive/<branch>`.
-    Archive,
-    /// Nothing: only remove the worktree when that loses nothing.
-    Keep,
-}
-
-/// What `complete` is asked to do.
-#[derive(Debug, Clone)]
-pub struct CompleteRequest {
-    /// The agent.
-    pub agent: String,
-    /// `--pr`/`--merge`/`--archive`; `None` picks a PR when `gh` and a remote exist.
-    pub delivery: Option<Delivery>,
-    /// `--base`: the branch to merge into or open the PR against (default: the main
-    /// worktree's branch).
-    pub base: Option<String>,
-    /// `--force`: remove the worktree even when work would be lost, release held tasks.
-    pub force: bool,
-}
-
-/// One step, for `--dry-run` and for the report.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Step {
-    /// Give back tasks the agent still holds (`--force`).
-    Release(Vec<String>),
-    /// Mark tasks reviewed.
-    Review(Vec<String>),
-    /// Merge the branch into the base.
-    Merge { branch: String, base: String },
-    /// `git push -u REMOTE BRANCH`.
-    Push { remote: String, branch: String },
-    /// `gh pr create`.
-    OpenPr {
-        branch: String,
-        base: String,
-        title: String,
-    },
-    /// Remove the worktree.
-    Remove(PathBuf),
-    /// Rename the branch.
-    Archive { from: String, to: String },
-    /// Leave the worktree where it is, and why.
-    KeepWorktree(PathBuf, String),
-}
-
-impl std::fmt::Display for Step {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Step::Release(t) => write!(f, "release {} (still claimed)", t.join(", ")),
-            Step::Review(t) => write!(f, "mark reviewed: {}", t.join(", ")),
-            Step::Merge { branch, base } => write!(f, "merge {branch} into {base}"),
-            Step::Push { remote, branch } => write!(f, "git push -u {remote} {branch}"),
-            Step::OpenPr {
-                branch,
-                base,
-                title,
-            } => {
-                write!(
-                    f,
-                    "gh pr create --head {branch} --base {base} --title {title:?}"
-                )
-            }
-            Step::Remove(p) => write!(f, "remove worktree {}", p.display()),
-            Step::Archive { from, to } => write!(f, "rename branch {from} to {to}"),
-            Step::KeepWorktree(p, why) => write!(f, "keep worktree {} ({why})", p.display()),
-        }
-    }
-}
-
-/// What was (or would be) done.
-#[derive(Debug, Clone, Default)]
-pub struct Completed {
-    /// The steps, in order.
-    pub steps: Vec<Step>,
-    /// Lines for people about what happened (merge commit, PR URL).
-    pub notes: Vec<String>,
-}
 
 /// Everything `complete` needs to know before acting.
-struct Situation {
-    repo: Repository,
-    running: Option<u32>,
-    worktree: Option<PathBuf>,
-    branch: Option<String>,
+pub(super) struct Situation {
+    pub repo: Repository,
+    pub running: Option<u32>,
+    pub worktree: Option<PathBuf>,
+    pub branch: Option<String>,
     /// The recorded branch, when no such branch exists (renamed or deleted).
-    missing_branch: Option<String>,
-    base: Option<String>,
-    held: Vec<String>,
-    reviewed: Vec<String>,
-    titles: Vec<(String, String)>,
+    pub missing_branch: Option<String>,
+    pub base: Option<String>,
+    pub held: Vec<String>,
+    /// The agent's tasks that are completed (not yet reviewed).
+    pub completed: Vec<String>,
+    pub titles: Vec<(String, String)>,
 }
 
 /// Refuses when the worktree is locked (`git worktree lock`), or has something other than the
@@ -140,83 +56,7 @@ fn checked_out_as_recorded(repo: &Repository, path: &Path, branch: Option<&str>)
     }
 }
 
-/// Plans the steps and refuses, before changing anything, when work would be lost.
-pub fn plan(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
-    let sit = situation(ws, req)?;
-    Ok(Completed {
-        steps: steps(req, &sit)?,
-        notes: Vec::new(),
-    })
-}
-
-/// Plans, then carries the steps out.
-pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
-    let sit = situation(ws, req)?;
-    let steps = steps(req, &sit)?;
-    let mut notes = Vec::new();
-    for step in &steps {
-        match step {
-            Step::Merge { branch, base } => {
-                let how = match git::merge::merge_into(&sit.repo, branch, base)? {
-                    Merged::UpToDate => format!("{base} already contains {branch}"),
-                    Merged::FastForward(o) => {
-                        format!("{base} fast-forwarded to {branch} ({})", git::short(o))
-                    }
-                    Merged::Commit(o) => {
-                        format!("merged {branch} into {base}: commit {}", git::short(o))
-                    }
-                };
-                notes.push(how);
-            }
-            Step::Push { remote, branch } => run_tool(
-                ws,
-                "git",
-                &["push", "-u", remote, branch],
-                &format!("cannot push {branch} to {remote}"),
-            )
-            .map(|_| ())?,
-            Step::OpenPr {
-                branch,
-                base,
-                title,
-            } => {
-                let body = pr_body(&req.agent, &sit.titles);
-                let out = run_tool(
-                    ws,
-                    "gh",
-                    &[
-                        "pr", "create", "--head", branch, "--base", base, "--title", title,
-                        "--body", &body,
-                    ],
-                    "gh pr create failed",
-                )?;
-                notes.push(format!("pull request: {}", out.trim()));
-            }
-            Step::Remove(path) => {
-                worktree::remove(&sit.repo, path)?;
-                notes.push(format!("removed worktree {}", path.display()));
-            }
-            Step::Archive { from, to } => {
-                let mut b = sit
-                    .repo
-                    .find_branch(from, git2::BranchType::Local)
-                    .with_context(|| format!("no branch {from}"))?;
-                b.rename(to, false)
-                    .with_context(|| format!("cannot rename {from} to {to}"))?;
-                notes.push(format!("branch {from} is now {to}"));
-            }
-            Step::Release(_) | Step::Review(_) | Step::KeepWorktree(..) => {}
-        }
-    }
-    // A worktree folder deleted by hand before `complete`: its entry goes too (only its own).
-    if let Some(path) = &sit.worktree {
-        worktree::prune_stale_at(&sit.repo, path);
-    }
-    record(ws, req, &steps, &notes)?;
-    Ok(Completed { steps, notes })
-}
-
-fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
+pub(super) fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
     let (plan, registry) = ws.snapshot()?;
     let entry = registry.agents.get(&req.agent);
     let (worktree, branch) = match (entry, plan.agent_spec(&req.agent)) {
@@ -224,7 +64,7 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
             (e.worktree.as_ref().map(PathBuf::from), e.branch.clone())
         }
         (_, Some(_)) => {
-            let place = super::place::Place::preassigned(ws, &plan, &req.agent)?;
+            let place = crate::ops::place::Place::preassigned(ws, &plan, &req.agent)?;
             (Some(place.worktree), Some(place.branch))
         }
         (Some(_), None) => (None, None),
@@ -250,7 +90,7 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
         .map(|(t, _)| t.clone())
         .collect();
     let mine = |t: &&crate::plan::Task| t.agent.as_deref() == Some(req.agent.as_str());
-    let reviewed = plan
+    let completed = plan
         .tasks
         .iter()
         .filter(mine)
@@ -278,12 +118,12 @@ fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situation> {
         missing_branch,
         base,
         held,
-        reviewed,
+        completed,
         titles,
     })
 }
 
-fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
+pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
     let mut steps = Vec::new();
     if let (Some(pid), false) = (sit.running, req.force) {
         bail!(
@@ -321,9 +161,6 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
                 modules.join(", ")
             );
         }
-    }
-    if !sit.reviewed.is_empty() {
-        steps.push(Step::Review(sit.reviewed.clone()));
     }
     let remote = default_remote(&sit.repo);
     // A pull request by default, when one can be opened and the branch has something for it
@@ -365,6 +202,10 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
                 branch: branch.clone(),
                 base,
             });
+            // Once merged, the agent's finished work is in the base branch.
+            if !sit.completed.is_empty() {
+                steps.push(Step::Review(sit.completed.clone()));
+            }
             kept = true;
         }
         Delivery::Pr => {
@@ -387,7 +228,20 @@ fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>> {
             kept = true;
         }
         Delivery::Archive => kept = true,
-        Delivery::Keep => {}
+        Delivery::Keep => {
+            // Nothing to deliver: the finished work counts as reviewed only when it is in
+            // the base branch already (merged by hand, or a merged PR pulled).
+            let in_base = sit
+                .base
+                .as_deref()
+                .and_then(|b| git::branch_tip(&sit.repo, b));
+            let tip = git::branch_tip(&sit.repo, branch);
+            let merged =
+                matches!((tip, in_base), (Some(t), Some(b)) if safety::is_merged(&sit.repo, t, b));
+            if merged && !sit.completed.is_empty() {
+                steps.push(Step::Review(sit.completed.clone()));
+            }
+        }
     }
     if let Some(path) = &sit.worktree {
         let lost = if kept || req.force {
@@ -485,7 +339,7 @@ pub fn on_path(program: &str) -> bool {
     std::env::split_paths(&path).any(|d| d.join(program).is_file())
 }
 
-fn pr_title(agent: &str, titles: &[(String, String)]) -> String {
+pub(super) fn pr_title(agent: &str, titles: &[(String, String)]) -> String {
     match titles {
         [(id, title)] if !title.is_empty() => format!("{title} ({id})"),
         [(id, _)] => id.clone(),
@@ -493,61 +347,10 @@ fn pr_title(agent: &str, titles: &[(String, String)]) -> String {
     }
 }
 
-fn pr_body(agent: &str, titles: &[(String, String)]) -> String {
+pub(super) fn pr_body(agent: &str, titles: &[(String, String)]) -> String {
     let mut body = format!("Work of swarm agent `{agent}`.\n\nTasks:\n");
     for (id, title) in titles {
         body.push_str(&format!("- `{id}` {title}\n"));
     }
     body
-}
-
-/// Runs the user's own `git`/`gh` (their credentials) in the main worktree; stdout on success.
-fn run_tool(ws: &Workspace, program: &str, args: &[&str], what: &str) -> Result<String> {
-    let out = Command::new(program)
-        .args(args)
-        .current_dir(&ws.main_root)
-        .output()
-        .with_context(|| format!("{what}: cannot run {program}"))?;
-    if !out.status.success() {
-        bail!(
-            "{what}: {program} {} exited with {}: {}",
-            args.first().copied().unwrap_or(""),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
-}
-
-/// Writes what changed in the plan and registry, and the events.
-fn record(ws: &Workspace, req: &CompleteRequest, steps: &[Step], notes: &[String]) -> Result<()> {
-    let mut txn = ws.begin(None)?;
-    for step in steps {
-        match step {
-            Step::Release(tasks) => {
-                for t in tasks {
-                    if let Some(i) = txn.plan.find(t) {
-                        if txn.holder(i) == Some(req.agent.as_str()) {
-                            txn.release(i, Some(format!("complete --force on {}", req.agent)));
-                        }
-                    }
-                }
-            }
-            Step::Review(tasks) => {
-                for t in tasks {
-                    if let Some(i) = txn.plan.find(t) {
-                        if txn.plan.tasks[i].status == Status::Completed {
-                            txn.set_status(i, Status::Reviewed, Some(&req.agent));
-                        }
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    for note in notes {
-        txn.record("complete", Some(&req.agent), note.clone());
-    }
-    txn.retire(&req.agent, "completed");
-    txn.commit()
 }
