@@ -171,6 +171,9 @@ pub struct LaunchArgs {
     /// With -n: one tmux pane per agent (interactive agents).
     #[arg(long, requires = "count", conflicts_with_all = ["no_exec", "dry_run"])]
     pub tmux: bool,
+    /// One agent of `-n N`: the command line it was started with names N (not for people).
+    #[arg(long, hide = true)]
+    pub fleet_member: bool,
     /// With --headless: stop an agent that works longer than this on one task (90s, 30m, 2h;
     /// a bare number is minutes); the task counts a failed attempt.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]

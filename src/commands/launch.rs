@@ -4,6 +4,7 @@ use super::{Ctx, EXIT_NOT_READY, EXIT_OK};
 use crate::agent::{AgentCommand, CommandSource, Mode};
 use crate::cli::LaunchArgs;
 use crate::ops::launch::{self, LaunchOutcome, LaunchRequest, Launched, Previous};
+use crate::ops::tmux::PaneState;
 use crate::ops::{fleet, supervise};
 use anyhow::Result;
 use serde::Serialize;
@@ -35,7 +36,7 @@ struct PreviewJson<'a> {
 }
 
 pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
-    if let Some(n) = args.count {
+    if let Some(n) = args.count.filter(|_| !args.fleet_member) {
         if n > 1 || args.tmux {
             return many(ctx, args, n);
         }
@@ -278,6 +279,7 @@ fn headless(
 }
 
 /// `-n N`: N headless supervisors as child processes, or N interactive agents in tmux panes.
+/// Each runs this very command line (`--fleet-member` makes it one agent), from this directory.
 fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
     use crate::error::usage;
     if args.as_agent.is_some() {
@@ -297,29 +299,13 @@ fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
         )));
     }
     let exe = std::env::current_exe()?;
-    let child_args = child_args(ctx, args);
+    let mut member: Vec<OsString> = std::env::args_os().skip(1).collect();
+    member.push("--fleet-member".into());
     if args.tmux {
-        let ws = ctx.workspace()?;
-        // A pane whose launch finds nothing exits at once, taking tmux's session with it:
-        // say why here instead (each pane still claims for itself, under the lock).
-        let (plan, registry) = ws.snapshot()?;
-        if let Err(why) = launch::next_ready(&plan, &registry, &[]) {
-            ctx.ui.note(&format!(
-                "swarm: nothing to launch: {why}; no tmux session was started"
-            ));
-            return Ok(EXIT_NOT_READY);
-        }
-        let mut argv: Vec<OsString> = vec![exe.into_os_string()];
-        argv.extend(child_args);
-        let name = format!("swarm-{}", ws.project.replace(['.', ':'], "-"));
-        let target = fleet::tmux(&argv, n, &name, &ws.main_root)?;
-        ctx.ui.note(&format!(
-            "swarm: started {n} agents in tmux {target}; attach with: tmux attach -t {target}"
-        ));
-        return Ok(EXIT_OK);
+        return tmux(ctx, n, exe.into_os_string(), member);
     }
     let signal = watch_signals()?;
-    let out = fleet::run_children(&exe, &child_args, n, &signal)?;
+    let out = fleet::run_children(&exe, &member, n, &signal)?;
     if let Some(sig) = out.signal {
         return Ok(signal_exit(sig));
     }
@@ -337,56 +323,75 @@ fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
     })
 }
 
-/// The command line of one agent of `-n N`: the same settings, without `-n`/`--tmux`. Paths
-/// are made absolute: tmux starts its panes in the main worktree, not here.
-fn child_args(ctx: &Ctx, args: &LaunchArgs) -> Vec<OsString> {
-    let s = &ctx.settings;
-    let path = |p: &std::path::Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut v: Vec<OsString> = Vec::new();
-    if let Some(d) = &s.dir {
-        v.extend(["-C".into(), path(d).into_os_string()]);
+/// `-n N --tmux`: the panes, then what really started in them.
+fn tmux(ctx: &Ctx, n: u16, exe: OsString, member: Vec<OsString>) -> Result<u8> {
+    let ws = ctx.workspace()?;
+    // A pane whose launch finds nothing exits at once: say why here instead (each pane still
+    // claims for itself, under the lock).
+    let (plan, registry) = ws.snapshot()?;
+    if let Err(why) = launch::next_ready(&plan, &registry, &[]) {
+        ctx.ui.note(&format!(
+            "swarm: nothing to launch: {why}; no tmux window was opened"
+        ));
+        return Ok(EXIT_NOT_READY);
     }
-    if let Some(t) = &s.tasks_dir {
-        v.extend(["--tasks-dir".into(), path(t).into_os_string()]);
+    drop((plan, registry));
+    let mut argv = vec![exe];
+    argv.extend(member);
+    // tmux starts panes with its server's environment: ours goes with them.
+    let env: Vec<(OsString, OsString)> = std::env::vars_os()
+        .filter(|(k, _)| {
+            let k = k.to_string_lossy();
+            k.starts_with("SWARM_") || k == "PATH" || k == "NO_COLOR"
+        })
+        .collect();
+    let name = format!("swarm-{}", ws.project.replace(['.', ':'], "-"));
+    let cwd = std::env::current_dir()?;
+    let window = crate::ops::tmux::open(&argv, n, &name, &cwd, &env)?;
+    let panes =
+        crate::ops::tmux::watch_start(&window, Duration::from_secs(30), || ws.load_registry())?;
+    let started = panes
+        .iter()
+        .filter(|p| matches!(p.state, PaneState::Started { .. }))
+        .count();
+    let mut failures = Vec::new();
+    for p in &panes {
+        match &p.state {
+            PaneState::Started { .. } => {}
+            PaneState::Starting => ctx.ui.note(&format!(
+                "swarm: pane {} has not started an agent yet",
+                p.id
+            )),
+            PaneState::Exited { status, last_lines } => {
+                let said = match last_lines.is_empty() {
+                    true => String::new(),
+                    false => format!(": {last_lines}"),
+                };
+                let why = format!("pane {} exited with status {status}{said}", p.id);
+                ctx.ui
+                    .note(&format!("swarm: {why} (the pane stays open to read)"));
+                failures.push((*status, why));
+            }
+        }
     }
-    if let Some(p) = &s.project {
-        v.extend(["--project".into(), p.into()]);
+    if !failures.is_empty() {
+        let mut txn = ws.begin(None)?;
+        for (_, why) in &failures {
+            txn.record("launch-failed", None, why.clone());
+        }
+        txn.commit()?;
     }
-    if let Some(t) = s.lock_timeout {
-        v.extend(["--lock-timeout".into(), t.as_secs_f64().to_string().into()]);
-    }
-    let lease_minutes = s.lease.num_milliseconds() as f64 / 60_000.0;
-    v.extend(["--lease".into(), lease_minutes.to_string().into()]);
-    v.extend(["--max-attempts".into(), s.max_attempts.to_string().into()]);
-    v.extend([
-        "--color".into(),
-        if ctx.ui.color_err { "always" } else { "never" }.into(),
-    ]);
-    if s.quiet {
-        v.push("-q".into());
-    }
-    v.push("launch".into());
-    match &args.agent_cmd {
-        Some(t) => v.extend(["--agent-cmd".into(), t.into()]),
-        None => v.extend([
-            "--agent".into(),
-            clap::ValueEnum::to_possible_value(&args.agent)
-                .map(|p| p.get_name().to_string())
-                .unwrap_or_else(|| "claude".into())
-                .into(),
-        ]),
-    }
-    if let Some(b) = &args.base {
-        v.extend(["--base".into(), b.into()]);
-    }
-    if let Some(r) = &args.worktree_root {
-        v.extend(["--worktree-root".into(), path(r).into_os_string()]);
-    }
-    if args.headless {
-        v.push("--headless".into());
-    }
-    if let Some(t) = args.timeout {
-        v.extend(["--timeout".into(), format!("{}s", t.as_secs_f64()).into()]);
-    }
-    v
+    ctx.ui.note(&format!(
+        "swarm: started {started} of {n} agents in tmux window {} of session {}; see them with: {}",
+        window.id,
+        window.session,
+        window.how_to_see()
+    ));
+    Ok(if started > 0 {
+        EXIT_OK
+    } else if failures.iter().all(|(status, _)| *status == 3) {
+        EXIT_NOT_READY
+    } else {
+        1
+    })
 }

@@ -1,7 +1,6 @@
-//! `launch -n N`: several agents at once — N headless supervisors as child processes, or N
-//! interactive agents in the panes of a tmux window.
+//! `launch -n N --headless`: N headless supervisors as child processes.
 
-use anyhow::{bail, Context, Result};
+use anyhow::{Context, Result};
 use std::ffi::OsString;
 use std::path::Path;
 use std::process::{Child, Command};
@@ -71,52 +70,3 @@ fn terminate(pid: u32) {
 
 #[cfg(not(unix))]
 fn terminate(_pid: u32) {}
-
-/// Opens one tmux pane per agent, each running `argv` (no shell: tmux runs a multi-word
-/// command directly). Inside tmux a new window is used, else a new detached session.
-/// Returns the target to attach to.
-pub fn tmux(argv: &[OsString], n: u16, name: &str, cwd: &Path) -> Result<String> {
-    if !super::complete::on_path("tmux") {
-        bail!("--tmux needs tmux on PATH");
-    }
-    let inside = std::env::var_os("TMUX").is_some();
-    let run = |args: Vec<OsString>| -> Result<()> {
-        let out = Command::new("tmux")
-            .args(&args)
-            .output()
-            .context("cannot run tmux")?;
-        if !out.status.success() {
-            bail!(
-                "tmux failed: {}",
-                String::from_utf8_lossy(&out.stderr).trim()
-            );
-        }
-        Ok(())
-    };
-    let mut first: Vec<OsString> = if inside {
-        vec!["new-window".into(), "-n".into(), name.into()]
-    } else {
-        vec!["new-session".into(), "-d".into(), "-s".into(), name.into()]
-    };
-    first.extend(["-c".into(), cwd.as_os_str().to_owned()]);
-    first.extend(argv.iter().cloned());
-    run(first)?;
-    for _ in 1..n {
-        let mut split: Vec<OsString> = vec![
-            "split-window".into(),
-            "-t".into(),
-            name.into(),
-            "-c".into(),
-            cwd.into(),
-        ];
-        split.extend(argv.iter().cloned());
-        run(split)?;
-        run(vec![
-            "select-layout".into(),
-            "-t".into(),
-            name.into(),
-            "tiled".into(),
-        ])?;
-    }
-    Ok(name.to_string())
-}

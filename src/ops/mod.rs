@@ -12,3 +12,4 @@ pub mod setup;
 pub mod simulate;
 pub mod supervise;
 pub mod task;
+pub mod tmux;

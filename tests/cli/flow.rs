@@ -438,131 +438,210 @@ fn plan_init_starts_a_valid_plan_and_never_replaces_one() {
     assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
 }
 
-/// A stand-in for tmux: logs each call and runs the pane commands (after `-c DIR`) in the
-/// background in DIR, as tmux would in its panes.
-const FAKE_TMUX: &str = r#"#!/bin/sh
-printf '%s\n' "$*" >> "$TMUX_LOG"
-case "$1" in
-  new-session|new-window|split-window)
-    shift
-    while [ $# -gt 0 ]; do
-      case "$1" in
-        -d) shift ;;
-        -s|-n|-t) shift 2 ;;
-        -c) dir=$2; shift 2 ;;
-        *) break ;;
-      esac
-    done
-    (cd "$dir" && "$@" >/dev/null 2>&1 &) ;;
-esac
-exit 0
-"#;
-
-/// `FAKE_TMUX` first on the returned `PATH`; it logs its calls to the returned file.
-fn fake_tmux(env: &Env) -> (std::ffi::OsString, PathBuf) {
-    let root = env.repo.parent().unwrap();
-    let bin = root.join("tmuxbin");
-    std::fs::create_dir_all(&bin).unwrap();
-    let tmux = bin.join("tmux");
-    std::fs::write(&tmux, FAKE_TMUX).unwrap();
-    use std::os::unix::fs::PermissionsExt;
-    std::fs::set_permissions(&tmux, std::fs::Permissions::from_mode(0o755)).unwrap();
-    (crate::support::path_with(&bin), root.join("tmux.log"))
+/// A tmux server of the test's own (its socket under `dir`), killed when dropped.
+struct Tmux {
+    dir: PathBuf,
 }
 
-#[test]
-fn tmux_with_nothing_ready_exits_3_and_starts_no_session() {
-    let env = Env::with_plan(r#"{"tasks": {"a": {"status": "completed"}}}"#);
-    let (path, log) = fake_tmux(&env);
-    let run = |args: &[&str]| {
-        env.swarm()
-            .env("PATH", &path)
-            .env("TMUX_LOG", &log)
+impl Tmux {
+    fn new(env: &Env) -> Tmux {
+        let dir = env.repo.parent().unwrap().join("tmux");
+        std::fs::create_dir_all(&dir).unwrap();
+        Tmux { dir }
+    }
+
+    /// `swarm` run from `cwd` with this server's socket and not inside tmux.
+    fn swarm(&self, env: &Env, cwd: &Path) -> assert_cmd::Command {
+        let mut cmd = env.swarm_in(cwd);
+        cmd.env("TMUX_TMPDIR", &self.dir).env_remove("TMUX");
+        cmd
+    }
+
+    /// tmux's own answer to `args`, or None when it fails (no server).
+    fn query(&self, args: &[&str]) -> Option<String> {
+        let o = std::process::Command::new("tmux")
+            .env("TMUX_TMPDIR", &self.dir)
             .env_remove("TMUX")
             .args(args)
             .output()
-            .unwrap()
-    };
-    let o = run(&["launch", "-n", "2", "--tmux", "--agent-cmd", "true"]);
+            .unwrap();
+        o.status
+            .success()
+            .then(|| String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.query(&["kill-server"]);
+    }
+}
+
+#[test]
+fn tmux_with_nothing_ready_exits_3_and_opens_no_window() {
+    let env = Env::with_plan(r#"{"tasks": {"a": {"status": "completed"}}}"#);
+    let tmux = Tmux::new(&env);
+    let o = tmux
+        .swarm(&env, &env.repo)
+        .args(["launch", "-n", "2", "--tmux", "--agent-cmd", "true"])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
     assert!(
         stderr(&o).contains("nothing to launch: all 1 tasks are done"),
         "{}",
         stderr(&o)
     );
-    assert!(!log.exists(), "tmux was called");
-    let o = run(&[
-        "launch",
-        "-n",
-        "2",
-        "--tmux",
-        "--headless",
-        "--agent-cmd",
-        "true",
-    ]);
+    assert_eq!(
+        tmux.query(&["list-sessions"]),
+        None,
+        "a tmux session was started"
+    );
+    let o = tmux
+        .swarm(&env, &env.repo)
+        .args([
+            "launch",
+            "-n",
+            "2",
+            "--tmux",
+            "--headless",
+            "--agent-cmd",
+            "true",
+        ])
+        .output()
+        .unwrap();
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// Two panes for one ready task: one pane's launch starts the agent, the other finds nothing
+/// and exits 3. The report says so, and the failed pane stays open with its status. The
+/// panes run this command line from this directory (relative paths work).
 #[test]
-fn tmux_opens_a_pane_per_agent_and_each_runs_a_launch() {
-    let env = Env::with_plan(&crate::support::flat_plan(2));
+fn tmux_reports_what_really_started_and_keeps_a_failed_pane_open() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let tmux = Tmux::new(&env);
     let root = env.repo.parent().unwrap().to_path_buf();
-    let (path, log) = fake_tmux(&env);
-    let agent = root.join("finish.sh");
-    std::fs::write(&agent, "#!/bin/sh\nswarm task done \"$SWARM_TASK\"\n").unwrap();
-    // Paths relative to where the command runs: the panes start elsewhere (in the repository).
-    let rel = |p: &Path| p.strip_prefix(&root).unwrap().to_path_buf();
-    let o = env
-        .swarm_in(&root)
-        .env("PATH", &path)
-        .env("TMUX_LOG", &log)
-        .env_remove("TMUX")
+    let agent = root.join("work.sh");
+    std::fs::write(&agent, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    let o = tmux
+        .swarm(&env, &root)
         .env_remove("SWARM_TASKS_DIR")
-        .arg("-C")
-        .arg(rel(&env.repo))
-        .arg("--tasks-dir")
-        .arg(rel(&env.tasks))
-        .args(["launch", "-n", "2", "--tmux", "--agent-cmd"])
+        .args([
+            "-C",
+            "proj",
+            "--tasks-dir",
+            "tasks",
+            "launch",
+            "-n",
+            "2",
+            "--tmux",
+        ])
+        .arg("--agent-cmd")
         .arg(format!("sh {}", agent.display()))
         .output()
         .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
     assert!(
-        stderr(&o).contains("started 2 agents in tmux swarm-proj"),
-        "{}",
-        stderr(&o)
+        err.contains("started 1 of 2 agents in tmux window @"),
+        "{err}"
     );
-    // Each pane's `swarm launch` claims a task and becomes the agent, which finishes it.
-    let all_done = || {
-        let plan = env.plan();
-        plan["tasks"]
-            .as_object()
-            .unwrap()
-            .values()
-            .all(|t| t["status"] == "completed")
-    };
-    crate::support::wait_until(30, all_done, || env.plan().to_string());
-    let calls = std::fs::read_to_string(&log).unwrap();
-    let calls: Vec<&str> = calls.lines().collect();
-    assert_eq!(calls.len(), 3, "{calls:?}");
+    assert!(err.contains("tmux attach -t swarm-proj"), "{err}");
+    assert!(err.contains("exited with status 3"), "{err}");
+    let panes = tmux
+        .query(&[
+            "list-panes",
+            "-a",
+            "-F",
+            "#{session_name} #{pane_dead} #{pane_dead_status}",
+        ])
+        .unwrap();
+    let mut states: Vec<&str> = panes.lines().collect();
+    states.sort();
+    assert_eq!(states, ["swarm-proj 0 ", "swarm-proj 1 3"], "{panes}");
+    let claims = env.registry()["claimedTasks"].as_object().unwrap().len();
+    assert_eq!(claims, 1);
+    let log = stdout(&env.run(&["log"]));
     assert!(
-        calls[0].starts_with("new-session -d -s swarm-proj -c "),
-        "{calls:?}"
+        log.contains("launch-failed") && log.contains("status 3"),
+        "{log}"
     );
-    assert!(
-        calls[1].starts_with("split-window -t swarm-proj -c "),
-        "{calls:?}"
+}
+
+/// Inside tmux the agents get a window in the current session, and the hint switches to it.
+#[test]
+fn inside_tmux_the_agents_get_a_window_of_the_current_session() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let tmux = Tmux::new(&env);
+    let root = env.repo.parent().unwrap().to_path_buf();
+    std::fs::write(root.join("work.sh"), "#!/bin/sh\nexec sleep 60\n").unwrap();
+    let swarm = assert_cmd::cargo::cargo_bin("swarm");
+    let script = format!(
+        "cd '{}' && '{}' launch -n 1 --tmux --agent-cmd 'sh {}' > '{}' 2>&1; echo $? > '{}'",
+        env.repo.display(),
+        swarm.display(),
+        root.join("work.sh").display(),
+        root.join("out").display(),
+        root.join("code").display()
     );
-    assert_eq!(calls[2], "select-layout -t swarm-proj tiled");
-    for pane in &calls[..2] {
-        assert!(
-            pane.contains(" launch ") && pane.contains("--agent-cmd"),
-            "{pane}"
-        );
-        assert!(!pane.contains("--tmux") && !pane.contains(" -n "), "{pane}");
-    }
-    let agents = env.registry()["agents"].as_object().unwrap().len();
-    assert_eq!(agents, 2);
+    let started = std::process::Command::new("tmux")
+        .env("TMUX_TMPDIR", &tmux.dir)
+        .env_remove("TMUX")
+        .args(["new-session", "-d", "-s", "mine", "-e"])
+        .arg(format!("SWARM_TASKS_DIR={}", env.tasks.display()))
+        .args(["sh", "-c", &script])
+        .status()
+        .unwrap();
+    assert!(started.success());
+    let code = root.join("code");
+    crate::support::wait_until(
+        30,
+        || code.exists(),
+        || "the launch inside tmux never ended".into(),
+    );
+    let out = std::fs::read_to_string(root.join("out")).unwrap();
+    assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "0", "{out}");
+    assert!(out.contains("started 1 of 1 agents"), "{out}");
+    assert!(out.contains("of session mine"), "{out}");
+    assert!(out.contains("tmux select-window -t @"), "{out}");
+    let windows = tmux
+        .query(&["list-windows", "-t", "mine", "-F", "#{window_name}"])
+        .unwrap();
+    assert!(windows.lines().any(|w| w == "swarm-proj"), "{windows}");
+}
+
+/// Every pane fails (the agent program does not exist): nothing started, exit 1, each
+/// pane's status said and kept.
+#[test]
+fn tmux_with_every_pane_failing_exits_1_and_says_why() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let tmux = Tmux::new(&env);
+    let o = tmux
+        .swarm(&env, &env.repo)
+        .args([
+            "launch",
+            "-n",
+            "2",
+            "--tmux",
+            "--agent-cmd",
+            "no-such-agent-program",
+        ])
+        .output()
+        .unwrap();
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("started 0 of 2 agents"), "{err}");
+    assert_eq!(err.matches("exited with status 1").count(), 2, "{err}");
+    let dead = tmux
+        .query(&["list-panes", "-a", "-F", "#{pane_dead}"])
+        .unwrap();
+    assert_eq!(dead.lines().collect::<Vec<_>>(), ["1", "1"], "{dead}");
+    let plan = env.plan();
+    assert_eq!(
+        crate::support::count_tasks(&plan, "status", "pending"),
+        2,
+        "{plan}"
+    );
 }
 
 #[test]

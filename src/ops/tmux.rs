@@ -1,0 +1,216 @@
+//! `launch -n N --tmux`: one tmux pane per interactive agent, each running this same `swarm
+//! launch`. Panes stay open when their command exits (`remain-on-exit`), so a launch that
+//! failed keeps its output and exit status on screen, and the report says what really started.
+
+use crate::registry::Registry;
+use anyhow::{bail, Context, Result};
+use std::ffi::{OsStr, OsString};
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+/// The tmux window the agents run in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Window {
+    /// The session (new, or the one swarm was started in).
+    pub session: String,
+    /// The window id (`@3`).
+    pub id: String,
+    /// Whether swarm runs inside that session (`$TMUX`): then the window is switched to, not
+    /// attached.
+    pub inside: bool,
+}
+
+impl Window {
+    /// How a person gets to the window.
+    pub fn how_to_see(&self) -> String {
+        match self.inside {
+            true => format!("tmux select-window -t {}", self.id),
+            false => format!("tmux attach -t {}", self.session),
+        }
+    }
+}
+
+/// How one pane's launch went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaneState {
+    /// Its `swarm launch` registered an agent that holds a task and runs.
+    Started {
+        /// The agent.
+        agent: String,
+    },
+    /// Its command exited; the pane stays open with its output.
+    Exited {
+        /// The exit status.
+        status: i32,
+        /// The last lines it printed.
+        last_lines: String,
+    },
+    /// Neither yet when the report was made.
+    Starting,
+}
+
+/// One pane and its state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pane {
+    /// tmux's pane id (`%5`).
+    pub id: String,
+    /// What became of it.
+    pub state: PaneState,
+}
+
+/// Opens `n` panes in a new window, each running `argv` in `cwd` with `env` (tmux gives new
+/// panes its server's environment, not ours). Inside tmux the window is added to the current
+/// session, else a new detached session named after `name` is made.
+pub fn open(
+    argv: &[OsString],
+    n: u16,
+    name: &str,
+    cwd: &Path,
+    env: &[(OsString, OsString)],
+) -> Result<Window> {
+    if !super::complete::on_path("tmux") {
+        bail!("--tmux needs tmux on PATH");
+    }
+    let inside = std::env::var_os("TMUX").is_some();
+    let mut pane_args = vec!["-c".into(), cwd.as_os_str().to_owned()];
+    for (k, v) in env {
+        let mut kv = k.clone();
+        kv.push("=");
+        kv.push(v);
+        pane_args.extend(["-e".into(), kv]);
+    }
+    pane_args.extend(argv.iter().cloned());
+    let session = match inside {
+        true => run(["display-message", "-p", "#{session_name}"].map(OsString::from))?,
+        false => free_session_name(name)?,
+    };
+    // `remain-on-exit` is set in the same command sequence that makes the window: tmux runs
+    // the sequence before it handles any pane's exit, so even a pane whose command fails at
+    // once stays open.
+    let mut first: Vec<OsString> = match inside {
+        true => vec!["new-window".into(), "-n".into(), name.into()],
+        false => vec![
+            "new-session".into(),
+            "-d".into(),
+            "-s".into(),
+            (&session).into(),
+        ],
+    };
+    first.extend(["-P".into(), "-F".into(), "#{window_id}".into()]);
+    first.extend(pane_args.iter().cloned());
+    first.extend([";", "set-option", "-w", "remain-on-exit", "on"].map(OsString::from));
+    let id = run(first)?;
+    for _ in 1..n {
+        let mut split: Vec<OsString> = vec!["split-window".into(), "-t".into(), (&id).into()];
+        split.extend(pane_args.iter().cloned());
+        run(split)?;
+        run(["select-layout", "-t", &id, "tiled"].map(OsString::from))?;
+    }
+    Ok(Window {
+        session,
+        id,
+        inside,
+    })
+}
+
+/// Waits (up to `limit`) until every pane of `window` has either started an agent — a live
+/// agent in the registry whose pid is the pane's process, holding a task — or exited, and
+/// says which. `registry` reads the registry as it is now.
+pub fn watch_start(
+    window: &Window,
+    limit: Duration,
+    mut registry: impl FnMut() -> Result<Registry>,
+) -> Result<Vec<Pane>> {
+    let deadline = Instant::now() + limit;
+    loop {
+        let listed = run([
+            "list-panes",
+            "-t",
+            &window.id,
+            "-F",
+            "#{pane_id} #{pane_pid} #{pane_dead} #{pane_dead_status}",
+        ]
+        .map(OsString::from))?;
+        let reg = registry()?;
+        let mut panes = Vec::new();
+        for line in listed.lines() {
+            let f: Vec<&str> = line.split_whitespace().collect();
+            let (Some(id), Some(pid)) = (f.first(), f.get(1).and_then(|p| p.parse::<u32>().ok()))
+            else {
+                continue;
+            };
+            let state = if f.get(2) == Some(&"1") {
+                PaneState::Exited {
+                    status: f.get(3).and_then(|s| s.parse().ok()).unwrap_or(-1),
+                    last_lines: last_lines(id),
+                }
+            } else {
+                let agent = reg.agents.iter().find(|(a, e)| {
+                    e.pid == Some(pid)
+                        && !e.is_retired()
+                        && reg.claimed_tasks.values().any(|c| &c.agent == *a)
+                });
+                match agent {
+                    Some((a, _)) => PaneState::Started { agent: a.clone() },
+                    None => PaneState::Starting,
+                }
+            };
+            panes.push(Pane {
+                id: id.to_string(),
+                state,
+            });
+        }
+        let settled = panes.iter().all(|p| p.state != PaneState::Starting);
+        if settled || Instant::now() >= deadline {
+            return Ok(panes);
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// The last few non-empty lines a pane shows.
+fn last_lines(pane: &str) -> String {
+    let shown = run(["capture-pane", "-p", "-t", pane].map(OsString::from)).unwrap_or_default();
+    let lines: Vec<&str> = shown
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.is_empty() && !l.starts_with("Pane is dead"))
+        .collect();
+    lines[lines.len().saturating_sub(3)..].join(" | ")
+}
+
+/// `name`, or `name-2`, `name-3`… when a session of that name exists.
+fn free_session_name(name: &str) -> Result<String> {
+    for n in 1..100 {
+        let candidate = match n {
+            1 => name.to_string(),
+            n => format!("{name}-{n}"),
+        };
+        let exists = Command::new("tmux")
+            .args(["has-session", "-t", &format!("={candidate}")])
+            .output()
+            .context("cannot run tmux")?
+            .status
+            .success();
+        if !exists {
+            return Ok(candidate);
+        }
+    }
+    bail!("no free tmux session name like {name}")
+}
+
+/// Runs tmux with `args`; its trimmed stdout.
+fn run<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> Result<String> {
+    let out = Command::new("tmux")
+        .args(args)
+        .output()
+        .context("cannot run tmux")?;
+    if !out.status.success() {
+        bail!(
+            "tmux failed: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
