@@ -377,6 +377,9 @@ pub enum TaskCommand {
         progress: Option<u8>,
         #[command(flatten)]
         agent: AgentArg,
+        /// Change it even though the agent does not hold it.
+        #[arg(long)]
+        force: bool,
     },
     /// Mark a task completed.
     Done {
@@ -384,6 +387,9 @@ pub enum TaskCommand {
         id: String,
         #[command(flatten)]
         agent: AgentArg,
+        /// Complete it even though the agent does not hold it.
+        #[arg(long)]
+        force: bool,
     },
     /// Give a claimed task back (pending again, no attempt counted).
     Release {
@@ -391,6 +397,9 @@ pub enum TaskCommand {
         id: String,
         #[command(flatten)]
         agent: AgentArg,
+        /// Release it even though the agent does not hold it.
+        #[arg(long)]
+        force: bool,
     },
     /// Show one task in full.
     Show {

@@ -80,31 +80,42 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             status,
             progress,
             agent,
+            force,
         } => {
             if status.is_none() && progress.is_none() {
                 return Err(usage("task update needs --status and/or --progress"));
             }
             let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
-            let done = task::update(&ws, actor.as_ref(), &id, &Update { status, progress })?;
+            let done = task::update(
+                &ws,
+                actor.as_ref(),
+                &id,
+                &Update {
+                    status,
+                    progress,
+                    force,
+                },
+            )?;
             report(ctx, &done);
             Ok(EXIT_OK)
         }
-        TaskCommand::Done { id, agent } => {
+        TaskCommand::Done { id, agent, force } => {
             let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
             let update = Update {
                 status: Some(Status::Completed),
                 progress: None,
+                force,
             };
             let done = task::update(&ws, actor.as_ref(), &id, &update)?;
             report(ctx, &done);
             Ok(EXIT_OK)
         }
-        TaskCommand::Release { id, agent } => {
+        TaskCommand::Release { id, agent, force } => {
             let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
-            let done = task::release(&ws, actor.as_ref(), &id)?;
+            let done = task::release(&ws, actor.as_ref(), &id, force)?;
             report(ctx, &done);
             Ok(EXIT_OK)
         }

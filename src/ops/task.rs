@@ -12,6 +12,8 @@ pub struct Update {
     pub status: Option<Status>,
     /// New progress, 0–100.
     pub progress: Option<u8>,
+    /// `--force`: an agent may change a task it does not hold.
+    pub force: bool,
 }
 
 /// The task after a change.
@@ -27,8 +29,9 @@ pub struct Updated {
     pub progress: Option<u8>,
 }
 
-/// Applies `update` to task `id`. An agent may change only tasks it holds or unclaimed ones;
-/// without an agent identity (a person at the terminal) any task may be changed.
+/// Applies `update` to task `id`. An agent may change only a task it holds (or, changing
+/// nothing, one it finished), unless `force`; without an agent identity (a person at the
+/// terminal) any task may be changed.
 pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) -> Result<Updated> {
     if let Some(p) = update.progress {
         if p > 100 {
@@ -41,16 +44,27 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
         )
     };
     let mut txn = ws.begin_checked(actor, |plan| {
-        find(plan, id)?;
-        // Before setup no registry exists, so no task is claimed: refused before anything is
-        // created.
-        match update.status == Some(Status::InProgress) && !ws.is_set_up() {
+        let i = find(plan, id)?;
+        // Before setup no registry exists, so no task is claimed (only the plan can say one
+        // is): refused before anything is created.
+        if ws.is_set_up() {
+            return Ok(());
+        }
+        let t = &plan.tasks[i];
+        check_may_change(
+            t,
+            t.agent.as_deref().filter(|_| t.claimed),
+            actor,
+            update.force,
+        )?;
+        match update.status == Some(Status::InProgress) {
             true => Err(not_claimed()),
             false => Ok(()),
         }
     })?;
     let i = find(&txn.plan, id)?;
-    check_may_change(&txn, actor, i)?;
+    let t = &txn.plan.tasks[i];
+    check_may_change(t, txn.holder(i), actor, update.force)?;
     let from = txn.plan.tasks[i].status;
     if let Some(status) = update.status {
         match status {
@@ -66,8 +80,9 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
     commit_updated(txn, i, from)
 }
 
-/// Gives a claimed task back to the pool without counting an attempt.
-pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str) -> Result<Updated> {
+/// Gives a claimed task back to the pool without counting an attempt. An agent may release
+/// only a task it holds, unless `force`.
+pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str, force: bool) -> Result<Updated> {
     let not_claimed = |status: Status| {
         anyhow::anyhow!("task {id} is not claimed (it is {status}); nothing to release")
     };
@@ -81,8 +96,11 @@ pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str) -> Result<Update
         }
     })?;
     let i = find(&txn.plan, id)?;
-    check_may_change(&txn, actor, i)?;
     let from = txn.plan.tasks[i].status;
+    if txn.holder(i).is_some() || from == Status::InProgress {
+        let t = &txn.plan.tasks[i];
+        check_may_change(t, txn.holder(i), actor, force)?;
+    }
     if txn.holder(i).is_none() && from != Status::InProgress {
         return Err(not_claimed(from));
     }
@@ -110,15 +128,37 @@ fn find(plan: &Plan, id: &str) -> Result<usize> {
     }
 }
 
-fn check_may_change(txn: &Txn<'_>, actor: Option<&Actor>, i: usize) -> Result<()> {
-    if let (Some(actor), Some(holder)) = (actor, txn.holder(i)) {
-        if holder != actor.id {
-            bail!(
-                "task {} is claimed by {holder}, not by {}; only its holder can change it (a person can, without --agent / SWARM_AGENT_ID)",
-                txn.plan.tasks[i].id,
-                actor.id
-            );
-        }
+/// An agent changes only what it holds (`holder`): another agent's task, or one nobody
+/// claimed, is refused unless `force`. A task the agent already finished may be reported
+/// again (a repeated `task done` changes nothing).
+fn check_may_change(
+    t: &crate::plan::Task,
+    holder: Option<&str>,
+    actor: Option<&Actor>,
+    force: bool,
+) -> Result<()> {
+    let Some(actor) = actor else {
+        return Ok(());
+    };
+    match holder {
+        Some(holder) if holder == actor.id => Ok(()),
+        _ if force => Ok(()),
+        Some(holder) => bail!(
+            "task {} is claimed by {holder}, not by {}; only its holder can change it (a person can, without --agent / SWARM_AGENT_ID; or pass --force)",
+            t.id,
+            actor.id
+        ),
+        None if t.status.is_done() && t.agent.as_deref() == Some(actor.id.as_str()) => Ok(()),
+        None => bail!(
+            "task {} is not claimed by {} (it is {}{}); claim it first (swarm task claim {}), or pass --force",
+            t.id,
+            actor.id,
+            t.status,
+            t.agent
+                .as_deref()
+                .map(|a| format!(", last worked on by {a}"))
+                .unwrap_or_default(),
+            crate::agent::prompt::shell_word(&t.id)
+        ),
     }
-    Ok(())
 }

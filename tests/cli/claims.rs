@@ -150,6 +150,59 @@ fn only_the_holder_changes_a_claimed_task() {
     assert_eq!(stdout(&o).trim(), "a", "a released task is ready again");
 }
 
+/// An agent cannot complete a task it does not hold — not another agent's, not an unclaimed
+/// one — unless it says --force; a person (no agent identity) can. Refusals change nothing.
+#[test]
+fn an_agent_completes_only_what_it_holds_unless_forced() {
+    let env = Env::with_plan(CHAIN);
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let before = env.snapshot();
+    for args in [
+        &["task", "done", "a", "--agent", "x"][..],
+        &[
+            "task",
+            "update",
+            "a",
+            "--status",
+            "completed",
+            "--agent",
+            "x",
+        ],
+        &["task", "update", "a", "--progress", "10", "--agent", "x"],
+    ] {
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains("task a is not claimed by x (it is pending)"),
+            "{}",
+            stderr(&o)
+        );
+        assert!(stderr(&o).contains("--force"), "{}", stderr(&o));
+    }
+    assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
+    let o = env.run(&["task", "done", "a", "--agent", "x", "--force"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
+    // Reporting again what it finished changes nothing and is not an error.
+    let o = env.run(&["task", "done", "a", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(env
+        .run(&["task", "claim", "b", "--agent", "y"])
+        .status
+        .success());
+    let o = env.run(&["task", "done", "b", "--agent", "x"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("claimed by y"), "{}", stderr(&o));
+    // Before setup (no registry), the same refusal, and nothing is created.
+    let fresh = Env::with_plan(CHAIN);
+    let before = fresh.snapshot();
+    let o = fresh.run(&["task", "done", "a", "--agent", "x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(crate::support::changed(&before, &fresh.snapshot()).is_empty());
+    let o = fresh.run(&["task", "done", "a"]);
+    assert!(o.status.success(), "a person may: {}", stderr(&o));
+}
+
 #[test]
 fn update_sets_status_and_progress() {
     let env = Env::with_plan(CHAIN);
