@@ -23,6 +23,7 @@ pub struct Cli {
 
 /// Options every command takes.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct Global {
     /// Run as if started in DIR (any worktree of the repository).
     #[arg(short = 'C', global = true, value_name = "DIR")]
@@ -72,38 +73,23 @@ pub enum ColorChoice {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum Command {
-    /// Validate the plan and create the coordination dir, registry and lock (idempotent).
     Setup(SetupArgs),
-    /// Start an agent: claim the next ready task, make its worktree, run the agent there.
     Launch(LaunchArgs),
-    /// Show tasks: status, agent, progress, and what each waiting task waits for.
     List(ListArgs),
-    /// Is a join point reached? Exit 0 when ready, 3 when not.
     JoinStatus(JoinStatusArgs),
-    /// What agents run from inside their worktree: claim, update, done, release, show.
     #[command(subcommand)]
     Task(TaskCommand),
-    /// Finish an agent: mark its tasks reviewed, open a PR / merge / archive, remove its worktree.
     Complete(CompleteArgs),
-    /// Show registered agents, their task, heartbeat and liveness.
     Agents(AgentsArgs),
-    /// A dashboard of tasks, agents, join points and the latest events, redrawn every few seconds.
     Watch(WatchArgs),
-    /// What an agent runs to say it is alive (renews its lease).
     #[command(subcommand)]
     Agent(AgentCommand),
-    /// Free dead agents' tasks and bring registry and plan into agreement now; report it.
     Recover(RecoverArgs),
-    /// Show the event log: claims, releases, status changes, recoveries, completions.
     Log(LogArgs),
-    /// Run a whole swarm end to end in a temporary repository, with simulated agents.
     Demo(DemoArgs),
-    /// The simulated agent `demo` launches (not for people).
     #[command(hide = true)]
     DemoAgent(DemoAgentArgs),
-    /// Check a plan.
     #[command(subcommand)]
     Plan(PlanCommand),
     /// Print shell completions.
@@ -113,7 +99,7 @@ pub enum Command {
     },
 }
 
-/// `setup`.
+/// Validate the plan and create the coordination dir, registry and lock (idempotent).
 #[derive(Debug, Args)]
 pub struct SetupArgs {
     /// Do not create the worktrees of coordination.agents.
@@ -127,7 +113,7 @@ pub struct SetupArgs {
     pub base: Option<String>,
 }
 
-/// `launch`.
+/// Start an agent: claim the next ready task, make its worktree, run the agent there.
 #[derive(Debug, Args)]
 pub struct LaunchArgs {
     /// Be this pre-assigned agent of coordination.agents: its worktree, branch and tasks first.
@@ -180,7 +166,8 @@ pub struct LaunchArgs {
     pub timeout: Option<std::time::Duration>,
 }
 
-/// `complete`.
+/// Finish an agent: deliver its branch (PR, merge or archive), mark its tasks reviewed once
+/// their work is in the base branch, remove its worktree when nothing would be lost.
 #[derive(Debug, Args)]
 pub struct CompleteArgs {
     /// The agent to finish.
@@ -206,9 +193,8 @@ pub struct CompleteArgs {
     pub dry_run: bool,
 }
 
-/// `agent …`.
+/// What an agent runs to say it is alive (renews its lease).
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum AgentCommand {
     /// Renew the agent's lease (for agents swarm did not start, or long silent work).
     Heartbeat {
@@ -217,7 +203,7 @@ pub enum AgentCommand {
     },
 }
 
-/// `recover`.
+/// Free dead agents' tasks and bring registry and plan into agreement now; report it.
 #[derive(Debug, Args)]
 pub struct RecoverArgs {
     /// Say what would be done; change nothing.
@@ -228,7 +214,7 @@ pub struct RecoverArgs {
     pub json: bool,
 }
 
-/// `log`.
+/// Show the event log: claims, releases, status changes, recoveries, completions.
 #[derive(Debug, Args)]
 pub struct LogArgs {
     /// Only events about this task.
@@ -245,7 +231,7 @@ pub struct LogArgs {
     pub json: bool,
 }
 
-/// `demo`.
+/// Run a whole swarm end to end in a temporary repository, with simulated agents.
 #[derive(Debug, Args)]
 pub struct DemoArgs {
     /// Number of simulated agents.
@@ -260,7 +246,7 @@ pub struct DemoArgs {
     pub pace: f64,
 }
 
-/// `demo-agent`.
+/// The simulated agent `demo` launches (not for people).
 #[derive(Debug, Args)]
 pub struct DemoAgentArgs {
     /// Seconds each task takes, at most.
@@ -270,7 +256,7 @@ pub struct DemoAgentArgs {
     pub prompt: Option<String>,
 }
 
-/// `list`.
+/// Show tasks: status, agent, progress, and what each waiting task waits for.
 #[derive(Debug, Args)]
 pub struct ListArgs {
     /// Only tasks with this status (repeat or separate with commas).
@@ -296,7 +282,7 @@ pub struct ListArgs {
     pub json: bool,
 }
 
-/// `join-status`.
+/// Is a join point reached? Exit 0 when ready, 3 when not.
 #[derive(Debug, Args)]
 pub struct JoinStatusArgs {
     /// The join point (default: every one).
@@ -307,7 +293,7 @@ pub struct JoinStatusArgs {
     pub json: bool,
 }
 
-/// `agents`.
+/// Show registered agents, their task, heartbeat and liveness.
 #[derive(Debug, Args)]
 pub struct AgentsArgs {
     /// Also list agents that are dead, exited or done.
@@ -318,7 +304,7 @@ pub struct AgentsArgs {
     pub json: bool,
 }
 
-/// `watch`.
+/// A dashboard of tasks, agents, join points and the latest events, redrawn every few seconds.
 #[derive(Debug, Args)]
 pub struct WatchArgs {
     /// Seconds between redraws.
@@ -340,9 +326,8 @@ pub struct AgentArg {
     pub agent: Option<String>,
 }
 
-/// `task …`.
+/// What agents run from inside their worktree: claim, update, done, release, show.
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum TaskCommand {
     /// Claim the next ready task (--next) or a given one. Exit 3 when nothing can be claimed.
     Claim {
@@ -411,9 +396,8 @@ pub enum TaskCommand {
     },
 }
 
-/// `plan …`.
+/// Work on the plan itself: start one, check it, simulate it with N agents.
 #[derive(Debug, Subcommand)]
-#[command(defer = true)]
 pub enum PlanCommand {
     /// Start a plan: write a starter status.json (and plan.md) for this project; never
     /// replaces an existing plan.

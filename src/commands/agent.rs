@@ -8,12 +8,13 @@ use anyhow::Result;
 pub fn exec(ctx: &Ctx, cmd: AgentCommand) -> Result<u8> {
     match cmd {
         AgentCommand::Heartbeat { agent } => {
-            let Some(actor) = super::task::actor(&agent)? else {
+            let Some(given) = agent.agent.as_deref().filter(|a| !a.is_empty()) else {
                 return Err(usage(
                     "agent heartbeat needs an agent id: pass --agent ID or set SWARM_AGENT_ID",
                 ));
             };
             let ws = ctx.workspace()?;
+            let actor = super::task::leased(&ws, given)?;
             let txn = ws.begin(Some(&actor))?;
             txn.commit()?;
             ctx.ui.detail(&format!("swarm: {} is alive", actor.id));

@@ -6,8 +6,9 @@ use crate::ops::complete::{self, CompleteRequest, Delivery};
 use anyhow::Result;
 
 pub fn exec(ctx: &Ctx, args: &CompleteArgs) -> Result<u8> {
-    crate::ids::check_agent_id(&args.agent)?;
     let ws = ctx.workspace()?;
+    let agent = ws.resolve_agent(&args.agent)?;
+    crate::ids::check_agent_id(&agent)?;
     let delivery = if args.pr {
         Some(Delivery::Pr)
     } else if args.merge {
@@ -18,7 +19,7 @@ pub fn exec(ctx: &Ctx, args: &CompleteArgs) -> Result<u8> {
         None
     };
     let req = CompleteRequest {
-        agent: args.agent.clone(),
+        agent: agent.clone(),
         delivery,
         base: args.base.clone(),
         force: args.force,
@@ -27,7 +28,7 @@ pub fn exec(ctx: &Ctx, args: &CompleteArgs) -> Result<u8> {
         let planned = complete::plan(&ws, &req)?;
         ctx.ui.note(&format!(
             "swarm: complete {} would (nothing changed):",
-            args.agent
+            agent
         ));
         let lines = planned.steps.iter().map(|s| format!("  {s}"));
         crate::output::lines(lines)?;
@@ -50,7 +51,6 @@ pub fn exec(ctx: &Ctx, args: &CompleteArgs) -> Result<u8> {
     for note in &done.notes {
         ctx.ui.note(&format!("swarm: {note}"));
     }
-    ctx.ui
-        .note(&format!("swarm: agent {} is complete", args.agent));
+    ctx.ui.note(&format!("swarm: agent {} is complete", agent));
     Ok(EXIT_OK)
 }

@@ -76,9 +76,8 @@ pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
     };
     let ui = &ctx.ui;
     ui.note(&format!(
-        "swarm: {} ({}) claimed {}{}",
+        "swarm: {} claimed {}{}",
         launched.agent,
-        launched.name,
         launched.task,
         if launched.title.is_empty() {
             String::new()

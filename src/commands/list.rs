@@ -15,7 +15,11 @@ pub fn exec(ctx: &Ctx, args: &ListArgs) -> Result<u8> {
         statuses: args.status.clone(),
         unassigned: args.unassigned,
         ready: args.ready,
-        agent: args.agent.clone(),
+        agent: args
+            .agent
+            .as_deref()
+            .map(|a| ws.resolve_agent(a))
+            .transpose()?,
     };
     let ready = list::readiness(&plan, &registry);
     let rows = list::rows(&plan, &registry, &ready, &filter);

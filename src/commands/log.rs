@@ -8,6 +8,11 @@ use anyhow::{Context, Result};
 pub fn exec(ctx: &Ctx, args: &LogArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
     let path = ws.events_path();
+    let agent = args
+        .agent
+        .as_deref()
+        .map(|a| ws.resolve_agent(a))
+        .transpose()?;
     let all = events::read(&path).with_context(|| format!("{}: cannot read", path.display()))?;
     let mut shown: Vec<&Event> = all
         .iter()
@@ -16,11 +21,7 @@ pub fn exec(ctx: &Ctx, args: &LogArgs) -> Result<u8> {
                 .as_ref()
                 .is_none_or(|t| e.task.as_ref() == Some(t))
         })
-        .filter(|e| {
-            args.agent
-                .as_ref()
-                .is_none_or(|a| e.agent.as_ref() == Some(a))
-        })
+        .filter(|e| agent.as_ref().is_none_or(|a| e.agent.as_ref() == Some(a)))
         .collect();
     if let Some(n) = args.last {
         shown.drain(..shown.len().saturating_sub(n));

@@ -10,6 +10,7 @@ use crate::ops::task::{self, Update};
 use crate::plan::Status;
 use crate::store::Actor;
 use crate::ui;
+use crate::workspace::Workspace;
 use anyhow::Result;
 use serde::Serialize;
 
@@ -34,7 +35,7 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             agent,
             json,
         } => {
-            let Some(actor) = actor(&agent)? else {
+            let Some(given) = agent.agent.as_deref().filter(|a| !a.is_empty()) else {
                 return Err(usage(
                     "task claim needs an agent id: pass --agent ID or set SWARM_AGENT_ID",
                 ));
@@ -50,6 +51,7 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
                 )));
             }
             let ws = ctx.workspace()?;
+            let actor = leased(&ws, given)?;
             let outcome = if wait {
                 claim::claim_waiting(&ws, &actor, as_agent.as_deref(), |why| {
                     ctx.ui
@@ -85,8 +87,8 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             if status.is_none() && progress.is_none() {
                 return Err(usage("task update needs --status and/or --progress"));
             }
-            let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
+            let actor = actor(&ws, &agent)?;
             let done = task::update(
                 &ws,
                 actor.as_ref(),
@@ -101,8 +103,8 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             Ok(EXIT_OK)
         }
         TaskCommand::Done { id, agent, force } => {
-            let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
+            let actor = actor(&ws, &agent)?;
             let update = Update {
                 status: Some(Status::Completed),
                 progress: None,
@@ -113,8 +115,8 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             Ok(EXIT_OK)
         }
         TaskCommand::Release { id, agent, force } => {
-            let actor = actor(&agent)?;
             let ws = ctx.workspace()?;
+            let actor = actor(&ws, &agent)?;
             let done = task::release(&ws, actor.as_ref(), &id, force)?;
             report(ctx, &done);
             Ok(EXIT_OK)
@@ -123,14 +125,17 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
     }
 }
 
-pub(super) fn actor(arg: &AgentArg) -> Result<Option<Actor>> {
-    match arg.agent.as_deref().filter(|a| !a.is_empty()) {
-        Some(id) => {
-            ids::check_agent_id(id)?;
-            Ok(Some(Actor::leased(id)))
-        }
-        None => Ok(None),
-    }
+/// The agent acting (`--agent` / `SWARM_AGENT_ID`), if any.
+pub(super) fn actor(ws: &Workspace, arg: &AgentArg) -> Result<Option<Actor>> {
+    let given = arg.agent.as_deref().filter(|a| !a.is_empty());
+    given.map(|g| leased(ws, g)).transpose()
+}
+
+/// The agent `given` names (an id or a display name), acting by its lease.
+pub(super) fn leased(ws: &Workspace, given: &str) -> Result<Actor> {
+    let id = ws.resolve_agent(given)?;
+    ids::check_agent_id(&id)?;
+    Ok(Actor::leased(&id))
 }
 
 fn render_claim(ctx: &Ctx, actor: &Actor, outcome: &ClaimOutcome, json: bool) -> Result<u8> {

@@ -104,7 +104,7 @@ pub(crate) fn dashboard(
     } else {
         let name_w = live
             .iter()
-            .map(|(id, a)| a.name.as_deref().unwrap_or(id).len())
+            .map(|(id, _)| id.len())
             .max()
             .unwrap_or(5)
             .max(5);
@@ -129,12 +129,7 @@ pub(crate) fn dashboard(
                 let seen = a
                     .last_seen()
                     .map_or("-".to_string(), |t| format!("{} ago", ago(now, t)));
-                (
-                    a.name.clone().unwrap_or_else(|| id.to_string()),
-                    task,
-                    progress,
-                    seen,
-                )
+                (id.to_string(), task, progress, seen)
             })
             .collect();
         let task_w = rows.iter().map(|r| r.1.len()).max().unwrap_or(4).max(4);
@@ -180,26 +175,16 @@ pub(crate) fn dashboard(
     if !recent.is_empty() {
         out.push(String::new());
         for e in recent {
-            out.push(ui.dim_out(&event_line(e, registry, now)));
+            out.push(ui.dim_out(&event_line(e, now)));
         }
     }
     out
 }
 
-fn event_line(e: &Event, registry: &Registry, now: DateTime<Utc>) -> String {
+fn event_line(e: &Event, now: DateTime<Utc>) -> String {
     let when =
         parse_time(&e.time).map_or_else(|| e.time.clone(), |t| format!("{:>3} ago", ago(now, t)));
-    let who = e
-        .agent
-        .as_deref()
-        .map(|a| {
-            registry
-                .agents
-                .get(a)
-                .and_then(|x| x.name.as_deref())
-                .unwrap_or(a)
-        })
-        .unwrap_or("");
+    let who = e.agent.as_deref().unwrap_or("");
     let what = match (e.from.as_deref(), e.to.as_deref()) {
         (Some(f), Some(t)) => format!("{} {f} -> {t}", e.event),
         (None, Some(t)) => format!("{} -> {t}", e.event),

@@ -5,7 +5,6 @@ use crate::events::Event;
 use crate::plan::Status;
 use crate::workspace::Workspace;
 use anyhow::Result;
-use std::collections::HashMap;
 use std::io::{IsTerminal, Read, Seek, SeekFrom, Write};
 
 /// The progress display.
@@ -14,7 +13,6 @@ pub struct Progress<'w> {
     color: bool,
     tty: bool,
     offset: u64,
-    names: HashMap<String, String>,
     bar_shown: bool,
     last_bar: String,
 }
@@ -27,7 +25,6 @@ impl<'w> Progress<'w> {
             color,
             tty: std::io::stderr().is_terminal(),
             offset: 0,
-            names: HashMap::new(),
             bar_shown: false,
             last_bar: String::new(),
         }
@@ -43,30 +40,21 @@ impl<'w> Progress<'w> {
         if events.is_empty() && !force && !self.last_bar.is_empty() {
             return Ok(());
         }
-        let (plan, registry) = self.ws.snapshot()?;
-        for (id, a) in &registry.agents {
-            if let Some(name) = &a.name {
-                self.names.insert(id.clone(), name.clone());
-            }
-        }
+        let (plan, _) = self.ws.snapshot()?;
         let mut err = std::io::stderr().lock();
         if self.bar_shown {
             write!(err, "\r\x1b[K")?;
         }
         for e in events {
-            let who = e
-                .agent
-                .as_deref()
-                .map(|a| self.names.get(a).map(String::as_str).unwrap_or(a))
-                .unwrap_or("?");
+            let who = e.agent.as_deref().unwrap_or("?");
             let task = e.task.as_deref().unwrap_or("");
             let line = match (e.event.as_str(), e.to.as_deref()) {
-                ("claim", _) => format!("  {who:<20} claimed   {task}"),
+                ("claim", _) => format!("  {who:<22} claimed   {task}"),
                 ("status", Some("completed")) => {
-                    format!("  {who:<20} {} {task}", self.paint("32", "finished "))
+                    format!("  {who:<22} {} {task}", self.paint("32", "finished "))
                 }
                 ("release", _) | ("recover", _) => {
-                    format!("  {who:<20} {} {task}", self.paint("33", "released "))
+                    format!("  {who:<22} {} {task}", self.paint("33", "released "))
                 }
                 _ => continue,
             };

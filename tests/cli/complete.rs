@@ -459,3 +459,27 @@ fn a_complete_that_fails_half_way_leaves_an_honest_record() {
         "nothing after the failed step was done"
     );
 }
+
+/// An agent's display name (`agent-worker-NNNN`) works wherever its id does; what swarm shows
+/// is the id.
+#[test]
+fn an_agent_is_named_by_its_id_or_its_name_everywhere_and_shown_by_its_id() {
+    let l = launched();
+    let name = l.env.registry()["agents"][&l.agent]["name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_ne!(name, l.agent);
+    let list = stdout(&l.env.run(&["list", "--agent", &name]));
+    assert!(list.contains(&l.agent) && !list.contains(&name), "{list}");
+    let log = stdout(&l.env.run(&["log", "--agent", &name]));
+    assert!(log.contains(&l.agent) && log.contains("t0000"), "{log}");
+    let o = l.env.run(&["agent", "heartbeat", "--agent", &name]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let agents = l.env.registry()["agents"].as_object().unwrap().len();
+    assert_eq!(agents, 1, "the name did not register a second agent");
+    let o = l.env.run(&["complete", &name, "--archive"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains(&l.agent), "{}", stderr(&o));
+    assert_eq!(l.env.registry()["agents"][&l.agent]["state"], "done");
+}

@@ -7,6 +7,7 @@ mod concurrency;
 mod faults;
 mod flow;
 mod headless;
+mod help;
 mod hostile;
 mod legacy;
 mod presets;
