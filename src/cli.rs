@@ -1,6 +1,7 @@
 //! The command-line interface (clap derive) and nothing else.
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use crate::ui::ColorChoice;
+use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 
 /// Run many coding agents in parallel on one task graph, safely.
@@ -58,17 +59,6 @@ pub struct Global {
     /// Attempts after which a task whose agents keep dying is marked failed.
     #[arg(long, global = true, value_name = "N", default_value_t = 3)]
     pub max_attempts: u32,
-}
-
-/// `--color`.
-#[derive(Debug, Clone, Copy, ValueEnum, PartialEq, Eq)]
-pub enum ColorChoice {
-    /// Colour when writing to a terminal and NO_COLOR is unset.
-    Auto,
-    /// Always colour.
-    Always,
-    /// Never colour.
-    Never,
 }
 
 /// The subcommands.

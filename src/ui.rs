@@ -1,8 +1,18 @@
 //! Output for people: colours (honouring --color and NO_COLOR), notes on stderr, tables.
 
-use crate::cli::ColorChoice;
 use crate::plan::Status;
 use std::io::IsTerminal;
+
+/// When to colour (`--color`).
+#[derive(Debug, Clone, Copy, clap::ValueEnum, PartialEq, Eq)]
+pub enum ColorChoice {
+    /// Colour when writing to a terminal and NO_COLOR is unset.
+    Auto,
+    /// Always colour.
+    Always,
+    /// Never colour.
+    Never,
+}
 
 /// How to talk to people.
 #[derive(Debug, Clone, Copy)]

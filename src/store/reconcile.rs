@@ -275,3 +275,169 @@ impl Txn<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! One test per row of the crash-state table above: the files as a crash (or an old
+    //! script, or a person) left them, and what the next locked command makes of them.
+
+    use crate::plan::Status;
+    use crate::workspace::{Settings, Workspace};
+    use serde_json::{json, Value};
+
+    /// A repository with `tasks` as its plan and `registry` as its registry, reconciled by a
+    /// transaction that is not committed. Returns the task `a`, the claim on `a`, the state of
+    /// agent `x` and the kinds of the events reconcile logged.
+    fn reconcile(
+        tasks: Value,
+        registry: Value,
+    ) -> (Value, Option<String>, Option<String>, Vec<String>) {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = dir.path().join("proj");
+        git2::Repository::init(&repo).unwrap();
+        let plan_dir = dir.path().join("tasks/proj");
+        std::fs::create_dir_all(&plan_dir).unwrap();
+        std::fs::write(
+            plan_dir.join("status.json"),
+            json!({ "tasks": tasks }).to_string(),
+        )
+        .unwrap();
+        let coord = repo.join(".claude-agents");
+        std::fs::create_dir_all(&coord).unwrap();
+        std::fs::write(coord.join("task-registry.json"), registry.to_string()).unwrap();
+        let ws = Workspace::discover(Settings {
+            dir: Some(repo),
+            tasks_dir: Some(dir.path().join("tasks")),
+            quiet: true,
+            ..Settings::default()
+        })
+        .unwrap();
+        let txn = ws.begin(None).unwrap();
+        let i = txn.plan.find("a").unwrap();
+        let a = json!({
+            "status": txn.plan.tasks[i].status.as_str(),
+            "agent": txn.plan.tasks[i].agent,
+            "claimed": txn.plan.tasks[i].claimed,
+            "attempts": txn.plan.tasks[i].attempts,
+            "previousBranch": txn.plan.previous_branch(i),
+        });
+        let claim = txn.registry.claimed_tasks.get("a").map(|c| c.agent.clone());
+        let state = txn.registry.agents.get("x").and_then(|e| e.state.clone());
+        let events = txn.events().iter().map(|e| e.event.clone()).collect();
+        (a, claim, state, events)
+    }
+
+    fn now() -> String {
+        crate::registry::model::format_time(chrono::Utc::now())
+    }
+
+    /// Registry with agent x (alive by a fresh heartbeat, or dead by an old one) claiming `a`.
+    fn x_claims_a(alive: bool) -> Value {
+        let beat = if alive {
+            now()
+        } else {
+            "2020-01-01T00:00:00Z".into()
+        };
+        json!({
+            "agents": {"x": {"heartbeat": beat, "branch": "work/x"}},
+            "claimedTasks": {"a": {"agent": "x", "claimedAt": beat}}
+        })
+    }
+
+    #[test]
+    fn a_claim_cut_short_wins_over_a_pending_task() {
+        let (a, claim, _, events) =
+            reconcile(json!({"a": {"status": "pending"}}), x_claims_a(true));
+        assert_eq!(a["status"], Status::InProgress.as_str());
+        assert_eq!(
+            (a["agent"].as_str(), a["claimed"].as_bool()),
+            (Some("x"), Some(true))
+        );
+        assert_eq!(claim.as_deref(), Some("x"));
+        assert_eq!(events, ["status"]);
+    }
+
+    #[test]
+    fn the_registry_claim_names_the_agent_of_a_task_in_progress() {
+        let plan = json!({"a": {"status": "in-progress", "agent": "y", "claimed": true}});
+        let (a, claim, _, _) = reconcile(plan, x_claims_a(true));
+        assert_eq!(a["agent"], "x");
+        assert_eq!(claim.as_deref(), Some("x"));
+    }
+
+    #[test]
+    fn a_finish_cut_short_drops_the_claim_and_keeps_the_final_status() {
+        for status in ["completed", "reviewed", "failed"] {
+            let (a, claim, _, events) =
+                reconcile(json!({"a": {"status": status}}), x_claims_a(true));
+            assert_eq!(a["status"], status);
+            assert_eq!(claim, None, "{status}");
+            assert_eq!(events, ["drop-claim"], "{status}");
+        }
+    }
+
+    #[test]
+    fn a_release_cut_short_puts_the_task_back_to_pending() {
+        let plan = json!({"a": {"status": "in-progress", "agent": "x", "claimed": true}});
+        let registry = json!({"agents": {"x": {"heartbeat": now()}}, "claimedTasks": {}});
+        let (a, claim, _, events) = reconcile(plan, registry);
+        assert_eq!(a["status"], "pending");
+        assert_eq!(
+            (a["agent"].is_null(), a["claimed"].as_bool()),
+            (true, Some(false))
+        );
+        assert_eq!(claim, None);
+        assert_eq!(events, ["orphan"]);
+    }
+
+    #[test]
+    fn a_claim_on_a_task_gone_from_the_plan_is_dropped() {
+        let mut registry = x_claims_a(true);
+        registry["claimedTasks"]["gone"] = json!({"agent": "x"});
+        let (_, _, _, events) = reconcile(json!({"a": {"status": "pending"}}), registry);
+        assert!(events.contains(&"drop-claim".to_string()), "{events:?}");
+    }
+
+    #[test]
+    fn a_dead_agent_s_task_is_released_with_its_attempt_and_branch_remembered() {
+        let plan = json!({"a": {"status": "in-progress", "agent": "x", "claimed": true}});
+        let (a, claim, state, events) = reconcile(plan, x_claims_a(false));
+        assert_eq!(a["status"], "pending");
+        assert_eq!(a["attempts"], 1);
+        assert_eq!(a["previousBranch"], "work/x");
+        assert_eq!(claim, None);
+        assert_eq!(state.as_deref(), Some("dead"));
+        assert!(events.contains(&"recover".to_string()), "{events:?}");
+    }
+
+    #[test]
+    fn a_dead_agent_s_last_allowed_attempt_fails_the_task() {
+        let plan =
+            json!({"a": {"status": "in-progress", "agent": "x", "claimed": true, "attempts": 2}});
+        let (a, claim, _, _) = reconcile(plan, x_claims_a(false));
+        assert_eq!(a["status"], "failed");
+        assert_eq!(a["attempts"], 3);
+        assert_eq!(claim, None);
+    }
+
+    #[test]
+    fn a_retired_agent_still_holding_a_claim_frees_it() {
+        let mut registry = x_claims_a(true);
+        registry["agents"]["x"]["state"] = json!("done");
+        let plan = json!({"a": {"status": "in-progress", "agent": "x", "claimed": true}});
+        let (a, claim, _, events) = reconcile(plan, registry);
+        assert_eq!(a["status"], "pending");
+        assert_eq!(claim, None);
+        assert!(events.contains(&"recover".to_string()), "{events:?}");
+    }
+
+    #[test]
+    fn an_agent_that_ended_holding_nothing_has_exited() {
+        let registry =
+            json!({"agents": {"x": {"heartbeat": "2020-01-01T00:00:00Z"}}, "claimedTasks": {}});
+        let (a, _, state, events) = reconcile(json!({"a": {}}), registry);
+        assert_eq!(a["status"], "pending");
+        assert_eq!(state.as_deref(), Some("exited"));
+        assert_eq!(events, ["exited"]);
+    }
+}

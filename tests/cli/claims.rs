@@ -287,29 +287,32 @@ fn setup_is_idempotent_and_excludes_the_coordination_dir() {
 #[test]
 fn an_agent_past_its_lease_loses_its_claim_and_a_task_fails_after_max_attempts() {
     let env = Env::with_plan(CHAIN);
-    // A lease of 0.6 s (0.01 minutes): agents that stay silent longer are dead.
-    let lease = ["--lease", "0.01"];
-    for (n, agent) in ["x1", "x2", "x3"].iter().enumerate() {
-        let o = env
-            .swarm()
-            .args(lease)
-            .args(["task", "claim", "--next", "--agent", agent])
+    // A lease of 0.6 s (0.01 minutes): agents that stay silent longer are dead. Each next
+    // agent tries until the previous one's lease has run out and the task is free again.
+    let run = |args: &[&str]| {
+        env.swarm()
+            .args(["--lease", "0.01"])
+            .args(args)
             .output()
-            .unwrap();
-        assert_eq!(stdout(&o).trim(), "a", "attempt {}: {}", n + 1, stderr(&o));
-        std::thread::sleep(std::time::Duration::from_millis(1200));
+            .unwrap()
+    };
+    for agent in ["x1", "x2", "x3"] {
+        let claimed = || stdout(&run(&["task", "claim", "--next", "--agent", agent])).trim() == "a";
+        wait_until(30, claimed, || {
+            format!("{agent} never got a: {}", env.plan())
+        });
     }
-    let o = env
-        .swarm()
-        .args(lease)
-        .args(["list", "--json"])
-        .output()
-        .unwrap();
-    let err = stderr(&o);
-    assert!(
-        err.contains("agent x3 is dead") && err.contains("failed after 3 attempts"),
-        "{err}"
+    let mut o = run(&["list", "--json"]);
+    wait_until(
+        30,
+        || {
+            o = run(&["list", "--json"]);
+            stderr(&o).contains("agent x3 is dead")
+        },
+        || "x3 never lost its claim".into(),
     );
+    let err = stderr(&o);
+    assert!(err.contains("failed after 3 attempts"), "{err}");
     let rows: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(rows[0]["status"], "failed");
     assert_eq!(rows[0]["attempts"], 3);

@@ -294,3 +294,43 @@ fn a_reader_that_stops_early_ends_json_output_quietly() {
         assert!(o.stderr.is_empty(), "{args:?}: {}", stderr(&o));
     }
 }
+
+/// What people read in `list` and `join-status`, pinned: a plan with a task of each kind
+/// (done, in progress with progress, ready, waiting, failed after attempts).
+#[test]
+fn list_and_join_status_read_as_pinned() {
+    let env = Env::with_plan(
+        r#"{"tasks": {
+  "setup/repo": {"title": "Create the repository", "status": "completed", "agent": "agent-a", "estimate": "1h"},
+  "core/schema": {"title": "Design the schema", "blockedBy": ["setup/repo"], "estimate": "2h", "priority": "high"},
+  "core/api": {"title": "Build the API", "blockedBy": ["core/schema"], "estimate": "3h"},
+  "ui/shell": {"title": "App shell", "blockedBy": ["setup/repo"], "estimate": "90m"},
+  "ui/login": {"title": "Login page", "blockedBy": ["ui/shell", "core/api"]},
+  "ops/ci": {"title": "CI pipeline", "status": "failed", "attempts": 3, "lastFailure": "the agent exited with status 1"}
+},
+"joinPoints": {"mvp": {"requires": ["core/*", "ui/*"]}, "infra": {"requires": ["setup/repo", "ops/ci"]}}}"#,
+    );
+    let o = env.run(&["task", "claim", "core/schema", "--agent", "agent-b"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&[
+        "task",
+        "update",
+        "core/schema",
+        "--progress",
+        "40",
+        "--agent",
+        "agent-b",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for (name, args) in [
+        ("list", &["list"][..]),
+        ("list-dependencies", &["list", "--show-dependencies"]),
+        ("list-structure", &["list", "--show-structure"]),
+        ("list-ready", &["list", "--ready"]),
+        ("join-status", &["join-status"]),
+    ] {
+        let o = env.run(args);
+        let shown = format!("{}--- stderr\n{}", stdout(&o), stderr(&o));
+        insta::assert_snapshot!(name, shown);
+    }
+}
