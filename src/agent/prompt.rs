@@ -99,32 +99,27 @@ pub fn render(p: &PromptInput<'_>) -> String {
     if let Some(md) = p.plan_md {
         let _ = writeln!(s, "\nThe whole plan, for context: {}", md.display());
     }
+    let (intro, when_done) = match p.mode {
+        Mode::Headless => (
+            "You run headless: nobody watches this session or answers questions. Work on this one task only, and report with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):",
+            "when it is finished and committed; then stop",
+        ),
+        Mode::Interactive => (
+            "Coordinate with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):",
+            "when it is finished and committed",
+        ),
+    };
+    let _ = writeln!(s, "\n{intro}");
+    let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
+    let _ = writeln!(s, "  {done}                   # {when_done}");
     match p.mode {
         Mode::Headless => {
-            let _ = writeln!(
-                s,
-                "\nYou run headless: nobody watches this session or answers questions. Work on this one task only, and report with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
-            );
-            let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
-            let _ = writeln!(
-                s,
-                "  {done}                   # when it is finished and committed; then stop"
-            );
             let _ = writeln!(
                 s,
                 "Do not claim another task: swarm starts the next one after you exit. If you cannot finish this one, commit what is worth keeping, say why in your last message, and exit; swarm records the failed attempt."
             );
         }
         Mode::Interactive => {
-            let _ = writeln!(
-                s,
-                "\nCoordinate with these exact commands, run from your worktree (your identity comes from SWARM_AGENT_ID):"
-            );
-            let _ = writeln!(s, "  {update}   # report progress (0-100) as you go");
-            let _ = writeln!(
-                s,
-                "  {done}                   # when it is finished and committed"
-            );
             let _ = writeln!(
                 s,
                 "  {next}                  # then take the next ready task: it prints the task id"

@@ -108,7 +108,8 @@ impl<'de: 'a, 'a, T: Deserialize<'de>> Deserialize<'de> for NamedMap<'a, T> {
 }
 
 /// The tasks, each kept as its raw JSON text (which borrows from the file and knows its place
-/// in it), so the file can be rewritten task by task.
+/// in it), so the file can be rewritten task by task. Repeated and empty ids are found when
+/// the tasks are indexed, and explained by the fully typed parse (`PlanFile`).
 pub(crate) struct RawTasks<'a>(pub Vec<(Cow<'a, str>, &'a RawValue)>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for RawTasks<'a> {
@@ -121,9 +122,7 @@ impl<'de: 'a, 'a> Deserialize<'de> for RawTasks<'a> {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
                 let mut entries = Vec::with_capacity(map.size_hint().unwrap_or(0));
-                let mut seen = HashSet::new();
                 while let Some(BorrowedKey(key)) = map.next_key()? {
-                    let key = check_key(key, &mut seen)?;
                     let raw: &'a RawValue = map.next_value()?;
                     entries.push((key, raw));
                 }
@@ -161,8 +160,9 @@ fn check_key<'a, E: de::Error>(
     Ok(key)
 }
 
-/// A map key that borrows from the input when it has no escapes.
-struct BorrowedKey<'a>(Cow<'a, str>);
+/// A string (a map key, a `blockedBy` entry) that borrows from the input when it has no
+/// escapes.
+pub(crate) struct BorrowedKey<'a>(pub Cow<'a, str>);
 
 impl<'de: 'a, 'a> Deserialize<'de> for BorrowedKey<'a> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {

@@ -1,10 +1,11 @@
 //! Reading and validating status.json.
 
-use super::file::{JoinPointFile, NamedMap, PlanFile, PlanTop, TaskFile};
+use super::file::{BorrowedKey, JoinPointFile, NamedMap, PlanFile, PlanTop, TaskFile};
 use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
 use serde_json::value::RawValue;
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::io;
@@ -123,7 +124,7 @@ struct Read<'a> {
     /// Byte range of each task's object in the file.
     spans: Vec<(usize, usize)>,
     /// Each task's `blockedBy` entries: the id, and where it is written.
-    blockers: Vec<Vec<(String, usize)>>,
+    blockers: Vec<Vec<(Cow<'a, str>, usize)>>,
     top: PlanTop<'a>,
 }
 
@@ -149,7 +150,7 @@ fn read(text: &str) -> Result<Read<'_>, ()> {
             serde_json::from_str(raw.get()).map_err(drop)?;
         let mut blockers = Vec::new();
         for b in t.blocked_by.unwrap_or_default() {
-            let id: String = serde_json::from_str(b.get()).map_err(drop)?;
+            let BorrowedKey(id) = serde_json::from_str(b.get()).map_err(drop)?;
             blockers.push((id, offset(b)?));
         }
         read.blockers.push(blockers);
@@ -215,14 +216,17 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     };
     let mut index = HashMap::with_capacity(tasks.len());
     for (i, (t, span)) in tasks.iter().zip(&spans).enumerate() {
+        // Empty and repeated ids: the typed parse says where.
+        if t.id.trim().is_empty() || index.insert(t.id.clone(), i).is_some() {
+            return Err(explain(path, &text));
+        }
         ids::check_task_id(&t.id)
             .map_err(|e| invalid_at(key_at(&text, span.0), format!("tasks: {e}")))?;
-        index.insert(t.id.clone(), i);
     }
     for (i, entries) in blockers.into_iter().enumerate() {
         let mut mine = Vec::with_capacity(entries.len());
         for (b, at) in entries {
-            let Some(&bi) = index.get(&b) else {
+            let Some(&bi) = index.get(b.as_ref()) else {
                 return Err(invalid_at(
                     at,
                     format!(

@@ -333,6 +333,22 @@ fn an_agent_past_its_lease_loses_its_claim_and_a_task_fails_after_max_attempts()
     );
 }
 
+/// Starts `task claim --next --wait` for `agent` and waits until it says it waits; its stderr
+/// goes to the file returned.
+fn start_waiting(env: &Env, agent: &str) -> (std::process::Child, std::path::PathBuf) {
+    let err = env.repo.parent().unwrap().join(format!("{agent}.err"));
+    let waiter = env
+        .process()
+        .args(["task", "claim", "--next", "--wait", "--agent", agent])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&err).unwrap_or_default();
+    wait_until(60, || said().contains("waiting for a task"), said);
+    (waiter, err)
+}
+
 #[test]
 fn claim_wait_blocks_until_other_work_unblocks_a_task() {
     let env = Env::with_plan(CHAIN);
@@ -340,16 +356,7 @@ fn claim_wait_blocks_until_other_work_unblocks_a_task() {
         .run(&["task", "claim", "a", "--agent", "x"])
         .status
         .success());
-    let err = env.repo.parent().unwrap().join("waiter.err");
-    let waiter = env
-        .process()
-        .args(["task", "claim", "--next", "--wait", "--agent", "y"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
-    let waiting = || std::fs::read_to_string(&err).unwrap_or_default();
-    wait_until(30, || waiting().contains("waiting for a task"), waiting);
+    let (waiter, _) = start_waiting(&env, "y");
     assert!(env
         .run(&["task", "done", "a", "--agent", "x"])
         .status
@@ -507,16 +514,8 @@ fn a_waiting_claim_keeps_its_memory_flat_and_writes_nothing_while_nothing_change
     let env = Env::with_plan(&format!("{{\"tasks\": {{{}}}}}", tasks.join(",\n")));
     let o = env.run(&["task", "claim", "gate", "--agent", "x"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let err = env.repo.parent().unwrap().join("waiter.err");
-    let mut waiter = env
-        .process()
-        .args(["task", "claim", "--next", "--wait", "--agent", "y"])
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::fs::File::create(&err).unwrap())
-        .spawn()
-        .unwrap();
+    let (mut waiter, err) = start_waiting(&env, "y");
     let said = || std::fs::read_to_string(&err).unwrap_or_default();
-    wait_until(60, || said().contains("waiting for a task"), said);
     let files = [
         env.plan_path(),
         env.registry_path(),
