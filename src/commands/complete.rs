@@ -38,16 +38,6 @@ pub fn exec(ctx: &Ctx, args: &CompleteArgs) -> Result<u8> {
         return Ok(EXIT_OK);
     }
     let done = complete::complete(&ws, &req)?;
-    for step in &done.steps {
-        if let complete::Step::Review(tasks) = step {
-            ctx.ui
-                .note(&format!("swarm: reviewed {}", tasks.join(", ")));
-        }
-        if let complete::Step::Release(tasks) = step {
-            ctx.ui
-                .note(&format!("swarm: released {}", tasks.join(", ")));
-        }
-    }
     for note in &done.notes {
         ctx.ui.note(&format!("swarm: {note}"));
     }

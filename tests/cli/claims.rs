@@ -372,32 +372,6 @@ fn claim_wait_blocks_until_other_work_unblocks_a_task() {
 }
 
 #[test]
-fn a_named_claim_is_not_given_away_to_a_posted_request() {
-    let env = Env::with_plan(&crate::support::flat_plan(1));
-    assert!(env.run(&["setup"]).status.success());
-    // A `--next` request posted by a live process (this test), not yet served.
-    let dir = env.repo.join(".claude-agents/claim-requests");
-    std::fs::create_dir_all(&dir).unwrap();
-    let posted = format!(
-        r#"{{"id": "1-1", "agent": "other", "pid": {}}}"#,
-        std::process::id()
-    );
-    std::fs::write(dir.join("1-1.json"), posted).unwrap();
-    let o = env.run(&["task", "claim", "t0000", "--agent", "me"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let reg = env.registry();
-    assert_eq!(reg["claimedTasks"]["t0000"]["agent"], "me", "{reg}");
-    // Nothing was left for the request: it stays for its own process to handle.
-    assert!(dir.join("1-1.json").exists());
-    // The next claim serves it once a task is free.
-    let o = env.run(&["task", "release", "t0000", "--agent", "me"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let o = env.run(&["task", "claim", "--next", "--agent", "third"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert_eq!(env.registry()["claimedTasks"]["t0000"]["agent"], "third");
-}
-
-#[test]
 fn an_event_log_that_cannot_be_written_is_a_warning_not_a_failed_claim() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     assert!(env.run(&["setup"]).status.success());

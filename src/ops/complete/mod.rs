@@ -90,8 +90,7 @@ impl std::fmt::Display for Step {
 pub struct Completed {
     /// The steps, in order.
     pub steps: Vec<Step>,
-    /// Lines for people about what happened (merge commit, PR URL), one a step that said
-    /// something.
+    /// Lines for people about what happened, one a step, in order (merge commit, PR URL).
     pub notes: Vec<String>,
 }
 
@@ -151,7 +150,8 @@ fn carry_out(
     step: &Step,
 ) -> Result<Option<String>> {
     Ok(match step {
-        Step::Release(_) | Step::Review(_) => None,
+        Step::Release(tasks) => Some(format!("released {}", tasks.join(", "))),
+        Step::Review(tasks) => Some(format!("reviewed {}", tasks.join(", "))),
         Step::Merge { branch, base } => {
             Some(match git::merge::merge_into(&sit.repo, branch, base)? {
                 Merged::UpToDate => format!("{base} already contains {branch}"),
@@ -244,7 +244,9 @@ fn record(
         }
         Step::Merge { .. } | Step::Push { .. } | Step::Remove(_) => {}
     }
-    if let Some(note) = note {
+    // Releases and reviews are logged as the status changes they are.
+    let logged = matches!(step, Step::Release(_) | Step::Review(_));
+    if let Some(note) = note.filter(|_| !logged) {
         txn.record("complete", Some(agent), note.to_string());
     }
     txn.commit()
