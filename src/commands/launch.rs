@@ -366,7 +366,10 @@ fn tmux(ctx: &Ctx, n: u16, exe: OsString, member: Vec<OsString>) -> Result<u8> {
                     true => String::new(),
                     false => format!(": {last_lines}"),
                 };
-                let why = format!("pane {} exited with status {status}{said}", p.id);
+                let how = status.map_or("exited (tmux did not learn its status)".into(), |s| {
+                    format!("exited with status {s}")
+                });
+                let why = format!("pane {} {how}{said}", p.id);
                 ctx.ui
                     .note(&format!("swarm: {why} (the pane stays open to read)"));
                 failures.push((*status, why));
@@ -388,7 +391,7 @@ fn tmux(ctx: &Ctx, n: u16, exe: OsString, member: Vec<OsString>) -> Result<u8> {
     ));
     Ok(if started > 0 {
         EXIT_OK
-    } else if failures.iter().all(|(status, _)| *status == 3) {
+    } else if failures.iter().all(|(status, _)| *status == Some(3)) {
         EXIT_NOT_READY
     } else {
         1

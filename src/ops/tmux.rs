@@ -2,7 +2,7 @@
 //! launch`. Panes stay open when their command exits (`remain-on-exit`), so a launch that
 //! failed keeps its output and exit status on screen, and the report says what really started.
 
-use crate::registry::Registry;
+use crate::registry::{liveness, Registry};
 use anyhow::{bail, Context, Result};
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -41,8 +41,8 @@ pub enum PaneState {
     },
     /// Its command exited; the pane stays open with its output.
     Exited {
-        /// The exit status.
-        status: i32,
+        /// The exit status, when it could be learnt.
+        status: Option<i32>,
         /// The last lines it printed.
         last_lines: String,
     },
@@ -140,11 +140,21 @@ pub fn watch_start(
             else {
                 continue;
             };
-            let state = if f.get(2) == Some(&"1") {
+            // tmux marks a pane dead when its output ends, and learns the exit status a
+            // moment later; it has been seen never to (the process left a zombie), and then
+            // the kernel still has it. A dead pane without a status is settling until the end.
+            let status = f
+                .get(3)
+                .and_then(|s| s.parse::<i32>().ok())
+                .or_else(|| liveness::zombie_exit_status(pid));
+            let dead = f.get(2) == Some(&"1");
+            let state = if dead && (status.is_some() || Instant::now() >= deadline) {
                 PaneState::Exited {
-                    status: f.get(3).and_then(|s| s.parse().ok()).unwrap_or(-1),
+                    status,
                     last_lines: last_lines(id),
                 }
+            } else if dead {
+                PaneState::Starting
             } else {
                 let agent = reg.agents.iter().find(|(a, e)| {
                     e.pid == Some(pid)

@@ -23,29 +23,33 @@ pub fn host_name() -> String {
         .unwrap_or_else(|| "localhost".to_string())
 }
 
+/// The fields of `/proc/<pid>/stat` after the command name, from field 3 (the state) on, or
+/// `None` when there is no such process or the platform cannot tell.
+fn stat_fields(pid: u32) -> Option<Vec<String>> {
+    let stat = std::fs::read(format!("/proc/{pid}/stat")).ok()?;
+    // The command name (field 2) may hold spaces, parentheses or any byte: skip past its
+    // last ')'.
+    let rest = std::str::from_utf8(&stat[stat.iter().rposition(|&c| c == b')')? + 1..]).ok()?;
+    Some(rest.split_whitespace().map(str::to_string).collect())
+}
+
 /// When process `pid` started (clock ticks since boot), or `None` when there is no such process
 /// or the platform cannot tell.
 pub fn process_start(pid: u32) -> Option<u64> {
-    use std::io::Read;
-    // The line is a few hundred bytes: one read, where `read_to_string` would grow its buffer
-    // from 32 bytes a read at a time (/proc gives no size).
-    let mut file = std::fs::File::open(format!("/proc/{pid}/stat")).ok()?;
-    let mut buf = [0u8; 4096];
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(&mut buf[len..]) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(_) => return None,
-        }
+    // Field 22.
+    stat_fields(pid)?.get(19)?.parse().ok()
+}
+
+/// The exit status of process `pid` when it has exited but its parent has not collected it yet
+/// (a zombie), from the kernel's own record (Linux).
+pub fn zombie_exit_status(pid: u32) -> Option<i32> {
+    let fields = stat_fields(pid)?;
+    if fields.first().map(String::as_str) != Some("Z") {
+        return None;
     }
-    // The command name (field 2) may hold spaces, parentheses or any byte: skip past its
-    // last ')'.
-    let stat = &buf[..len];
-    let rest = std::str::from_utf8(&stat[stat.iter().rposition(|&c| c == b')')? + 1..]).ok()?;
-    // After the name: state is field 3, starttime is field 22.
-    rest.split_whitespace().nth(19)?.parse().ok()
+    // Field 52, as waitpid(2) reports it: the status is its second byte.
+    let code: i32 = fields.get(49)?.parse().ok()?;
+    Some((code >> 8) & 0xff)
 }
 
 /// Whether process information can be read on this platform.
@@ -124,6 +128,30 @@ mod tests {
         assert_eq!(process_start(me), Some(want));
         assert!(want > 0);
         assert_eq!(process_start(u32::MAX), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn a_zombie_s_exit_status_is_read_from_the_kernel() {
+        let mut child = std::process::Command::new("sh")
+            .args(["-c", "exit 7"])
+            .spawn()
+            .unwrap();
+        let pid = child.id();
+        let start = std::time::Instant::now();
+        let mut status = None;
+        while status.is_none() && start.elapsed() < std::time::Duration::from_secs(10) {
+            status = zombie_exit_status(pid);
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(status, Some(7));
+        assert_eq!(child.wait().unwrap().code(), Some(7));
+        assert_eq!(
+            zombie_exit_status(pid),
+            None,
+            "collected: no zombie any more"
+        );
+        assert_eq!(zombie_exit_status(std::process::id()), None, "running");
     }
 
     #[test]

@@ -548,17 +548,14 @@ fn tmux_reports_what_really_started_and_keeps_a_failed_pane_open() {
     );
     assert!(err.contains("tmux attach -t swarm-proj"), "{err}");
     assert!(err.contains("exited with status 3"), "{err}");
+    // The failed pane is still there, dead (tmux itself does not always learn its status;
+    // swarm reads it from the kernel).
     let panes = tmux
-        .query(&[
-            "list-panes",
-            "-a",
-            "-F",
-            "#{session_name} #{pane_dead} #{pane_dead_status}",
-        ])
+        .query(&["list-panes", "-a", "-F", "#{session_name} #{pane_dead}"])
         .unwrap();
     let mut states: Vec<&str> = panes.lines().collect();
     states.sort();
-    assert_eq!(states, ["swarm-proj 0 ", "swarm-proj 1 3"], "{panes}");
+    assert_eq!(states, ["swarm-proj 0", "swarm-proj 1"], "{panes}");
     let claims = env.registry()["claimedTasks"].as_object().unwrap().len();
     assert_eq!(claims, 1);
     let log = stdout(&env.run(&["log"]));
