@@ -142,31 +142,26 @@ impl Workspace {
     }
 
     /// The agent id that `given` names: an agent id as it is, or an agent's display name
-    /// (`claude-worker-3427`) when exactly one agent has it (the live one, if several do).
-    /// An id nobody has yet is returned as it is (a new agent, for `task claim --agent`).
+    /// (`claude-worker-3427`) when exactly one agent has it. An id nobody has yet is returned
+    /// as it is (a new agent, for `task claim --agent`).
     pub fn resolve_agent(&self, given: &str) -> Result<String> {
         let registry = self.load_registry()?;
         if registry.agents.contains_key(given) {
             return Ok(given.to_string());
         }
-        let named: Vec<(&String, bool)> = registry
+        let named: Vec<&String> = registry
             .agents
             .iter()
             .filter(|(_, a)| a.name.as_deref() == Some(given))
-            .map(|(id, a)| (id, !a.is_retired()))
+            .map(|(id, _)| id)
             .collect();
-        let live: Vec<&String> = named
-            .iter()
-            .filter(|(_, l)| *l)
-            .map(|(id, _)| *id)
-            .collect();
-        match (named.as_slice(), live.as_slice()) {
-            ([], _) => Ok(given.to_string()),
-            ([(id, _)], _) | (_, [id]) => Ok(id.to_string()),
-            (many, _) => bail!(
+        match named.as_slice() {
+            [] => Ok(given.to_string()),
+            [id] => Ok(id.to_string()),
+            many => bail!(
                 "{given:?} is the name of several agents ({}); use the agent's id",
                 many.iter()
-                    .map(|(id, _)| id.as_str())
+                    .map(|id| id.as_str())
                     .collect::<Vec<_>>()
                     .join(", ")
             ),

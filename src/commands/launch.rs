@@ -9,7 +9,7 @@ use crate::ops::{fleet, supervise};
 use anyhow::Result;
 use serde::Serialize;
 use std::ffi::OsString;
-use std::sync::atomic::AtomicUsize;
+use std::sync::atomic::{AtomicBool, AtomicUsize};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -228,7 +228,17 @@ fn become_agent(cmd: &AgentCommand) -> anyhow::Error {
 /// SIGINT and SIGTERM store their number in the returned flag instead of killing us.
 fn watch_signals() -> Result<Arc<AtomicUsize>> {
     let flag = Arc::new(AtomicUsize::new(0));
+    let again = Arc::new(AtomicBool::new(false));
     for sig in [signal_hook::consts::SIGINT, signal_hook::consts::SIGTERM] {
+        // A second signal ends the process at once (a supervisor blocked waiting for the lock
+        // cannot look at the flag): its agent dies with it, and its task is freed as a dead
+        // agent's.
+        signal_hook::flag::register_conditional_shutdown(
+            sig,
+            signal_exit(sig).into(),
+            Arc::clone(&again),
+        )?;
+        signal_hook::flag::register(sig, Arc::clone(&again))?;
         signal_hook::flag::register_usize(sig, Arc::clone(&flag), sig as usize)?;
     }
     Ok(flag)
@@ -385,13 +395,16 @@ fn tmux(ctx: &Ctx, n: u16, exe: OsString, member: Vec<OsString>) -> Result<u8> {
     }
     ctx.ui.note(&format!(
         "swarm: started {started} of {n} agents in tmux window {} of session {}; see them with: {}",
-        window.id,
+        window.ids.join(", "),
         window.session,
         window.how_to_see()
     ));
     Ok(if started > 0 {
         EXIT_OK
-    } else if failures.iter().all(|(status, _)| *status == Some(3)) {
+    } else if !failures.is_empty()
+        && failures.len() == panes.len()
+        && failures.iter().all(|(status, _)| *status == Some(3))
+    {
         EXIT_NOT_READY
     } else {
         1

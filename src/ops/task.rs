@@ -16,6 +16,18 @@ pub struct Update {
     pub force: bool,
 }
 
+impl Update {
+    /// Whether this only repeats what finished task `t` already says: no progress, and its
+    /// status, or `completed` for a task that is done.
+    fn repeats(&self, t: &crate::plan::Task) -> bool {
+        t.status.is_done()
+            && self.progress.is_none()
+            && self
+                .status
+                .is_none_or(|s| s == t.status || s == Status::Completed)
+    }
+}
+
 /// The task after a change.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Updated {
@@ -45,18 +57,13 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
     };
     let mut txn = ws.begin_checked(actor, |plan| {
         let i = find(plan, id)?;
-        // Before setup no registry exists, so no task is claimed (only the plan can say one
-        // is): refused before anything is created.
+        // Before setup no registry exists, so no task is claimed (a claim the plan alone
+        // shows is an orphan, released by reconcile): refused before anything is created.
         if ws.is_set_up() {
             return Ok(());
         }
         let t = &plan.tasks[i];
-        check_may_change(
-            t,
-            t.agent.as_deref().filter(|_| t.claimed),
-            actor,
-            update.force,
-        )?;
+        check_may_change(t, None, actor, update.force, update.repeats(t))?;
         match update.status == Some(Status::InProgress) {
             true => Err(not_claimed()),
             false => Ok(()),
@@ -64,8 +71,13 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
     })?;
     let i = find(&txn.plan, id)?;
     let t = &txn.plan.tasks[i];
-    check_may_change(t, txn.holder(i), actor, update.force)?;
-    let from = txn.plan.tasks[i].status;
+    let (from, repeats) = (t.status, update.repeats(t));
+    check_may_change(t, txn.holder(i), actor, update.force, repeats)?;
+    if repeats && txn.holder(i).is_none() {
+        // A finished task reported again (`task done` twice): nothing changes, not even a
+        // reviewed task back to completed.
+        return commit_updated(txn, i, from);
+    }
     if let Some(status) = update.status {
         match status {
             Status::InProgress if txn.holder(i).is_none() => return Err(not_claimed()),
@@ -96,10 +108,16 @@ pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str, force: bool) -> 
         }
     })?;
     let i = find(&txn.plan, id)?;
+    // A claim only the plan showed (no registry claim: an old script's, or from before
+    // setup) was just released by reconcile: that is the release asked for.
+    let orphan = |e: &crate::events::Event| e.event == "orphan" && e.task.as_deref() == Some(id);
+    if txn.events().iter().any(orphan) {
+        return commit_updated(txn, i, Status::InProgress);
+    }
     let from = txn.plan.tasks[i].status;
     if txn.holder(i).is_some() || from == Status::InProgress {
         let t = &txn.plan.tasks[i];
-        check_may_change(t, txn.holder(i), actor, force)?;
+        check_may_change(t, txn.holder(i), actor, force, false)?;
     }
     if txn.holder(i).is_none() && from != Status::InProgress {
         return Err(not_claimed(from));
@@ -129,13 +147,14 @@ fn find(plan: &Plan, id: &str) -> Result<usize> {
 }
 
 /// An agent changes only what it holds (`holder`): another agent's task, or one nobody
-/// claimed, is refused unless `force`. A task the agent already finished may be reported
-/// again (a repeated `task done` changes nothing).
+/// claimed, is refused unless `force`. A task the agent finished may be reported again when
+/// that `repeats` what it says (a repeated `task done` changes nothing).
 fn check_may_change(
     t: &crate::plan::Task,
     holder: Option<&str>,
     actor: Option<&Actor>,
     force: bool,
+    repeats: bool,
 ) -> Result<()> {
     let Some(actor) = actor else {
         return Ok(());
@@ -148,7 +167,7 @@ fn check_may_change(
             t.id,
             actor.id
         ),
-        None if t.status.is_done() && t.agent.as_deref() == Some(actor.id.as_str()) => Ok(()),
+        None if repeats && t.agent.as_deref() == Some(actor.id.as_str()) => Ok(()),
         None => bail!(
             "task {} is not claimed by {} (it is {}{}); claim it first (swarm task claim {}), or pass --force",
             t.id,

@@ -9,23 +9,23 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The tmux window the agents run in.
+/// The tmux windows the agents run in.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Window {
     /// The session (new, or the one swarm was started in).
     pub session: String,
-    /// The window id (`@3`).
-    pub id: String,
+    /// The window ids (`@3`): one, unless the panes did not fit in it.
+    pub ids: Vec<String>,
     /// Whether swarm runs inside that session (`$TMUX`): then the window is switched to, not
     /// attached.
     pub inside: bool,
 }
 
 impl Window {
-    /// How a person gets to the window.
+    /// How a person gets to the (first) window.
     pub fn how_to_see(&self) -> String {
         match self.inside {
-            true => format!("tmux select-window -t {}", self.id),
+            true => format!("tmux select-window -t {}", self.ids[0]),
             false => format!("tmux attach -t {}", self.session),
         }
     }
@@ -85,31 +85,39 @@ pub fn open(
         true => run(["display-message", "-p", "#{session_name}"].map(OsString::from))?,
         false => free_session_name(name)?,
     };
-    // `remain-on-exit` is set in the same command sequence that makes the window: tmux runs
-    // the sequence before it handles any pane's exit, so even a pane whose command fails at
-    // once stays open.
-    let mut first: Vec<OsString> = match inside {
-        true => vec!["new-window".into(), "-n".into(), name.into()],
-        false => vec![
-            "new-session".into(),
-            "-d".into(),
-            "-s".into(),
-            (&session).into(),
-        ],
+    // `remain-on-exit` is set in the same command sequence that makes a window: tmux runs the
+    // sequence before it handles any pane's exit, so even a pane whose command fails at once
+    // stays open. A detached session gets a size of its own (tmux's default is 80x24, too
+    // small for many panes); one attached later takes the terminal's.
+    let new_window = |first: bool| -> Result<String> {
+        let mut cmd: Vec<OsString> = match (first, inside) {
+            (true, false) => ["new-session", "-d", "-s", &session, "-x", "200", "-y", "60"]
+                .map(OsString::from)
+                .to_vec(),
+            (true, true) => vec!["new-window".into(), "-n".into(), name.into()],
+            (false, _) => ["new-window", "-t", &format!("{session}:"), "-n", name]
+                .map(OsString::from)
+                .to_vec(),
+        };
+        cmd.extend(["-P".into(), "-F".into(), "#{window_id}".into()]);
+        cmd.extend(pane_args.iter().cloned());
+        cmd.extend([";", "set-option", "-w", "remain-on-exit", "on"].map(OsString::from));
+        run(cmd)
     };
-    first.extend(["-P".into(), "-F".into(), "#{window_id}".into()]);
-    first.extend(pane_args.iter().cloned());
-    first.extend([";", "set-option", "-w", "remain-on-exit", "on"].map(OsString::from));
-    let id = run(first)?;
+    let mut ids = vec![new_window(true)?];
     for _ in 1..n {
+        let id = ids.last().cloned().unwrap_or_default();
         let mut split: Vec<OsString> = vec!["split-window".into(), "-t".into(), (&id).into()];
         split.extend(pane_args.iter().cloned());
-        run(split)?;
-        run(["select-layout", "-t", &id, "tiled"].map(OsString::from))?;
+        match run(split) {
+            Ok(_) => run(["select-layout", "-t", &id, "tiled"].map(OsString::from)).map(drop)?,
+            // No room left in this window ("no space for new pane"): the next one.
+            Err(_) => ids.push(new_window(false)?),
+        }
     }
     Ok(Window {
         session,
-        id,
+        ids,
         inside,
     })
 }
@@ -124,14 +132,18 @@ pub fn watch_start(
 ) -> Result<Vec<Pane>> {
     let deadline = Instant::now() + limit;
     loop {
-        let listed = run([
-            "list-panes",
-            "-t",
-            &window.id,
-            "-F",
-            "#{pane_id} #{pane_pid} #{pane_dead} #{pane_dead_status}",
-        ]
-        .map(OsString::from))?;
+        let mut listed = String::new();
+        for id in &window.ids {
+            listed += &run([
+                "list-panes",
+                "-t",
+                id,
+                "-F",
+                "#{pane_id} #{pane_pid} #{pane_dead} #{pane_dead_status}",
+            ]
+            .map(OsString::from))?;
+            listed.push('\n');
+        }
         let reg = registry()?;
         let mut panes = Vec::new();
         for line in listed.lines() {

@@ -41,15 +41,20 @@ pub fn process_start(pid: u32) -> Option<u64> {
 }
 
 /// The exit status of process `pid` when it has exited but its parent has not collected it yet
-/// (a zombie), from the kernel's own record (Linux).
+/// (a zombie), from the kernel's own record (Linux); 128 + the signal when a signal ended it,
+/// as shells say.
 pub fn zombie_exit_status(pid: u32) -> Option<i32> {
     let fields = stat_fields(pid)?;
     if fields.first().map(String::as_str) != Some("Z") {
         return None;
     }
-    // Field 52, as waitpid(2) reports it: the status is its second byte.
+    // Field 52, as waitpid(2) reports it: the signal in the low 7 bits, else the status in
+    // the second byte.
     let code: i32 = fields.get(49)?.parse().ok()?;
-    Some((code >> 8) & 0xff)
+    Some(match code & 0x7f {
+        0 => (code >> 8) & 0xff,
+        signal => 128 + signal,
+    })
 }
 
 /// Whether process information can be read on this platform.
@@ -146,6 +151,19 @@ mod tests {
         }
         assert_eq!(status, Some(7));
         assert_eq!(child.wait().unwrap().code(), Some(7));
+        let mut killed = std::process::Command::new("sleep")
+            .arg("60")
+            .spawn()
+            .unwrap();
+        killed.kill().unwrap();
+        let start = std::time::Instant::now();
+        let mut status = None;
+        while status.is_none() && start.elapsed() < std::time::Duration::from_secs(10) {
+            status = zombie_exit_status(killed.id());
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(status, Some(128 + 9), "SIGKILL");
+        killed.wait().unwrap();
         assert_eq!(
             zombie_exit_status(pid),
             None,

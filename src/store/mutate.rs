@@ -68,7 +68,8 @@ impl Txn<'_> {
             return self.release(i, None);
         }
         let (holder, from) = self.drop_claim(i);
-        let who = holder.or_else(|| agent.map(str::to_string));
+        let recorded = self.plan.tasks[i].agent.clone();
+        let who = holder.or_else(|| agent.map(str::to_string)).or(recorded);
         self.plan.set_status(i, status);
         self.plan.set_agent(i, who.as_deref(), false);
         if status.is_done() {

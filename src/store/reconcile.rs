@@ -31,9 +31,10 @@ impl Txn<'_> {
 
     /// Forgets agents retired more than `PRUNE_AFTER` ago that nothing needs any more: they
     /// hold no claim, no task finished by them awaits `complete` (completed, not reviewed),
-    /// their worktree is gone and their branch is gone or merged into the main worktree's
-    /// HEAD. The event log keeps their history; the registry, which every claim reads and
-    /// rewrites, does not grow with every launch.
+    /// and their worktree is gone. Their branch, if any, stays in git (a failed attempt's is
+    /// also named by its task's `previousBranch`); the event log keeps their history. The
+    /// registry, which every claim reads and rewrites, does not grow with every launch, and
+    /// no command opens the repository to decide it.
     fn prune_retired(&mut self) {
         let awaiting_complete = |id: &str| {
             self.plan
@@ -41,8 +42,7 @@ impl Txn<'_> {
                 .iter()
                 .any(|t| t.status == Status::Completed && t.agent.as_deref() == Some(id))
         };
-        // The cheap tests first: this runs in every locked command.
-        let candidates: Vec<String> = self
+        let stale: Vec<String> = self
             .registry
             .agents
             .iter()
@@ -61,32 +61,6 @@ impl Txn<'_> {
                     && !awaiting_complete(id)
             })
             .map(|(id, _)| id.clone())
-            .collect();
-        if candidates.is_empty() {
-            return;
-        }
-        let repo = crate::git::open(&self.ws.main_root).ok();
-        let head = repo
-            .as_ref()
-            .and_then(|r| r.head().ok())
-            .and_then(|h| h.target());
-        let stale: Vec<String> = candidates
-            .into_iter()
-            .filter(|id| {
-                self.registry.agents[id].branch.as_deref().is_none_or(|b| {
-                    let Some(repo) = repo.as_ref() else {
-                        return false; // cannot tell: keep it
-                    };
-                    match crate::git::branch_tip(repo, b) {
-                        None => true,
-                        // Merged into what the main worktree has out — but not merely checked
-                        // out there (HEAD at the tip itself is someone looking at it).
-                        Some(tip) => head.is_some_and(|h| {
-                            h != tip && crate::git::safety::is_merged(repo, tip, h)
-                        }),
-                    }
-                })
-            })
             .collect();
         for id in stale {
             self.registry.agents.shift_remove(&id);

@@ -183,9 +183,26 @@ fn an_agent_completes_only_what_it_holds_unless_forced() {
     let o = env.run(&["task", "done", "a", "--agent", "x", "--force"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
-    // Reporting again what it finished changes nothing and is not an error.
+    // Reporting again what it finished changes nothing and is not an error — even once the
+    // task is reviewed; changing it is refused.
     let o = env.run(&["task", "done", "a", "--agent", "x"]);
     assert!(o.status.success(), "{}", stderr(&o));
+    assert!(env
+        .run(&["task", "update", "a", "--status", "reviewed"])
+        .status
+        .success());
+    let o = env.run(&["task", "done", "a", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "reviewed");
+    for change in [
+        &["--status", "failed"][..],
+        &["--status", "pending"],
+        &["--progress", "10"],
+    ] {
+        let o = env.run(&[&["task", "update", "a", "--agent", "x"][..], change].concat());
+        assert_eq!(o.status.code(), Some(1), "{change:?}");
+    }
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "reviewed");
     assert!(env
         .run(&["task", "claim", "b", "--agent", "y"])
         .status
@@ -201,6 +218,18 @@ fn an_agent_completes_only_what_it_holds_unless_forced() {
     assert!(crate::support::changed(&before, &fresh.snapshot()).is_empty());
     let o = fresh.run(&["task", "done", "a"]);
     assert!(o.status.success(), "a person may: {}", stderr(&o));
+    // A claim only an old plan shows, before setup: an agent's done is refused without
+    // creating anything; a release gives it back.
+    let legacy = Env::with_plan(
+        r#"{"tasks": {"a": {"status": "in-progress", "agent": "x", "claimed": true}}}"#,
+    );
+    let before = legacy.snapshot();
+    let o = legacy.run(&["task", "done", "a", "--agent", "x"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(crate::support::changed(&before, &legacy.snapshot()).is_empty());
+    let o = legacy.run(&["task", "release", "a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(legacy.plan()["tasks"]["a"]["status"], "pending");
 }
 
 #[test]

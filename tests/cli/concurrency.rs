@@ -1,6 +1,6 @@
 //! Real concurrent processes: many claimers at once, a lock holder killed with SIGKILL.
 
-use crate::support::{flat_plan, stderr, wait_until, Env};
+use crate::support::{flat_plan, hold_lock, lock_path, stderr, wait_until, Env};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -74,41 +74,6 @@ fn claim_waiting_at_most(env: &Env, seconds: &str) -> std::process::Output {
         "--lock-timeout",
         seconds,
     ])
-}
-
-fn lock_path(env: &Env) -> std::path::PathBuf {
-    env.repo.join(".claude-agents/task-registry.lock")
-}
-
-/// Starts `flock` holding the registry lock (its child does not inherit it: -o), and waits
-/// until the lock is really held. The caller kills and waits for it.
-#[allow(clippy::zombie_processes)]
-fn hold_lock(env: &Env) -> std::process::Child {
-    let mut child = Command::new("flock")
-        .arg("-o")
-        .arg(lock_path(env))
-        .args(["sleep", "60"])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("flock(1) is installed");
-    let deadline = Instant::now() + Duration::from_secs(10);
-    loop {
-        let probe = Command::new("flock")
-            .arg("-n")
-            .arg(lock_path(env))
-            .arg("true")
-            .status()
-            .unwrap();
-        if !probe.success() {
-            return child;
-        }
-        if Instant::now() > deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            panic!("flock never took the lock");
-        }
-        thread::sleep(Duration::from_millis(10));
-    }
 }
 
 #[test]

@@ -568,13 +568,25 @@ fn tmux_reports_what_really_started_and_keeps_a_failed_pane_open() {
 /// Inside tmux the agents get a window in the current session, and the hint switches to it.
 #[test]
 fn inside_tmux_the_agents_get_a_window_of_the_current_session() {
-    let env = Env::with_plan(&crate::support::flat_plan(1));
+    inside_tmux(1, &[]);
+}
+
+/// Panes that do not fit in a small terminal go to another window.
+#[test]
+fn panes_that_do_not_fit_go_to_another_window() {
+    inside_tmux(6, &["-x", "20", "-y", "8"]);
+}
+
+/// Runs `launch -n N --tmux` in a tmux session of its own (made with `size`), on a plan of N
+/// ready tasks: every agent starts, in windows named swarm-proj, and the hint switches there.
+fn inside_tmux(n: usize, size: &[&str]) {
+    let env = Env::with_plan(&crate::support::flat_plan(n));
     let tmux = Tmux::new(&env);
     let root = env.repo.parent().unwrap().to_path_buf();
     std::fs::write(root.join("work.sh"), "#!/bin/sh\nexec sleep 60\n").unwrap();
     let swarm = assert_cmd::cargo::cargo_bin("swarm");
     let script = format!(
-        "cd '{}' && '{}' launch -n 1 --tmux --agent-cmd 'sh {}' > '{}' 2>&1; echo $? > '{}'",
+        "cd '{}' && '{}' launch -n {n} --tmux --agent-cmd 'sh {}' > '{}' 2>&1; echo $? > '{}'",
         env.repo.display(),
         swarm.display(),
         root.join("work.sh").display(),
@@ -584,7 +596,9 @@ fn inside_tmux_the_agents_get_a_window_of_the_current_session() {
     let started = std::process::Command::new("tmux")
         .env("TMUX_TMPDIR", &tmux.dir)
         .env_remove("TMUX")
-        .args(["new-session", "-d", "-s", "mine", "-e"])
+        .args(["new-session", "-d", "-s", "mine"])
+        .args(size)
+        .arg("-e")
         .arg(format!("SWARM_TASKS_DIR={}", env.tasks.display()))
         .args(["sh", "-c", &script])
         .status()
@@ -598,13 +612,14 @@ fn inside_tmux_the_agents_get_a_window_of_the_current_session() {
     );
     let out = std::fs::read_to_string(root.join("out")).unwrap();
     assert_eq!(std::fs::read_to_string(&code).unwrap().trim(), "0", "{out}");
-    assert!(out.contains("started 1 of 1 agents"), "{out}");
+    assert!(out.contains(&format!("started {n} of {n} agents")), "{out}");
     assert!(out.contains("of session mine"), "{out}");
     assert!(out.contains("tmux select-window -t @"), "{out}");
     let windows = tmux
         .query(&["list-windows", "-t", "mine", "-F", "#{window_name}"])
         .unwrap();
-    assert!(windows.lines().any(|w| w == "swarm-proj"), "{windows}");
+    let ours = windows.lines().filter(|w| *w == "swarm-proj").count();
+    assert!(ours >= 1 && (n == 1) == (ours == 1), "{windows}");
 }
 
 /// Every pane fails (the agent program does not exist): nothing started, exit 1, each

@@ -462,3 +462,51 @@ exec sleep 60
         "a process the agent started outlived the supervisor".into()
     });
 }
+
+/// A supervisor blocked waiting for the lock cannot look at its signal flag: a second SIGINT
+/// ends it at once (exit 130), as a second Ctrl-C does.
+#[test]
+fn a_second_sigint_ends_a_supervisor_blocked_on_the_lock() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let mut holder = crate::support::hold_lock(&env);
+    let err = env.repo.parent().unwrap().join("sup.err");
+    let mut sup = env
+        .process()
+        .args(["launch", "--headless", "--agent-cmd", "true"])
+        .stderr(std::fs::File::create(&err).unwrap())
+        .spawn()
+        .unwrap();
+    let said = || std::fs::read_to_string(&err).unwrap_or_default();
+    wait_until(30, || said().contains("waiting for lock"), said);
+    let pid = sup.id().to_string();
+    let sigint = || {
+        let o = std::process::Command::new("kill")
+            .args(["-INT", &pid])
+            .status()
+            .unwrap();
+        assert!(o.success());
+    };
+    sigint();
+    sigint();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(s) = sup.try_wait().unwrap() {
+            break s;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "still blocked after two SIGINTs: {}",
+            said()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    holder.kill().unwrap();
+    holder.wait().unwrap();
+    assert_eq!(status.code(), Some(130), "{}", said());
+    // Nothing was claimed: the next command finds the files as they were.
+    assert!(env.registry()["claimedTasks"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+}

@@ -225,3 +225,32 @@ pub fn wait_until(limit: u64, mut ready: impl FnMut() -> bool, what: impl FnOnce
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
 }
+
+/// The registry lock file.
+pub fn lock_path(env: &Env) -> PathBuf {
+    env.repo.join(".claude-agents/task-registry.lock")
+}
+
+/// Starts `flock` holding the registry lock (its child does not inherit it: -o), and waits
+/// until the lock is really held. The caller kills and waits for it.
+#[allow(clippy::zombie_processes)]
+pub fn hold_lock(env: &Env) -> std::process::Child {
+    let child = std::process::Command::new("flock")
+        .arg("-o")
+        .arg(lock_path(env))
+        .args(["sleep", "60"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("flock(1) is installed");
+    let held = || {
+        let probe = std::process::Command::new("flock")
+            .arg("-n")
+            .arg(lock_path(env))
+            .arg("true")
+            .status()
+            .unwrap();
+        !probe.success()
+    };
+    wait_until(10, held, || "flock never took the lock".into());
+    child
+}

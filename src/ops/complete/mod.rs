@@ -109,28 +109,33 @@ pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
     let steps = plan::steps(req, &sit)?;
     let mut notes = Vec::new();
     for (n, step) in steps.iter().enumerate() {
-        let done = carry_out(ws, req, &sit, step).and_then(|note| {
-            record(ws, req, &sit.completed, step, note.as_deref())?;
-            Ok(note)
-        });
-        match done {
-            Ok(note) => notes.extend(note),
+        let note = match carry_out(ws, req, &sit, step) {
+            Ok(note) => note,
             Err(e) if n == 0 => return Err(e),
             Err(e) => {
-                // What was done so far is recorded; say where it stopped.
-                let mut txn = ws.begin(None)?;
-                txn.record(
-                    "complete",
-                    Some(&req.agent),
-                    format!("stopped at \"{step}\": {e:#}"),
-                );
-                txn.commit()?;
+                // What was done so far is recorded; say where it stopped (a failure to say so
+                // must not hide why it stopped).
+                let _ = ws.begin(None).and_then(|mut txn| {
+                    txn.record(
+                        "complete",
+                        Some(&req.agent),
+                        format!("stopped at \"{step}\": {e:#}"),
+                    );
+                    txn.commit()
+                });
                 return Err(e.context(format!(
                     "complete {} stopped at \"{step}\"; the steps before it are done and recorded",
                     req.agent
                 )));
             }
-        }
+        };
+        record(ws, req, &sit.completed, step, note.as_deref()).with_context(|| {
+            format!(
+                "complete {}: \"{step}\" was done, but it could not be recorded in the plan and registry",
+                req.agent
+            )
+        })?;
+        notes.extend(note);
     }
     // A worktree folder deleted by hand before `complete`: its entry goes too (only its own).
     if let Some(path) = &sit.worktree {

@@ -15,8 +15,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// How much of the end of the agent's stdout is kept to judge the run: the verdicts read the
-/// last events (Claude's result, Codex's last turn) or one small JSON object (Gemini).
+/// About how much of the end of the agent's stdout is kept to judge the run: the verdicts read
+/// the last events (Claude's result, Codex's last turn) or one JSON object (Gemini). Whole
+/// lines are kept, the last one always.
 const TAIL: usize = 1 << 20;
 
 /// Runs the agent on one task and judges the outcome (the files are not changed here).
@@ -48,6 +49,11 @@ pub(super) fn run_one(
         crate::registry::model::format_time(chrono::Utc::now()),
         command.argv[0]
     )?;
+    // Shared with the output reader; made before the agent starts, so that no error can leave
+    // it running unwatched.
+    let output_log = log
+        .try_clone()
+        .context("cannot share the agent's log with its output reader")?;
     let mut cmd = Command::new(&command.argv[0]);
     cmd.args(&command.argv[1..])
         .current_dir(&command.cwd)
@@ -73,11 +79,7 @@ pub(super) fn run_one(
         .spawn()
         .with_context(|| format!("cannot start {}", command.argv[0]))?;
     let guard = Guard::watch(child.id());
-    let output = child
-        .stdout
-        .take()
-        .map(|out| Output::read(out, log.try_clone()))
-        .transpose()?;
+    let output = child.stdout.take().map(|out| Output::read(out, output_log));
     let started = Instant::now();
     let mut beat = Instant::now();
     let status = loop {
@@ -134,8 +136,7 @@ struct Output {
 }
 
 impl Output {
-    fn read(out: ChildStdout, log: std::io::Result<std::fs::File>) -> Result<Output> {
-        let mut log = log.context("cannot share the agent's log with its output reader")?;
+    fn read(out: ChildStdout, mut log: std::fs::File) -> Output {
         let tail = Arc::new(Mutex::new(Vec::new()));
         let (tx, done) = mpsc::channel();
         let kept = Arc::clone(&tail);
@@ -146,9 +147,16 @@ impl Output {
                 // The log is the agent's record for people; a full disk must not stop the run.
                 let _ = log.write_all(&line);
                 if let Ok(mut tail) = kept.lock() {
+                    // Whole lines only, and always the last one, however long (a verdict
+                    // reads the last event).
                     tail.extend_from_slice(&line);
-                    if tail.len() > 2 * TAIL {
-                        let cut = tail.len() - TAIL;
+                    if tail.len() > TAIL {
+                        let last = tail.len() - line.len();
+                        let excess = tail.len() - TAIL;
+                        let cut = tail[excess..]
+                            .iter()
+                            .position(|&b| b == b'\n')
+                            .map_or(last, |p| (excess + p + 1).min(last));
                         tail.drain(..cut);
                     }
                 }
@@ -156,7 +164,7 @@ impl Output {
             }
             let _ = tx.send(());
         });
-        Ok(Output { tail, done })
+        Output { tail, done }
     }
 
     /// The kept end of the output, once it has ended (or after `grace`, if something the
