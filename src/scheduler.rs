@@ -180,7 +180,10 @@ mod tests {
     fn preassigned_patterns_come_first() {
         let p = plan(r#"{"tasks":{"core/a":{"priority":"high"},"ui/b":{"priority":"low"}}}"#);
         let ready = readiness(&p, |_| false);
-        assert_eq!(pick_next(&p, &ready, &[Glob::new("ui/*")]), Some(1));
+        assert_eq!(
+            pick_next(&p, &ready, &[Glob::new("ui/*").unwrap()]),
+            Some(1)
+        );
         assert_eq!(pick_next(&p, &ready, &[]), Some(0));
     }
 

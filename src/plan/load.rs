@@ -332,7 +332,12 @@ fn join_points(
 ) -> Result<Vec<JoinPoint>, String> {
     let mut out = Vec::new();
     for (name, jp) in points.map(|p| p.0).unwrap_or_default() {
-        let requires: Vec<Glob> = jp.requires.iter().map(|p| Glob::new(p)).collect();
+        let requires = jp
+            .requires
+            .iter()
+            .map(|p| Glob::new(p))
+            .collect::<Result<Vec<Glob>, String>>()
+            .map_err(|e| format!("joinPoints.{name}.requires: {e}"))?;
         let mut matched = vec![false; tasks.len()];
         for g in &requires {
             // Exact ids are looked up; only wildcards scan the tasks (plans list thousands of ids).
@@ -402,16 +407,18 @@ fn agent_specs(agents: NamedMap<'_, super::file::AgentSpecFile>) -> Result<Vec<A
             ids::check_branch_name(branch)
                 .map_err(|e| format!("coordination.agents.{id}.branch: {e}"))?;
         }
+        let tasks = a
+            .tasks
+            .unwrap_or_default()
+            .iter()
+            .map(|p| Glob::new(p))
+            .collect::<Result<_, _>>()
+            .map_err(|e| format!("coordination.agents.{id}.tasks: {e}"))?;
         out.push(AgentSpec {
             id: id.into_owned(),
             worktree: a.worktree,
             branch: a.branch,
-            tasks: a
-                .tasks
-                .unwrap_or_default()
-                .iter()
-                .map(|p| Glob::new(p))
-                .collect(),
+            tasks,
         });
     }
     Ok(out)

@@ -137,3 +137,29 @@ fn symlinked_plan_is_followed_and_symlinked_registry_refused() {
     assert!(stderr(&o).contains("is a symbolic link"), "{}", stderr(&o));
     assert_eq!(std::fs::read(&elsewhere).unwrap(), before);
 }
+
+/// Patterns cannot make matching backtrack: a join point and an agent's task list written to
+/// be exponential for a backtracking matcher are checked, and claimed through, in a moment.
+#[test]
+fn hostile_patterns_are_matched_in_linear_time() {
+    let long = "a".repeat(60);
+    let plan = format!(
+        r#"{{"tasks": {{"{long}": {{}}, "aaaaaaaab": {{}}}},
+  "joinPoints": {{"j": {{"requires": ["*a*a*a*a*a*a*a*a*b"]}}}},
+  "coordination": {{"agents": {{"x": {{"tasks": ["{}"]}}}}}}}}"#,
+        "**/".repeat(28)
+    );
+    let env = Env::with_plan(&plan);
+    let start = std::time::Instant::now();
+    let o = env.run(&["plan", "validate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["task", "claim", "--next", "--as", "x", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["join-status"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        start.elapsed() < std::time::Duration::from_secs(1),
+        "took {:?}",
+        start.elapsed()
+    );
+}
