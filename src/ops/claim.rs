@@ -1,7 +1,7 @@
 //! Claiming tasks: the next ready one, or a named one.
 
 use crate::scheduler;
-use crate::store::{Actor, Txn};
+use crate::store::{Actor, LockReplaced, Txn};
 use crate::workspace::Workspace;
 use anyhow::{bail, Result};
 use std::time::{Duration, Instant};
@@ -39,6 +39,23 @@ pub enum ClaimOutcome {
 /// Claims for `actor` in one locked transaction. With `Target::Next`, tasks matching the
 /// pre-assigned patterns of `prefer_as` (a `coordination.agents` id) come first.
 pub fn claim(
+    ws: &Workspace,
+    actor: &Actor,
+    target: &Target,
+    prefer_as: Option<&str>,
+) -> Result<ClaimOutcome> {
+    // A lock file replaced under this claim: nothing was written; claim again, on the lock
+    // at the path now (a few times at most: the file is not replaced in a loop by accident).
+    let mut tries = 0;
+    loop {
+        match claim_once(ws, actor, target, prefer_as) {
+            Err(e) if e.is::<LockReplaced>() && tries < 3 => tries += 1,
+            done => return done,
+        }
+    }
+}
+
+fn claim_once(
     ws: &Workspace,
     actor: &Actor,
     target: &Target,

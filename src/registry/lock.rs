@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 /// A held lock; dropping it unlocks.
 #[derive(Debug)]
 pub struct RegistryLock {
-    // Held only to keep the lock; closing it unlocks.
-    _file: File,
+    // Held to keep the lock (closing it unlocks), and to compare with the file at the path.
+    file: File,
     path: PathBuf,
 }
 
@@ -53,7 +53,7 @@ impl RegistryLock {
             // the file that is at the path now.
             if is_at_path(&file, path) {
                 return Ok(RegistryLock {
-                    _file: file,
+                    file,
                     path: path.into(),
                 });
             }
@@ -63,6 +63,11 @@ impl RegistryLock {
     /// The lock file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Whether the locked file is still the one at the path (not deleted or replaced since).
+    pub fn still_at_path(&self) -> bool {
+        is_at_path(&self.file, &self.path)
     }
 }
 

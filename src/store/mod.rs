@@ -11,6 +11,12 @@ use crate::workspace::Workspace;
 use anyhow::{Context, Result};
 use chrono::{DateTime, Utc};
 
+/// The lock file was deleted or replaced while a transaction held it: nothing was written, and
+/// the transaction may be run again (on the lock at the path now).
+#[derive(Debug, thiserror::Error)]
+#[error("{}: the lock file was removed or replaced while this command held it, so another process may hold a lock of its own; nothing was written", .0.display())]
+pub struct LockReplaced(pub std::path::PathBuf);
+
 /// Who is acting: an agent id, and its process when swarm started it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Actor {
@@ -204,6 +210,11 @@ impl Txn<'_> {
             staged.push(stage_plan(&self.plan)?);
         }
         atomic::sync_all_staged(&staged).context("cannot sync the new plan and registry")?;
+        // A lock file deleted or replaced while this process held it (a `git clean`, a person)
+        // lets another process lock a new file and work at the same time: write nothing.
+        if !staged.is_empty() && !self.lock.still_at_path() {
+            return Err(LockReplaced(self.lock.path().to_path_buf()).into());
+        }
         let mut syncs = DirSyncs::default();
         for s in staged {
             s.install(&mut syncs)

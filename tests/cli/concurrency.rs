@@ -1,6 +1,6 @@
 //! Real concurrent processes: many claimers at once, a lock holder killed with SIGKILL.
 
-use crate::support::{flat_plan, hold_lock, lock_path, stderr, wait_until, Env};
+use crate::support::{flat_plan, hold_lock, lock_path, stderr, stdout, wait_until, Env};
 use std::collections::HashMap;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -237,4 +237,52 @@ fn a_swarm_process_killed_while_holding_the_lock_does_not_block_the_next_claim()
         assert!(env.registry()["claimedTasks"]["t0000"]["agent"] == "x");
         return;
     }
+}
+
+/// The lock file deleted while a claim holds it: the next claimer locks a new file, and the
+/// first claim, finding its lock gone before it writes, writes nothing and claims again on the
+/// new lock. No task is held by two agents.
+#[test]
+fn a_lock_file_deleted_under_a_claim_never_gives_a_task_twice() {
+    let env = Env::with_plan(&flat_plan(3));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    // Claimer a stops for two seconds at its first fdatasync: it has read the files and
+    // staged its claim, and holds the lock.
+    let coord = env.repo.join(".claude-agents");
+    let a = Command::new("strace")
+        .args([
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=fdatasync:delay_enter=2000000:when=1",
+        ])
+        .arg(assert_cmd::cargo::cargo_bin("swarm"))
+        .arg("-C")
+        .arg(&env.repo)
+        .arg("--tasks-dir")
+        .arg(&env.tasks)
+        .args(["task", "claim", "--next", "--agent", "a"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("strace is needed for this test (.ci/run installs it)");
+    let staged = || {
+        std::fs::read_dir(&coord)
+            .unwrap()
+            .flatten()
+            .any(|e| e.file_name().to_string_lossy().contains("swarm-tmp"))
+    };
+    wait_until(30, staged, || "claimer a never staged its claim".into());
+    std::fs::remove_file(lock_path(&env)).unwrap();
+    let b = env.run(&["task", "claim", "--next", "--agent", "b"]);
+    assert!(b.status.success(), "{}", stderr(&b));
+    let a = a.wait_with_output().unwrap();
+    assert!(a.status.success(), "{}", stderr(&a));
+    let (a_task, b_task) = (stdout(&a), stdout(&b));
+    assert_ne!(a_task.trim(), b_task.trim(), "both got the same task");
+    let reg = env.registry();
+    let claims = reg["claimedTasks"].as_object().unwrap();
+    assert_eq!(claims[a_task.trim()]["agent"], "a", "{reg}");
+    assert_eq!(claims[b_task.trim()]["agent"], "b", "{reg}");
 }
