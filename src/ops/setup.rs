@@ -2,7 +2,6 @@
 
 use super::place::Place;
 use crate::git;
-use crate::registry::{self, Registry};
 use crate::scheduler;
 use crate::workspace::Workspace;
 use anyhow::{Context, Result};
@@ -81,23 +80,15 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
         done.push(format!("created {}", lock_path.display()));
     }
     let registry_path = ws.registry_path();
-    if !registry_path.exists() {
-        let _lock = ws.lock()?;
-        if !registry_path.exists() {
-            let reg = Registry {
-                last_updated: Some(registry::model::format_time(chrono::Utc::now())),
-                project: Some(ws.project.clone()),
-                ..Registry::default()
-            };
-            registry::save(&registry_path, &reg)?;
-            done.push(format!("created {}", registry_path.display()));
-        }
+    // Through a transaction: a registry missing while the plan shows claims is rebuilt from
+    // it, not replaced by an empty one.
+    let created = !registry_path.exists();
+    let mut txn = ws.begin(None)?;
+    if created {
+        txn.write_registry();
+        done.push(format!("created {}", registry_path.display()));
     }
-    let (plan, registry) = if done.is_empty() {
-        ws.snapshot()?
-    } else {
-        (plan, ws.load_registry()?)
-    };
+    let (plan, registry) = txn.finish()?;
     let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
     Ok(SetupReport {
         done,

@@ -77,6 +77,7 @@ impl Workspace {
         let lock = self.lock()?;
         let plan = self.load_plan()?;
         check(&plan)?;
+        let missing = !self.registry_path().exists();
         let registry = self.load_registry()?;
         let mut txn = Txn {
             ws: self,
@@ -91,6 +92,9 @@ impl Workspace {
             events: Vec::new(),
             notices: Vec::new(),
         };
+        if missing {
+            txn.rebuild_registry();
+        }
         if let Some(actor) = actor {
             txn.touch(actor);
         }

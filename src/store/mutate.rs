@@ -94,6 +94,11 @@ impl Txn<'_> {
         self.plan_dirty = true;
     }
 
+    /// Writes the registry on commit even when nothing in it changed (`setup` creates it).
+    pub fn write_registry(&mut self) {
+        self.registry_dirty = true;
+    }
+
     /// Records `value` as field `key` of task `i` (a PR URL, an archived branch).
     pub fn set_task_field(&mut self, i: usize, key: &str, value: serde_json::Value) {
         self.plan.set_field(i, key, value);

@@ -12,8 +12,8 @@
 use super::Txn;
 use crate::plan::Status;
 use crate::registry::liveness::{judge, Liveness};
-use crate::registry::model::parse_time;
-use crate::registry::AgentEntry;
+use crate::registry::model::{format_time, parse_time};
+use crate::registry::{AgentEntry, ClaimEntry};
 use chrono::{DateTime, Utc};
 use std::collections::HashMap;
 
@@ -21,6 +21,54 @@ use std::collections::HashMap;
 const PRUNE_AFTER: chrono::TimeDelta = chrono::TimeDelta::days(7);
 
 impl Txn<'_> {
+    /// A registry that is missing (deleted with the coordination dir by `git clean -X`, say)
+    /// while the plan shows tasks claimed is rebuilt from the plan: each claimed task's agent
+    /// holds it again, alive by a lease that starts now. Read as empty, it would free every
+    /// live agent's task to be claimed twice.
+    pub(super) fn rebuild_registry(&mut self) {
+        let claimed: Vec<(String, String)> = self
+            .plan
+            .tasks
+            .iter()
+            .filter(|t| t.claimed && t.status == Status::InProgress)
+            .filter_map(|t| Some((t.id.clone(), t.agent.clone()?)))
+            .collect();
+        if claimed.is_empty() {
+            return;
+        }
+        let now = format_time(self.now);
+        for (task, agent) in &claimed {
+            self.registry
+                .agents
+                .entry(agent.clone())
+                .or_insert_with(|| AgentEntry {
+                    name: Some(agent.clone()),
+                    start_time: Some(now.clone()),
+                    heartbeat: Some(now.clone()),
+                    state: Some("alive".into()),
+                    ..AgentEntry::default()
+                })
+                .current_task = Some(task.clone());
+            self.registry.claimed_tasks.insert(
+                task.clone(),
+                ClaimEntry {
+                    agent: agent.clone(),
+                    claimed_at: Some(now.clone()),
+                    extra: Default::default(),
+                },
+            );
+        }
+        self.registry_dirty = true;
+        let agents = self.registry.agents.len();
+        let message = format!(
+            "{} is missing; rebuilt from the plan: {} claim(s) of {agents} agent(s), alive by a lease that starts now",
+            self.ws.registry_path().display(),
+            claimed.len()
+        );
+        eprintln!("swarm: warning: {message}");
+        self.log("rebuild", None, None, None, None, Some(message));
+    }
+
     /// Frees the claims of dead agents and resolves every disagreement between the files.
     /// `actor` is the agent running this command: alive by definition, never judged.
     pub(super) fn reconcile(&mut self, actor: Option<&str>) {

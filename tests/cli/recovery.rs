@@ -278,3 +278,46 @@ fn agents_retired_over_a_week_ago_with_nothing_left_are_pruned() {
     // Forgetting an agent never touches git: its branch stays.
     assert!(!git(&env.repo, &["branch", "--list", "unmerged"]).is_empty());
 }
+
+/// `git clean -fdX` removes the coordination dir (git ignores it). The next command rebuilds
+/// the registry from the plan, so the live agents keep their tasks and no one is given a task
+/// twice; it says so on stderr.
+#[test]
+fn a_deleted_registry_is_rebuilt_from_the_plan_and_frees_no_live_claim() {
+    let env = Env::with_plan(&crate::support::flat_plan(3));
+    for agent in ["x", "y"] {
+        let o = env.run(&["task", "claim", "--next", "--agent", agent]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    git(&env.repo, &["clean", "-q", "-fdX"]);
+    assert!(!env.repo.join(".claude-agents").exists());
+    let o = env.run(&["task", "claim", "--next", "--agent", "z"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o).trim(), "t0002", "z gets the free task");
+    assert!(
+        stderr(&o).contains("rebuilt from the plan"),
+        "{}",
+        stderr(&o)
+    );
+    let reg = env.registry();
+    let claims = reg["claimedTasks"].as_object().unwrap();
+    let holders: Vec<(&str, &str)> = claims
+        .iter()
+        .map(|(t, c)| (t.as_str(), c["agent"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        holders,
+        [("t0000", "x"), ("t0001", "y"), ("t0002", "z")],
+        "{reg}"
+    );
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["t0000"]["agent"], "x");
+    // x still acts as the holder of its task.
+    let o = env.run(&["task", "done", "t0000", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // A setup run again after the clean rebuilds too, it does not write an empty registry.
+    git(&env.repo, &["clean", "-q", "-fdX"]);
+    let o = env.run(&["setup", "-q"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 2);
+}
