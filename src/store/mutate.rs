@@ -163,8 +163,18 @@ impl Txn<'_> {
     /// Ends a failed attempt at task `i`: released with `attempts` + 1 and the attempt's branch
     /// remembered (`previousBranch`), or `failed` once `--max-attempts` attempts failed.
     /// Returns the attempts used and whether the task is now failed.
+    ///
+    /// The plan is written first, with the agent whose attempt it was (`lastFailedAgent`): a
+    /// crash between the two writes leaves the attempt recorded in the plan and that agent's
+    /// claim on a task no longer in progress, which reconcile drops without counting the
+    /// attempt again. (Registry first, the plan would still show the task in progress with no
+    /// claim: an orphan, released with the retry record lost.)
     pub fn fail_attempt(&mut self, i: usize, branch: Option<&str>, why: String) -> (u32, bool) {
+        self.plan_first = true;
         let attempts = self.plan.tasks[i].attempts + 1;
+        if let Some(agent) = self.holder(i).map(str::to_string) {
+            self.plan.set_field(i, "lastFailedAgent", agent.into());
+        }
         self.plan.set_field(i, "lastFailure", why.as_str().into());
         self.release(i, Some(why));
         self.plan.set_attempts(i, attempts);

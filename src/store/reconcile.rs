@@ -1,9 +1,12 @@
 //! Bringing the registry and the plan back into agreement, and freeing dead agents' tasks.
 //!
 //! Write order makes every crash leave a state with one meaning: a claim writes the registry
-//! first, a release writes the registry first, a final status writes the plan first. So:
+//! first, a release writes the registry first, a final status and a failed attempt write the
+//! plan first. So:
 //! - a registry claim on a task the plan still shows pending is a claim cut short: the claim
-//!   wins (as it does for entries written by the old scripts);
+//!   wins (as it does for entries written by the old scripts) — unless its agent is dead and
+//!   the plan already counts that agent's failed attempt (`lastFailedAgent`): then a failed
+//!   attempt was cut short after the plan was written, and the claim is dropped;
 //! - a registry claim on a task the plan shows completed, reviewed or failed is a finish cut
 //!   short: the claim is dropped;
 //! - a task the plan shows claimed with no registry claim is a release cut short: it goes back
@@ -200,6 +203,27 @@ impl Txn<'_> {
                 continue;
             };
             let from = self.plan.tasks[i].status;
+            let counted = from == Status::Pending
+                && self
+                    .plan
+                    .field(i, "lastFailedAgent")
+                    .as_ref()
+                    .and_then(|v| v.as_str())
+                    == Some(agent);
+            if from.is_done() || from == Status::Failed || counted {
+                // Already settled in the plan: finished, or this agent's failed attempt already
+                // counted (a recovery or a failed run cut short after the plan was written).
+                self.drop_claim(i);
+                self.log(
+                    "drop-claim",
+                    Some(agent),
+                    Some(&task),
+                    None,
+                    None,
+                    Some(format!("agent {agent} is dead; the task is {from}")),
+                );
+                continue;
+            }
             let (attempts, failed) = self.fail_attempt(
                 i,
                 branch.as_deref(),

@@ -215,3 +215,58 @@ fn directories_are_synced_before_the_lock_is_released() {
         );
     }
 }
+
+/// `recover` killed at each of its writes (SIGKILL injected at the first and the second
+/// rename): the next command reaches the same outcome as a recovery that was not interrupted —
+/// the dead agent's attempt counted once, its failure and branch recorded, its claim gone.
+#[test]
+fn a_recovery_killed_at_any_write_ends_as_an_uninterrupted_one() {
+    let plan =
+        r#"{"tasks": {"a": {"status": "in-progress", "agent": "x", "claimed": true}, "b": {}}}"#;
+    let registry = r#"{"version": "1.0", "agents": {"x": {"heartbeat": "2020-01-01T00:00:00Z", "branch": "work/x"}},
+      "claimedTasks": {"a": {"agent": "x", "claimedAt": "2020-01-01T00:00:00Z"}}}"#;
+    let fixture = || {
+        let env = Env::with_plan(plan);
+        assert!(env.run(&["setup", "-q"]).status.success());
+        std::fs::write(env.registry_path(), registry).unwrap();
+        env
+    };
+    let outcome = |env: &Env| {
+        let plan = env.plan();
+        let a = &plan["tasks"]["a"];
+        let reg = env.registry();
+        (
+            a["status"].clone(),
+            a["attempts"].clone(),
+            a["previousBranch"].clone(),
+            a["lastFailedAgent"].clone(),
+            a["lastFailure"]
+                .as_str()
+                .is_some_and(|w| w.contains("agent x is dead")),
+            reg["claimedTasks"].as_object().unwrap().len(),
+            reg["agents"]["x"]["state"].clone(),
+        )
+    };
+    let clean = fixture();
+    assert!(clean.run(&["recover", "-q"]).status.success());
+    let expected = outcome(&clean);
+    assert_eq!(expected.1, 1, "{expected:?}");
+    for when in 1..=2 {
+        let env = fixture();
+        let killed = std::process::Command::new("strace")
+            .args(["-f", "-o", "/dev/null", "-e"])
+            .arg(format!("inject=/^rename:signal=SIGKILL:when={when}"))
+            .arg(assert_cmd::cargo::cargo_bin("swarm"))
+            .arg("-C")
+            .arg(&env.repo)
+            .arg("--tasks-dir")
+            .arg(&env.tasks)
+            .args(["recover", "-q"])
+            .output()
+            .expect("strace is needed for this test (.ci/run installs it)");
+        assert!(!killed.status.success(), "rename {when} was not reached");
+        let o = env.run(&["recover", "-q"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(outcome(&env), expected, "killed at rename {when}");
+    }
+}
