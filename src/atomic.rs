@@ -81,11 +81,13 @@ pub fn stage(
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = parent(path).join(format!(".{name}.swarm-tmp-{}", std::process::id()));
-    let file = OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .open(&tmp)?;
+    // Made new (O_EXCL never follows a link): a file left at that name by a killed process, or
+    // planted there, is removed first.
+    match fs::remove_file(&tmp) {
+        Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
+    let file = OpenOptions::new().write(true).create_new(true).open(&tmp)?;
     // From here on, dropping it removes the temp file.
     let mut staged = Staged {
         tmp,

@@ -1,7 +1,7 @@
 //! events.jsonl: one JSON object per line for every claim, release, status change, recovery.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Write};
 use std::path::Path;
 
@@ -29,8 +29,8 @@ pub struct Event {
     pub detail: Option<String>,
 }
 
-/// Appends events to the log in one write, durably.
-pub fn append(path: &Path, events: &[Event]) -> io::Result<()> {
+/// Appends events to the log in one write, durably (never through a link).
+pub fn append(path: &Path, events: &[Event]) -> anyhow::Result<()> {
     if events.is_empty() {
         return Ok(());
     }
@@ -39,9 +39,9 @@ pub fn append(path: &Path, events: &[Event]) -> io::Result<()> {
         serde_json::to_writer(&mut buf, e).map_err(io::Error::other)?;
         buf.push(b'\n');
     }
-    let mut file = OpenOptions::new().create(true).append(true).open(path)?;
+    let mut file = crate::coord::append(path)?;
     file.write_all(&buf)?;
-    file.sync_data()
+    Ok(file.sync_data()?)
 }
 
 /// Reads every event in the log (lines that do not parse are skipped: the log is advisory).

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod atomic;
 pub mod cli;
 pub mod commands;
+pub mod coord;
 pub mod demo;
 pub mod error;
 pub mod events;

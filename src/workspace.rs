@@ -170,15 +170,18 @@ impl Workspace {
 
     /// Whether `setup` (or a first claim) has created the coordination dir.
     pub fn is_set_up(&self) -> bool {
-        self.coord_dir.is_dir()
+        fs::symlink_metadata(&self.coord_dir).is_ok_and(|m| m.is_dir())
     }
 
     /// Creates the coordination dir and keeps it out of git (`.git/info/exclude`, or
-    /// `.gitignore` when `use_gitignore`). Returns what it did, for people to read.
+    /// `.gitignore` when `use_gitignore`). Returns what it did, for people to read. A
+    /// coordination dir that is a link, or that the repository tracks, is refused.
     pub fn ensure_coordination_dir(&self, use_gitignore: bool) -> Result<Vec<String>> {
         let mut done = Vec::new();
-        if !self.coord_dir.is_dir() {
-            fs::create_dir_all(&self.coord_dir)
+        self.refuse_tracked_coordination_dir()?;
+        crate::coord::check(&self.coord_dir)?;
+        if !self.is_set_up() {
+            fs::create_dir(&self.coord_dir)
                 .with_context(|| format!("{}: cannot create", self.coord_dir.display()))?;
             done.push(format!("created {}", self.coord_dir.display()));
         }
@@ -191,6 +194,39 @@ impl Workspace {
             done.push(format!("added /{COORD_DIR}/ to {}", ignore_file.display()));
         }
         Ok(done)
+    }
+}
+
+impl Workspace {
+    /// Refuses a coordination dir that the repository tracks: its files would come from
+    /// whoever committed them (a link to `~/.bashrc` as the event log, a registry of made-up
+    /// claims), and swarm's writes would show up as changes to commit.
+    pub fn refuse_tracked_coordination_dir(&self) -> Result<()> {
+        let Ok(repo) = git2::Repository::open(&self.main_root) else {
+            return Ok(());
+        };
+        let Ok(index) = repo.index() else {
+            return Ok(());
+        };
+        // The index is sorted: the tracked entries under the dir, if any, start here.
+        let prefix = format!("{COORD_DIR}/");
+        let tracked: Vec<String> = match index.find_prefix(prefix.as_str()) {
+            Ok(at) => (at..index.len())
+                .map_while(|i| index.get(i))
+                .map(|e| String::from_utf8_lossy(&e.path).into_owned())
+                .take_while(|p| p.starts_with(&prefix))
+                .take(3)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        if tracked.is_empty() {
+            return Ok(());
+        }
+        bail!(
+            "{}: the repository tracks files in swarm's coordination directory ({}); swarm keeps its own state there and never uses files a repository brings — remove them from git (git rm -r --cached {COORD_DIR}, then delete the directory), and swarm will make its own",
+            self.coord_dir.display(),
+            tracked.join(", ")
+        )
     }
 }
 

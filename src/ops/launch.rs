@@ -8,7 +8,7 @@ use crate::registry::liveness::{self, Liveness};
 use crate::scheduler;
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
-use anyhow::{bail, Context, Result};
+use anyhow::{bail, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -371,9 +371,8 @@ pub fn give_back(ws: &Workspace, actor: &Actor, task: &str) {
 /// `.claude-agents/prompts/<agent>.md`: the prompt, for agents that read it from a file and
 /// for people who want to see what an agent was told.
 fn write_prompt(ws: &Workspace, agent: &str, text: &str) -> Result<PathBuf> {
-    let dir = ws.coord_dir.join("prompts");
-    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let dir = crate::coord::subdir(&ws.coord_dir, "prompts")?;
     let path = dir.join(format!("{agent}.md"));
-    std::fs::write(&path, text).with_context(|| format!("{}: cannot write", path.display()))?;
+    crate::coord::write(&path, text.as_bytes())?;
     Ok(path)
 }

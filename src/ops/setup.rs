@@ -137,8 +137,7 @@ fn write_launch_script(ws: &Workspace, done: &mut Vec<String>) -> Result<()> {
     if std::fs::read_to_string(&path).is_ok_and(|t| t == LAUNCH_SCRIPT) {
         return Ok(());
     }
-    std::fs::write(&path, LAUNCH_SCRIPT)
-        .with_context(|| format!("{}: cannot write", path.display()))?;
+    crate::coord::write(&path, LAUNCH_SCRIPT.as_bytes())?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -73,14 +73,14 @@ impl RegistryLock {
 
 /// Opens (creating if need be) the lock file, which must not be a link.
 fn open(path: &Path) -> Result<File> {
-    super::refuse_link(path)?;
-    OpenOptions::new()
-        .read(true)
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(path)
-        .with_context(|| format!("{}: cannot open the lock file", path.display()))
+    crate::coord::open(
+        path,
+        OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false),
+    )
 }
 
 /// Whether `file` is still the file at `path` (same device and inode).

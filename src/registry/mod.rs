@@ -14,7 +14,7 @@ use std::path::Path;
 
 /// Reads the registry at `path`; a missing file is an empty registry.
 pub fn load(path: &Path) -> Result<Registry> {
-    refuse_link(path)?;
+    crate::coord::refuse_link(path)?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(Registry::default()),
@@ -34,18 +34,6 @@ pub fn load(path: &Path) -> Result<Registry> {
             e.message
         )
     })
-}
-
-/// The coordination files are swarm's own: a symbolic link there is refused, not followed
-/// (a rename would replace the link, and a link could point writes anywhere).
-pub fn refuse_link(path: &Path) -> Result<()> {
-    if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_symlink()) {
-        anyhow::bail!(
-            "{}: is a symbolic link; swarm does not follow links in its coordination directory — replace it with the real file",
-            path.display()
-        );
-    }
-    Ok(())
 }
 
 /// Writes the registry atomically and durably (outside transactions).

@@ -74,6 +74,12 @@ impl Workspace {
             check(&self.load_plan()?)?;
             self.ensure_coordination_dir(false)?;
         }
+        // A first transaction in this clone: a coordination dir the repository brought is not
+        // swarm's. Every transaction: nothing it writes may go through a link.
+        if !self.registry_path().exists() {
+            self.refuse_tracked_coordination_dir()?;
+        }
+        crate::coord::check(&self.coord_dir)?;
         let lock = self.lock()?;
         let plan = self.load_plan()?;
         check(&plan)?;

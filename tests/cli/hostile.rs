@@ -1,7 +1,7 @@
 //! Hostile plans: nothing from a plan reaches a shell, nothing is created outside the worktree
 //! root, names git refuses are refused clearly, links are handled on purpose.
 
-use crate::support::{changed, stderr, Env};
+use crate::support::{changed, git, stderr, Env};
 use std::path::{Path, PathBuf};
 
 const NASTY: &str =
@@ -162,4 +162,107 @@ fn hostile_patterns_are_matched_in_linear_time() {
         "took {:?}",
         start.elapsed()
     );
+}
+
+/// A repository that commits its own `.claude-agents/` (here an event log that is a link to a
+/// file outside, and a task id that is shell code): swarm refuses to use it, says why, and
+/// no byte outside the coordination dir changes.
+#[test]
+fn a_coordination_dir_the_repository_tracks_is_refused() {
+    let env = Env::with_plan(r#"{"tasks": {"x$(touch PWNED)": {}}}"#);
+    let outside = env.repo.parent().unwrap().join("bashrc");
+    std::fs::write(&outside, "# rc\n").unwrap();
+    let coord = env.repo.join(".claude-agents");
+    std::fs::create_dir_all(&coord).unwrap();
+    std::os::unix::fs::symlink(&outside, coord.join("events.jsonl")).unwrap();
+    git(&env.repo, &["add", "-f", ".claude-agents"]);
+    git(
+        &env.repo,
+        &["commit", "-q", "-m", "bring a coordination dir"],
+    );
+    let before = env.snapshot();
+    for args in [
+        &["setup"][..],
+        &["task", "claim", "--next", "--agent", "a"],
+        &["list"],
+    ] {
+        let o = env.run(args);
+        if args == ["list"] {
+            // Reading is fine: list before setup takes no lock and writes nothing.
+            continue;
+        }
+        assert_eq!(o.status.code(), Some(1), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).contains("the repository tracks files in swarm's coordination directory"),
+            "{}",
+            stderr(&o)
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&outside).unwrap(), "# rc\n");
+    assert!(changed(&before, &env.snapshot()).is_empty());
+    assert!(!env.repo.join("PWNED").exists());
+}
+
+/// Links in an untracked coordination dir — the dir itself, the event log, the launch script,
+/// the registry, the lock, the prompts and logs folders — are refused by name before anything
+/// is written, and the files they point at keep every byte.
+#[test]
+fn nothing_is_written_through_a_link_in_the_coordination_dir() {
+    for entry in [
+        ".",
+        "events.jsonl",
+        "launch-agent.sh",
+        "task-registry.json",
+        "task-registry.lock",
+        "prompts",
+        "logs",
+    ] {
+        let env = Env::with_plan(r#"{"tasks": {"a": {}, "b": {}}}"#);
+        let o = env.run(&["setup", "-q"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let root = env.repo.parent().unwrap();
+        let target = root.join("target-of-link");
+        let coord = env.repo.join(".claude-agents");
+        let link = if entry == "." {
+            coord.clone()
+        } else {
+            coord.join(entry)
+        };
+        if entry == "prompts" || entry == "logs" || entry == "." {
+            std::fs::create_dir_all(&target).unwrap();
+            std::fs::write(target.join("keep"), "keep\n").unwrap();
+        } else {
+            std::fs::write(&target, "keep\n").unwrap();
+        }
+        if link.is_dir() {
+            std::fs::rename(&link, root.join("moved-away")).unwrap();
+        } else {
+            let _ = std::fs::remove_file(&link);
+        }
+        std::os::unix::fs::symlink(&target, &link).unwrap();
+        let before = env.snapshot();
+        let outside_before = std::fs::read_dir(&target).map(|d| d.count()).ok();
+        for args in [
+            &["setup"][..],
+            &["task", "claim", "--next", "--agent", "x"],
+            &["launch", "--no-exec", "--agent-cmd", "true"],
+        ] {
+            let o = env.run(args);
+            assert_eq!(o.status.code(), Some(1), "{entry} {args:?}: {}", stderr(&o));
+            assert!(
+                stderr(&o).contains("symbolic link"),
+                "{entry} {args:?}: {}",
+                stderr(&o)
+            );
+        }
+        assert!(changed(&before, &env.snapshot()).is_empty(), "{entry}");
+        match outside_before {
+            Some(n) => assert_eq!(std::fs::read_dir(&target).unwrap().count(), n, "{entry}"),
+            None => assert_eq!(
+                std::fs::read_to_string(&target).unwrap(),
+                "keep\n",
+                "{entry}"
+            ),
+        }
+    }
 }

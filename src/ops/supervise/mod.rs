@@ -88,7 +88,7 @@ pub fn supervise(
         worktree: first.worktree.clone(),
         branch: first.branch.clone(),
     };
-    let log_path = ws.coord_dir.join("logs").join(format!("{}.log", actor.id));
+    let log_path = crate::coord::subdir(&ws.coord_dir, "logs")?.join(format!("{}.log", actor.id));
     let mut task = first.task.clone();
     let mut command = first.command.clone();
     let mut failed_here: Vec<String> = Vec::new();

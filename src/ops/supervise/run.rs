@@ -7,7 +7,6 @@ use crate::agent::{outcome, AgentCommand, Outcome, Verdict};
 use crate::store::Actor;
 use crate::workspace::Workspace;
 use anyhow::{Context, Result};
-use std::fs::OpenOptions;
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
 use std::process::{Child, ChildStdout, Command, Stdio};
@@ -34,15 +33,7 @@ pub(super) fn run_one(
     if sig != 0 {
         return Ok(Ending::Interrupted(sig as i32));
     }
-    if let Some(dir) = log_path.parent() {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("{}: cannot create", dir.display()))?;
-    }
-    let mut log = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log_path)
-        .with_context(|| format!("{}: cannot open", log_path.display()))?;
+    let mut log = crate::coord::append(log_path)?;
     writeln!(
         log,
         "=== {} {task}: {}",
