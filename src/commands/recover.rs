@@ -15,11 +15,17 @@ pub fn exec(ctx: &Ctx, args: &RecoverArgs) -> Result<u8> {
     }
     let txn = ws.begin(None)?;
     let events: Vec<Event> = txn.events().to_vec();
+    let now = txn.now();
     if args.dry_run {
         // Dropped without committing: nothing is written.
         drop(txn);
     } else {
-        txn.commit()?;
+        let (_, registry) = txn.finish()?;
+        let repo = crate::git::open(&ws.main_root)?;
+        let lease = ws.settings.lease;
+        for line in crate::ops::cleanup::clean_worktrees(&repo, &registry, now, lease) {
+            ctx.ui.note(&format!("swarm: {line}"));
+        }
     }
     if args.json {
         crate::output::lines(

@@ -123,12 +123,25 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
     let mut opts = WorktreeAddOptions::new();
     opts.reference(Some(&reference));
     if let Err(e) = repo.worktree(&wt_name, path, Some(&opts)) {
-        if created_branch {
-            // Leave nothing behind: the branch was made for this worktree only.
-            delete_branch(repo, branch);
+        // Leave nothing behind (the path did not exist, and the branch and the entry were
+        // made for this worktree only), and say what could not be removed.
+        let mut left = Vec::new();
+        if path.exists() && std::fs::remove_dir_all(path).is_err() {
+            left.push(format!("the half-made worktree {}", path.display()));
         }
+        let entry = admin.join(&wt_name);
+        if entry.exists() && std::fs::remove_dir_all(&entry).is_err() {
+            left.push(format!("its entry {}", entry.display()));
+        }
+        if created_branch && !delete_branch(repo, branch) {
+            left.push(format!("the new branch {branch}"));
+        }
+        let left = match left.is_empty() {
+            true => "nothing was left behind".to_string(),
+            false => format!("left behind: {}", left.join(", ")),
+        };
         bail!(
-            "{}: cannot create the worktree (branch {branch} at {}): {}",
+            "{}: cannot create the worktree (branch {branch} at {}): {}; {left}",
             path.display(),
             short(tip),
             e.message()
@@ -161,7 +174,7 @@ pub fn undo(repo: &Repository, added: &Added) -> Vec<String> {
 }
 
 /// Deletes local branch `branch`; whether it did.
-fn delete_branch(repo: &Repository, branch: &str) -> bool {
+pub fn delete_branch(repo: &Repository, branch: &str) -> bool {
     repo.find_branch(branch, BranchType::Local)
         .and_then(|mut b| b.delete())
         .is_ok()
@@ -198,6 +211,85 @@ pub fn prune_stale_at(repo: &Repository, path: &Path) -> bool {
     };
     repo.find_worktree(&name)
         .is_ok_and(|wt| wt.prune(None).is_ok())
+}
+
+/// An entry under `.git/worktrees/` that is not a usable worktree.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Broken {
+    /// Its name (for swarm's worktrees, the agent id).
+    pub name: String,
+    /// The entry's folder.
+    pub admin: PathBuf,
+    /// The worktree it points at, if it says.
+    pub path: Option<PathBuf>,
+    /// What is wrong with it.
+    pub kind: BrokenKind,
+}
+
+/// What is wrong with a worktree entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BrokenKind {
+    /// No `gitdir` file: git itself counts it invalid, and libgit2 then refuses to make any
+    /// worktree ("already checked out").
+    NoGitdir,
+    /// Its worktree folder is gone (or on a drive that is not mounted).
+    Gone,
+    /// Its worktree was never finished: no `HEAD` or no `index` in the entry (a launch killed
+    /// or out of disk while making it).
+    HalfMade,
+}
+
+/// The entries under `.git/worktrees/` that are not usable worktrees (locked ones are left
+/// out: someone said to keep them).
+pub fn broken_entries(repo: &Repository) -> Vec<Broken> {
+    let dir = repo.commondir().join("worktrees");
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for admin in entries.flatten().map(|e| e.path()) {
+        let name = admin
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        if !admin.is_dir() || admin.join("locked").exists() {
+            continue;
+        }
+        let gitdir = std::fs::read_to_string(admin.join("gitdir")).ok();
+        let path = gitdir
+            .as_deref()
+            .map(|g| PathBuf::from(g.trim()))
+            .and_then(|dotgit| dotgit.parent().map(Path::to_path_buf));
+        let kind = match &path {
+            None => BrokenKind::NoGitdir,
+            Some(p) if !p.exists() => BrokenKind::Gone,
+            Some(_) if !admin.join("HEAD").is_file() || !admin.join("index").is_file() => {
+                BrokenKind::HalfMade
+            }
+            Some(_) => continue,
+        };
+        out.push(Broken {
+            name,
+            admin,
+            path,
+            kind,
+        });
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Removes a broken entry, and for a half-made worktree its folder too. Callers decide whose
+/// entries may go (see `ops::cleanup`).
+pub fn remove_broken(entry: &Broken) -> Result<()> {
+    if entry.kind == BrokenKind::HalfMade {
+        if let Some(path) = &entry.path {
+            std::fs::remove_dir_all(path)
+                .with_context(|| format!("{}: cannot remove", path.display()))?;
+        }
+    }
+    std::fs::remove_dir_all(&entry.admin)
+        .with_context(|| format!("{}: cannot remove", entry.admin.display()))
 }
 
 /// Where `branch` is checked out (main worktree or a linked one), if anywhere.

@@ -110,7 +110,12 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();
     let previous = txn.plan.previous_branch(i);
-    txn.commit()?;
+    let (now, lease) = (txn.now(), ws.settings.lease);
+    let (_, registry) = txn.finish()?;
+    // What interrupted launches left would make the worktree below fail.
+    for line in super::cleanup::clean_worktrees(&repo, &registry, now, lease) {
+        eprintln!("swarm: {line}");
+    }
 
     let start = start_point(&repo, base, previous.as_deref());
     let added = match git::worktree::add(&repo, &place.agent, &place.worktree, &place.branch, start)
@@ -118,10 +123,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         Ok(a) => a,
         Err(e) => {
             give_back(ws, &actor, &task.id);
-            return Err(e.context(format!(
-                "task {} was given back; nothing else changed",
-                task.id
-            )));
+            return Err(e.context(format!("task {} was given back", task.id)));
         }
     };
     let place = Place {

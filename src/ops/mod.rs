@@ -2,6 +2,7 @@
 //! typed result that commands render.
 
 pub mod claim;
+pub mod cleanup;
 pub mod complete;
 pub mod fleet;
 pub mod join;

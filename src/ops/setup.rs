@@ -88,7 +88,16 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
         txn.write_registry();
         done.push(format!("created {}", registry_path.display()));
     }
+    let now = txn.now();
     let (plan, registry) = txn.finish()?;
+    if let Ok(repo) = git::open(&ws.main_root) {
+        done.extend(super::cleanup::clean_worktrees(
+            &repo,
+            &registry,
+            now,
+            ws.settings.lease,
+        ));
+    }
     let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
     Ok(SetupReport {
         done,

@@ -321,3 +321,68 @@ fn a_deleted_registry_is_rebuilt_from_the_plan_and_frees_no_live_claim() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 2);
 }
+
+/// Launches killed while making their worktrees leave entries under .git/worktrees that made
+/// every later launch fail ("already checked out"). Entries git itself counts invalid (no
+/// gitdir) are removed by the next launch; swarm's own half-made worktrees of dead agents by
+/// recover, with their branches when these hold no work. A person's worktree is never touched.
+#[test]
+fn interrupted_launches_leave_nothing_that_blocks_later_ones() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let admin = env.repo.join(".git/worktrees");
+    std::fs::create_dir_all(admin.join("a")).unwrap();
+    std::fs::create_dir_all(admin.join("b")).unwrap();
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("removed the broken worktree entry"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!admin.join("a").exists() && !admin.join("b").exists());
+
+    // A dead agent's half-made worktree (no index: its checkout never finished), next to a
+    // person's worktree in the same state.
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let half_made = |name: &str| {
+        let wt = root.join(format!("wt-{name}"));
+        std::fs::create_dir_all(&wt).unwrap();
+        std::fs::write(wt.join("half.txt"), "half\n").unwrap();
+        std::fs::write(
+            wt.join(".git"),
+            format!("gitdir: {}\n", admin.join(name).display()),
+        )
+        .unwrap();
+        std::fs::create_dir_all(admin.join(name)).unwrap();
+        std::fs::write(
+            admin.join(name).join("gitdir"),
+            format!("{}\n", wt.join(".git").display()),
+        )
+        .unwrap();
+        std::fs::write(admin.join(name).join("commondir"), "../..\n").unwrap();
+        wt
+    };
+    let dead_wt = half_made("agent-1-1");
+    let person_wt = half_made("feature");
+    git(&env.repo, &["branch", "work/agent-1-1"]);
+    let reg_path = env.registry_path();
+    let mut reg: Value =
+        serde_json::from_str(&std::fs::read_to_string(&reg_path).unwrap()).unwrap();
+    reg["agents"]["agent-1-1"] = serde_json::json!({
+        "state": "dead", "retiredAt": "2026-01-01T00:00:00Z",
+        "worktree": dead_wt.display().to_string(), "branch": "work/agent-1-1"
+    });
+    std::fs::write(&reg_path, reg.to_string()).unwrap();
+    let o = env.run(&["recover"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("removed the half-made worktree"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(!dead_wt.exists() && !admin.join("agent-1-1").exists());
+    assert!(git(&env.repo, &["branch", "--list", "work/agent-1-1"]).is_empty());
+    assert!(person_wt.join("half.txt").exists() && admin.join("feature").exists());
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+}
