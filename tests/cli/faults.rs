@@ -270,3 +270,79 @@ fn a_recovery_killed_at_any_write_ends_as_an_uninterrupted_one() {
         assert_eq!(outcome(&env), expected, "killed at rename {when}");
     }
 }
+
+/// `complete --merge` killed at each of its renames (the ref update, the plan and registry
+/// writes): running it again ends as an uninterrupted run — the work on main, the task
+/// reviewed, the worktree gone, no stale ref lock, a clean main worktree.
+#[test]
+fn a_complete_merge_killed_at_any_write_finishes_when_run_again() {
+    let fixture = || {
+        let env = Env::with_plan(&crate::support::flat_plan(1));
+        let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        let agent = v["agent"].as_str().unwrap().to_string();
+        let wt = std::path::PathBuf::from(v["worktree"].as_str().unwrap());
+        std::fs::write(wt.join("feature.txt"), "feature\n").unwrap();
+        crate::support::git(&wt, &["add", "feature.txt"]);
+        crate::support::git(&wt, &["commit", "-q", "-m", "feature"]);
+        assert!(env
+            .run(&["task", "done", "t0000", "--agent", &agent])
+            .status
+            .success());
+        (env, agent, wt)
+    };
+    let outcome = |env: &Env, agent: &str, wt: &std::path::Path| {
+        let status = crate::support::git(&env.repo, &["status", "--porcelain"]);
+        (
+            env.repo.join("feature.txt").is_file(),
+            status
+                .lines()
+                .filter(|l| !l.contains(".claude-agents"))
+                .count(),
+            env.repo.join(".git/refs/heads/main.lock").exists(),
+            env.plan()["tasks"]["t0000"]["status"].clone(),
+            env.registry()["agents"][agent]["state"].clone(),
+            wt.exists(),
+        )
+    };
+    let (env, agent, wt) = fixture();
+    let o = env.run(&["complete", &agent, "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let expected = outcome(&env, &agent, &wt);
+    assert!(expected.0, "the clean run merged");
+    let mut interrupted = 0;
+    for when in 1..=12 {
+        let (env, agent, wt) = fixture();
+        let killed = std::process::Command::new("strace")
+            .args(["-f", "-o", "/dev/null", "-e"])
+            .arg(format!("inject=/^rename:signal=SIGKILL:when={when}"))
+            .arg(assert_cmd::cargo::cargo_bin("swarm"))
+            .arg("-C")
+            .arg(&env.repo)
+            .arg("--tasks-dir")
+            .arg(&env.tasks)
+            .args(["complete", &agent, "--merge"])
+            .output()
+            .expect("strace is needed for this test (.ci/run installs it)");
+        if killed.status.success() {
+            break; // fewer renames than `when`: every one has been tried
+        }
+        interrupted += 1;
+        let o = env.run(&["complete", &agent, "--merge"]);
+        assert!(
+            o.status.success(),
+            "killed at rename {when}, then: {}",
+            stderr(&o)
+        );
+        assert_eq!(
+            outcome(&env, &agent, &wt),
+            expected,
+            "killed at rename {when}"
+        );
+    }
+    assert!(
+        interrupted >= 3,
+        "only {interrupted} renames were interrupted"
+    );
+}

@@ -157,8 +157,13 @@ fn carry_out(
     Ok(match step {
         Step::Release(tasks) => Some(format!("released {}", tasks.join(", "))),
         Step::Review(tasks) => Some(format!("reviewed {}", tasks.join(", "))),
-        Step::Merge { branch, base } => {
-            Some(match git::merge::merge_into(&sit.repo, branch, base)? {
+        Step::Merge { branch, base } => Some(
+            match git::merge::merge_into(
+                &sit.repo,
+                branch,
+                base,
+                &ws.coord_dir.join("merge-in-progress.json"),
+            )? {
                 Merged::UpToDate => format!("{base} already contains {branch}"),
                 Merged::FastForward(o) => {
                     format!("{base} fast-forwarded to {branch} ({})", git::short(o))
@@ -166,8 +171,8 @@ fn carry_out(
                 Merged::Commit(o) => {
                     format!("merged {branch} into {base}: commit {}", git::short(o))
                 }
-            })
-        }
+            },
+        ),
         Step::Push { remote, branch } => {
             run_tool(
                 ws,
