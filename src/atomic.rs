@@ -71,6 +71,33 @@ fn parent(path: &Path) -> &Path {
     }
 }
 
+/// What names a staged file: `.<name>.swarm-tmp-<pid>`.
+const TMP_MARK: &str = ".swarm-tmp-";
+
+/// Removes the staged files in `dir` left by processes that are gone (killed between staging
+/// and renaming). Only on Linux, which can tell a process is gone.
+pub fn remove_stale_staged(dir: &Path) {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|n| n.strip_prefix('.'))
+            .and_then(|n| n.rsplit_once(TMP_MARK))
+            .and_then(|(_, pid)| pid.parse::<u32>().ok())
+        else {
+            continue;
+        };
+        let gone =
+            cfg!(target_os = "linux") && crate::registry::liveness::process_start(pid).is_none();
+        if gone {
+            let _ = fs::remove_file(e.path());
+        }
+    }
+}
+
 /// Writes what `fill` produces to a temp file beside `path`. The caller holds the lock.
 pub fn stage(
     path: &Path,
@@ -80,7 +107,7 @@ pub fn stage(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = parent(path).join(format!(".{name}.swarm-tmp-{}", std::process::id()));
+    let tmp = parent(path).join(format!(".{name}{TMP_MARK}{}", std::process::id()));
     // Made new (O_EXCL never follows a link): a file left at that name by a killed process, or
     // planted there, is removed first.
     match fs::remove_file(&tmp) {

@@ -66,6 +66,15 @@ impl Place {
             Some(w) => lexical(&ws.main_root.join(w)),
             None => root.join(format!("{}-{agent}", ws.project)),
         };
+        if worktree.starts_with(&ws.git_dir)
+            || worktree.components().any(|c| c.as_os_str() == ".git")
+        {
+            bail!(
+                "{}: the worktree of agent {agent} ({}) is inside a git directory; give it a path of its own",
+                plan.path().display(),
+                worktree.display()
+            );
+        }
         if !worktree.starts_with(root) || worktree == root {
             bail!(
                 "{}: the worktree of agent {agent} ({}) is outside the worktree root {}; to allow it, launch the agent with `swarm launch --as {agent} --worktree-root DIR` (DIR holding its worktree)",

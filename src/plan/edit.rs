@@ -24,6 +24,8 @@ pub(super) enum Layout {
         base: String,
         /// One level.
         unit: String,
+        /// The line ending the object uses (`\n`, or `\r\n` in a file saved on Windows).
+        newline: &'static str,
     },
 }
 
@@ -43,7 +45,16 @@ pub(super) fn layout_of(text: &str, start: usize, end: usize) -> Layout {
         .filter(|u| !u.is_empty())
         .unwrap_or("  ")
         .to_string();
-    Layout::MultiLine { base, unit }
+    let newline = if object[..first_nl].ends_with('\r') {
+        "\r\n"
+    } else {
+        "\n"
+    };
+    Layout::MultiLine {
+        base,
+        unit,
+        newline,
+    }
 }
 
 /// The fields of a JSON object, in order, each value as its raw text in `object`.
@@ -105,9 +116,16 @@ pub(super) fn write_task(
         match (&layout, first) {
             (Layout::OneLine, true) => {}
             (Layout::OneLine, false) => out.write_all(b", ")?,
-            (Layout::MultiLine { base, unit }, first) => {
+            (
+                Layout::MultiLine {
+                    base,
+                    unit,
+                    newline,
+                },
+                first,
+            ) => {
                 let sep = if first { "" } else { "," };
-                write!(out, "{sep}\n{base}{unit}")?;
+                write!(out, "{sep}{newline}{base}{unit}")?;
             }
         }
         serde_json::to_writer(&mut *out, key).map_err(io::Error::other)?;
@@ -125,7 +143,11 @@ fn write_value(out: &mut dyn Write, value: &Value, layout: &Layout) -> io::Resul
             let mut ser = Serializer::with_formatter(&mut *out, OneLineFormatter);
             value.serialize(&mut ser).map_err(io::Error::other)
         }
-        Layout::MultiLine { base, unit } => {
+        Layout::MultiLine {
+            base,
+            unit,
+            newline,
+        } => {
             let mut buf = Vec::new();
             let mut ser =
                 Serializer::with_formatter(&mut buf, PrettyFormatter::with_indent(unit.as_bytes()));
@@ -135,7 +157,7 @@ fn write_value(out: &mut dyn Write, value: &Value, layout: &Layout) -> io::Resul
             let mut lines = buf.split(|&b| b == b'\n');
             out.write_all(lines.next().unwrap_or_default())?;
             for line in lines {
-                write!(out, "\n{base}{unit}")?;
+                write!(out, "{newline}{base}{unit}")?;
                 out.write_all(line)?;
             }
             Ok(())
@@ -215,6 +237,15 @@ mod tests {
     }
 
     #[test]
+    fn a_crlf_task_gets_crlf_lines() {
+        let text = "{\r\n  \"t\": {\r\n    \"title\": \"A\"\r\n  }\r\n}\r\n";
+        assert_eq!(
+            rewrite(text, &[("agent", "x".into())]),
+            "{\r\n    \"title\": \"A\",\r\n    \"agent\": \"x\"\r\n  }"
+        );
+    }
+
+    #[test]
     fn layout_is_read_from_the_object() {
         let text = "{\n    \"t\": {\n        \"x\": 1\n    }";
         let start = text.find(": {").unwrap() + 2;
@@ -222,7 +253,8 @@ mod tests {
             layout_of(text, start, text.len()),
             Layout::MultiLine {
                 base: "    ".into(),
-                unit: "    ".into()
+                unit: "    ".into(),
+                newline: "\n",
             }
         );
         assert_eq!(layout_of("{\"a\": 1}", 0, 8), Layout::OneLine);

@@ -95,6 +95,14 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
             source: e,
         },
     })?;
+    if bytes.starts_with("\u{feff}".as_bytes()) {
+        return Err(PlanError::InvalidAt {
+            path: path.into(),
+            line: 1,
+            column: 1,
+            message: "the file starts with a byte-order mark (U+FEFF), which JSON does not allow; save it as UTF-8 without one".into(),
+        });
+    }
     let text = String::from_utf8(bytes).map_err(|e| PlanError::Invalid {
         path: path.into(),
         message: format!(

@@ -74,16 +74,29 @@ pub fn judge(
 ) -> Liveness {
     if let Some(pid) = agent.pid {
         if agent.host.as_deref() == Some(host) && can_see_processes() {
-            return match (process_start(pid), agent.pid_start) {
-                (None, _) => Liveness::Dead(format!("process {pid} is gone")),
-                (Some(now_start), Some(recorded)) if now_start != recorded => Liveness::Dead(
-                    format!("process {pid} is gone (its pid now belongs to another process)"),
-                ),
-                _ => Liveness::Alive,
-            };
+            match (process_start(pid), agent.pid_start) {
+                (None, _) => return Liveness::Dead(format!("process {pid} is gone")),
+                (Some(now_start), Some(recorded)) if now_start != recorded => {
+                    return Liveness::Dead(format!(
+                        "process {pid} is gone (its pid now belongs to another process)"
+                    ))
+                }
+                (Some(_), Some(_)) => return Liveness::Alive,
+                // A pid without its start time proves nothing (pid 1 always runs): the lease
+                // decides.
+                (Some(_), None) => {}
+            }
         }
     }
-    let seen = agent.last_seen().into_iter().chain(claimed_at).max();
+    // A time ahead of now (more than a clock's drift) is not a sign of life: one of 2099 would
+    // keep a claim until then.
+    let believable = |t: &DateTime<Utc>| *t <= now + Duration::minutes(FUTURE_SLACK_MINUTES);
+    let seen = agent
+        .last_seen_all()
+        .into_iter()
+        .chain(claimed_at)
+        .filter(believable)
+        .max();
     // Times are recorded to the second; compare at the same granularity.
     let now = now.with_nanosecond(0).unwrap_or(now);
     match seen {
@@ -95,6 +108,19 @@ pub fn judge(
         )),
         None => Liveness::Dead("no sign of life recorded".to_string()),
     }
+}
+
+/// How far ahead of now a recorded time may be (clocks of hosts drift) before it is ignored.
+pub const FUTURE_SLACK_MINUTES: i64 = 5;
+
+/// The times recorded for `agent` that lie further ahead of `now` than clocks drift, for a
+/// warning (they are ignored when judging it).
+pub fn future_times(agent: &AgentEntry, now: DateTime<Utc>) -> Vec<DateTime<Utc>> {
+    agent
+        .last_seen_all()
+        .into_iter()
+        .filter(|t| *t > now + Duration::minutes(FUTURE_SLACK_MINUTES))
+        .collect()
 }
 
 /// "2h 5m", "45s": short durations for messages.

@@ -100,10 +100,15 @@ pub struct AgentEntry {
 impl AgentEntry {
     /// The newest sign of life among heartbeat and start time.
     pub fn last_seen(&self) -> Option<DateTime<Utc>> {
+        self.last_seen_all().into_iter().max()
+    }
+
+    /// Every sign of life recorded: heartbeat and start time.
+    pub fn last_seen_all(&self) -> Vec<DateTime<Utc>> {
         [&self.heartbeat, &self.start_time]
             .into_iter()
             .filter_map(|t| parse_time(t.as_deref()?))
-            .max()
+            .collect()
     }
 
     /// Whether the agent has been marked dead, exited or finished.

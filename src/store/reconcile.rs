@@ -78,6 +78,12 @@ impl Txn<'_> {
         self.release_dead_agents(actor);
         self.align_claims_with_plan();
         self.prune_retired();
+        // Staged files of processes killed before their rename (under the lock, so none of
+        // them is being written now).
+        crate::atomic::remove_stale_staged(&self.ws.coord_dir);
+        if let Some(dir) = self.plan.path().parent() {
+            crate::atomic::remove_stale_staged(dir);
+        }
     }
 
     /// Forgets agents retired more than `PRUNE_AFTER` ago that nothing needs any more: they
@@ -140,6 +146,13 @@ impl Txn<'_> {
         for (id, agent) in &self.registry.agents {
             if Some(id.as_str()) == actor {
                 continue;
+            }
+            let future = crate::registry::liveness::future_times(agent, self.now);
+            if let (Some(t), false) = (future.first(), agent.is_retired()) {
+                self.notices.push(format!(
+                    "warning: agent {id} has a time in the future ({}); it is ignored, and the agent judged by the rest",
+                    format_time(*t)
+                ));
             }
             let claimed = newest_claim.get(id.as_str()).copied();
             if agent.is_retired() {

@@ -123,6 +123,38 @@ fn cases() -> Vec<Case> {
         c("release unclaimed task", CHAIN, &["task", "release", "a"], &["not claimed"]),
         c("start an unclaimed task before setup", CHAIN, &["task", "update", "a", "--status", "in-progress"], &["not claimed"]),
         c("unknown task in an agent's list", r#"{"tasks": {"a": {}}, "coordination": {"agents": {"w": {"tasks": ["a", "nope"]}}}}"#, LIST, &["status.json", "coordination.agents.w.tasks", "\\\"nope\\\" is not a task"]),
+        Case {
+            name: "byte-order mark",
+            plan: None,
+            prepare: |env| fs::write(env.plan_path(), "\u{feff}{\"tasks\": {\"a\": {}}}").unwrap(),
+            args: LIST,
+            expect: &["status.json:1:1:", "byte-order mark"],
+        },
+        c("a worktree inside .git", r#"{"tasks": {"a": {}}, "coordination": {"agents": {"w": {"worktree": ".git/w"}}}}"#, &["setup"], &["status.json", "inside a git directory"]),
+        Case {
+            name: "a pattern too big to compile",
+            plan: None,
+            prepare: |env| {
+                let pattern = "?*".repeat(50_000);
+                env.write_plan(&format!("{{\"tasks\": {{\"a\": {{}}}}, \"joinPoints\": {{\"j\": {{\"requires\": [\"{pattern}\"]}}}}}}"));
+            },
+            args: LIST,
+            expect: &["status.json", "joinPoints.j.requires", "cannot be used"],
+        },
+        Case {
+            name: "a tracked coordination dir",
+            plan: Some(CHAIN),
+            prepare: |env| {
+                let coord = env.repo.join(".claude-agents");
+                fs::create_dir_all(&coord).unwrap();
+                fs::write(coord.join("task-registry.json"), "{}").unwrap();
+                crate::support::git(&env.repo, &["add", "-f", ".claude-agents"]);
+                crate::support::git(&env.repo, &["commit", "-q", "-m", "tracked"]);
+                fs::remove_file(coord.join("task-registry.json")).unwrap();
+            },
+            args: CLAIM,
+            expect: &["the repository tracks files in swarm's coordination directory", "git rm -r --cached"],
+        },
     ]
 }
 

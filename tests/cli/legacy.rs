@@ -197,3 +197,37 @@ fn unknown_fields_of_a_rewritten_task_survive_byte_for_byte() {
     );
     assert_eq!(after, plan.replace(task, &claimed));
 }
+
+/// A plan saved on Windows keeps its line endings in the tasks swarm rewrites.
+#[test]
+fn a_crlf_plan_keeps_crlf_lines() {
+    let plan =
+        "{\r\n  \"tasks\": {\r\n    \"a\": {\r\n      \"title\": \"A\"\r\n    }\r\n  }\r\n}\r\n";
+    let env = Env::with_plan(plan);
+    let o = env.run(&["task", "claim", "a", "--agent", "x"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let after = std::fs::read_to_string(env.plan_path()).unwrap();
+    assert!(after.contains("\"claimed\": true"), "{after}");
+    assert_eq!(
+        after.matches('\n').count(),
+        after.matches("\r\n").count(),
+        "{after:?}"
+    );
+}
+
+/// A field nested far deeper than serde's recursion limit neither fails validation nor any
+/// claim, and survives the rewrite of its task byte for byte.
+#[test]
+fn a_deeply_nested_field_is_kept_and_never_breaks_a_claim() {
+    let deep = format!("{}{}", "[".repeat(5_000), "]".repeat(5_000));
+    let plan = format!("{{\"tasks\": {{\"a\": {{\"x\": {deep}}}, \"b\": {{}}}}}}");
+    let env = Env::with_plan(&plan);
+    let o = env.run(&["plan", "validate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    for agent in ["x", "y"] {
+        let o = env.run(&["task", "claim", "--next", "--agent", agent]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let after = std::fs::read_to_string(env.plan_path()).unwrap();
+    assert!(after.contains(&deep));
+}

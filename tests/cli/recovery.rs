@@ -386,3 +386,56 @@ fn interrupted_launches_leave_nothing_that_blocks_later_ones() {
     let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Times in the future are not signs of life (a heartbeat of 2099 would hold a claim until
+/// then), and a pid without its start time proves nothing (pid 1 always runs): both agents
+/// are judged by what else there is — here, nothing recent — and their tasks freed.
+#[test]
+fn a_future_heartbeat_or_a_bare_pid_does_not_keep_a_claim_alive() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let host = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap();
+    let reg = format!(
+        r#"{{"version": "1.0", "agents": {{
+            "future": {{"heartbeat": "2099-01-01T00:00:00Z"}},
+            "pid-one": {{"pid": 1, "host": "{}", "heartbeat": "1970-01-01T00:00:00Z"}}
+        }}, "claimedTasks": {{
+            "t0000": {{"agent": "future"}},
+            "t0001": {{"agent": "pid-one", "claimedAt": "1970-01-01T00:00:00Z"}}
+        }}}}"#,
+        host.trim()
+    );
+    std::fs::write(env.registry_path(), reg).unwrap();
+    let o = env.run(&["recover"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("agent future has a time in the future"),
+        "{}",
+        stderr(&o)
+    );
+    let reg = env.registry();
+    assert!(reg["claimedTasks"].as_object().unwrap().is_empty(), "{reg}");
+    assert_eq!(reg["agents"]["future"]["state"], "dead");
+    assert_eq!(reg["agents"]["pid-one"]["state"], "dead");
+}
+
+/// Files staged by processes killed before their rename are removed by the next locked
+/// command; a live process's are left alone.
+#[test]
+fn staged_files_of_dead_processes_are_removed() {
+    let env = Env::with_plan(crate::support::CHAIN);
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let coord = env.repo.join(".claude-agents");
+    let plan_dir = env.tasks.join("proj");
+    let dead = [
+        coord.join(".task-registry.json.swarm-tmp-999999"),
+        plan_dir.join(".status.json.swarm-tmp-999998"),
+    ];
+    let live = plan_dir.join(format!(".status.json.swarm-tmp-{}", std::process::id()));
+    for f in dead.iter().chain([&live]) {
+        std::fs::write(f, "half").unwrap();
+    }
+    assert!(env.run(&["list", "-q"]).status.success());
+    assert!(dead.iter().all(|f| !f.exists()));
+    assert!(live.exists());
+}
