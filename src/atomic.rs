@@ -41,6 +41,31 @@ impl Staged {
         Ok(())
     }
 
+    /// Renames the new version into place by exchanging it with the file there (Linux's
+    /// `renameat2(RENAME_EXCHANGE)`): the file that was in place is now at the temp name, and
+    /// is handed back so the caller can check it was the one it read — a write by someone else
+    /// in the moment before the rename is found, not lost. Where the file system cannot
+    /// exchange (or elsewhere), a plain rename (`None`).
+    pub fn exchange(mut self, syncs: &mut DirSyncs) -> io::Result<Option<Displaced>> {
+        self.file = None;
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{renameat_with, RenameFlags, CWD};
+            if renameat_with(CWD, &self.tmp, CWD, &self.path, RenameFlags::EXCHANGE).is_ok() {
+                syncs.0.push(parent(&self.path).to_path_buf());
+                let old = Displaced(std::mem::take(&mut self.tmp));
+                return Ok(Some(old));
+            }
+        }
+        self.install(syncs).map(|()| None)
+    }
+
+    /// The stamp the new version will have in place (a rename keeps the file).
+    pub fn stamp(&self) -> Option<crate::plan::Stamp> {
+        let file = self.file.as_ref()?;
+        file.metadata().ok().map(|m| crate::plan::Stamp::of(&m))
+    }
+
     /// Puts the new version in place only if nothing is there yet (a hard link never
     /// replaces), and syncs the directory. Returns false, leaving everything as it was, when
     /// the path exists.
@@ -53,6 +78,24 @@ impl Staged {
         }
         sync_dir(parent(&self.path))?;
         Ok(true)
+    }
+}
+
+/// The file an exchange took out of place, at the staged file's temp name; removed when
+/// dropped.
+#[derive(Debug)]
+pub struct Displaced(PathBuf);
+
+impl Displaced {
+    /// Where it is now.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Displaced {
+    fn drop(&mut self) {
+        let _ = fs::remove_file(&self.0);
     }
 }
 
@@ -142,9 +185,9 @@ pub fn stage_json<T: serde::Serialize + ?Sized>(path: &Path, value: &T) -> io::R
 
 /// Makes the data of every staged file durable (fdatasync: data and size, all a new file
 /// needs).
-pub fn sync_all_staged(staged: &[Staged]) -> io::Result<()> {
+pub fn sync_all_staged<'a>(staged: impl IntoIterator<Item = &'a Staged>) -> io::Result<()> {
     staged
-        .iter()
+        .into_iter()
         .filter_map(|s| s.file.as_ref())
         .try_for_each(File::sync_data)
 }

@@ -110,7 +110,10 @@ pub fn open(
         let mut split: Vec<OsString> = vec!["split-window".into(), "-t".into(), (&id).into()];
         split.extend(pane_args.iter().cloned());
         match run(split) {
-            Ok(_) => run(["select-layout", "-t", &id, "tiled"].map(OsString::from)).map(drop)?,
+            // Tiling is cosmetic: a window too small to re-tile keeps its panes as they are.
+            Ok(_) => drop(run(
+                ["select-layout", "-t", &id, "tiled"].map(OsString::from)
+            )),
             // No room left in this window ("no space for new pane"): the next one.
             Err(_) => ids.push(new_window(false)?),
         }

@@ -1,7 +1,7 @@
 //! Reading and validating status.json.
 
 use super::file::{BorrowedKey, JoinPointFile, NamedMap, PlanFile, PlanTop, TaskFile};
-use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Status, Task};
+use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Stamp, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
 use serde_json::value::RawValue;
@@ -72,8 +72,40 @@ impl fmt::Display for Shown<'_> {
     }
 }
 
+/// Reads and validates the plan at `path`. A plan that does not parse is read again after a
+/// short wait while it keeps changing (an editor saving in place, a script half-way through a
+/// write), so that an agent's command does not fail on a save in progress; one that stays the
+/// same and invalid is an error.
 pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
-    let bytes = std::fs::read(path).map_err(|e| match e.kind() {
+    let mut last: Option<Vec<u8>> = None;
+    let mut tries = 0;
+    loop {
+        let (bytes, stamp) = read_file(path)?;
+        match parse_bytes(path, bytes.clone()) {
+            Ok(mut plan) => {
+                plan.stamp = Some(stamp);
+                return Ok(plan);
+            }
+            Err(e) if tries < 20 && last.as_ref() != Some(&bytes) => {
+                let _ = e;
+                last = Some(bytes);
+                tries += 1;
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// The bytes of the plan at `path`, and what the file was when they were read.
+fn read_file(path: &Path) -> Result<(Vec<u8>, Stamp), PlanError> {
+    let read = || -> io::Result<(Vec<u8>, Stamp)> {
+        let mut file = std::fs::File::open(path)?;
+        let mut bytes = Vec::new();
+        io::Read::read_to_end(&mut file, &mut bytes)?;
+        Ok((bytes, Stamp::of(&file.metadata()?)))
+    };
+    read().map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => {
             let dir = path.parent().unwrap_or(Path::new("."));
             let hint = if dir.is_dir() {
@@ -94,7 +126,11 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
             path: path.into(),
             source: e,
         },
-    })?;
+    })
+}
+
+/// Validates the bytes of the plan at `path`.
+fn parse_bytes(path: &Path, bytes: Vec<u8>) -> Result<Plan, PlanError> {
     if bytes.starts_with("\u{feff}".as_bytes()) {
         return Err(PlanError::InvalidAt {
             path: path.into(),
@@ -286,6 +322,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     }
     Ok(Plan {
         path: path.into(),
+        stamp: None,
         text,
         spans,
         edited: BTreeMap::new(),

@@ -67,11 +67,55 @@ pub struct AgentSpec {
     pub tasks: Vec<Glob>,
 }
 
+/// What a file was when it was read: if any of these differ now, someone wrote it since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Stamp {
+    /// Device and inode (a file renamed into place is another file).
+    pub dev: u64,
+    /// Inode.
+    pub ino: u64,
+    /// Size in bytes.
+    pub len: u64,
+    /// Modification time, nanoseconds since the epoch (a write in place changes it).
+    pub mtime_ns: i128,
+}
+
+impl Stamp {
+    /// The stamp of a file's metadata.
+    pub fn of(meta: &std::fs::Metadata) -> Stamp {
+        #[cfg(unix)]
+        let (dev, ino) = {
+            use std::os::unix::fs::MetadataExt;
+            (meta.dev(), meta.ino())
+        };
+        #[cfg(not(unix))]
+        let (dev, ino) = (0, 0);
+        let mtime_ns = meta
+            .modified()
+            .ok()
+            .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+            .map_or(0, |d| d.as_nanos() as i128);
+        Stamp {
+            dev,
+            ino,
+            len: meta.len(),
+            mtime_ns,
+        }
+    }
+
+    /// The stamp of the file at `path` now (`None` when it cannot be read).
+    pub fn at(path: &Path) -> Option<Stamp> {
+        std::fs::metadata(path).ok().map(|m| Stamp::of(&m))
+    }
+}
+
 /// A loaded plan: the file as read, the fields changed since, and the typed view. Saving
 /// rewrites only the changed values (see `edit`); every other byte stays as it was.
 #[derive(Debug, Clone)]
 pub struct Plan {
     path: PathBuf,
+    /// What the file was when it was read (`None`: parsed from text).
+    stamp: Option<Stamp>,
     text: String,
     /// Byte range of each task's object in `text`, in plan (= file) order.
     spans: Vec<(usize, usize)>,
@@ -137,6 +181,40 @@ impl Plan {
     /// Where the plan lives.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// What the file was when this plan was read from it.
+    pub fn stamp(&self) -> Option<Stamp> {
+        self.stamp
+    }
+
+    /// Whether anything was changed since loading.
+    pub fn is_edited(&self) -> bool {
+        !self.edited.is_empty()
+    }
+
+    /// Applies the changes made to `older` (a copy of this plan read earlier) to this one, task
+    /// by task id: what swarm set wins over what someone wrote to the same fields meanwhile;
+    /// everything else they wrote stays. Changes to tasks they removed are dropped (returned).
+    pub fn apply_changes_of(&mut self, older: &Plan) -> Vec<String> {
+        let mut dropped = Vec::new();
+        for (&i, fields) in &older.edited {
+            let t = &older.tasks[i];
+            let Some(j) = self.find(&t.id) else {
+                dropped.push(t.id.clone());
+                continue;
+            };
+            for (key, value) in fields {
+                self.set_field(j, key, value.clone());
+            }
+            let mine = &mut self.tasks[j];
+            mine.status = t.status;
+            mine.agent = t.agent.clone();
+            mine.claimed = t.claimed;
+            mine.progress = t.progress;
+            mine.attempts = t.attempts;
+        }
+        dropped
     }
 
     /// The index of task `id`.

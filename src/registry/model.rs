@@ -19,6 +19,10 @@ pub struct Registry {
     /// task id, and another project's would look like claims on tasks gone from the plan).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub project: Option<String>,
+    /// The plan file as swarm last wrote it: a plan that differs was written by someone else
+    /// since (a person's stale copy can undo swarm's changes; see reconcile).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_stamp: Option<crate::plan::Stamp>,
     /// Every agent ever registered, by id.
     #[serde(default)]
     pub agents: IndexMap<String, AgentEntry>,
@@ -47,6 +51,7 @@ impl Default for Registry {
             version: default_version(),
             last_updated: None,
             project: None,
+            plan_stamp: None,
             agents: IndexMap::new(),
             claimed_tasks: IndexMap::new(),
             extra: Map::new(),

@@ -2,13 +2,13 @@
 
 mod mutate;
 mod reconcile;
+mod write;
 
-use crate::atomic::{self, DirSyncs};
-use crate::events::{self, Event};
+use crate::events::Event;
 use crate::plan::Plan;
 use crate::registry::{self, model::format_time, AgentEntry, Registry, RegistryLock};
 use crate::workspace::Workspace;
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::{DateTime, Utc};
 
 /// The lock file was deleted or replaced while a transaction held it: nothing was written, and
@@ -188,69 +188,6 @@ impl Txn<'_> {
     /// Writes what changed (in crash-safe order), appends the events, prints notices.
     pub fn commit(self) -> Result<()> {
         self.finish().map(|_| ())
-    }
-
-    /// Like `commit`, and hands back the state as written.
-    pub fn finish(mut self) -> Result<(Plan, Registry)> {
-        if self.registry_dirty {
-            self.registry.last_updated = Some(format_time(self.now));
-            // An old registry is stamped with the project on its first write.
-            if self.registry.project.is_none() {
-                self.registry.project = Some(self.ws.project.clone());
-            }
-        }
-        let registry_path = self.ws.registry_path();
-        let plan_path = self.plan.path().to_path_buf();
-        let stage_plan = |plan: &Plan| {
-            plan.stage()
-                .with_context(|| format!("{}: cannot write the plan", plan_path.display()))
-        };
-        let stage_registry = |reg: &Registry| {
-            atomic::stage_json(&registry_path, reg)
-                .with_context(|| format!("{}: cannot write the registry", registry_path.display()))
-        };
-        let mut staged = Vec::new();
-        if self.plan_first && self.plan_dirty {
-            staged.push(stage_plan(&self.plan)?);
-        }
-        if self.registry_dirty {
-            staged.push(stage_registry(&self.registry)?);
-        }
-        if !self.plan_first && self.plan_dirty {
-            staged.push(stage_plan(&self.plan)?);
-        }
-        atomic::sync_all_staged(&staged).context("cannot sync the new plan and registry")?;
-        // A lock file deleted or replaced while this process held it (a `git clean`, a person)
-        // lets another process lock a new file and work at the same time: write nothing.
-        if !staged.is_empty() && !self.lock.still_at_path() {
-            return Err(LockReplaced(self.lock.path().to_path_buf()).into());
-        }
-        let mut syncs = DirSyncs::default();
-        for s in staged {
-            s.install(&mut syncs)
-                .context("cannot rename the new plan or registry into place")?;
-        }
-        // Durable before anyone else can read it: a state another process reports must not
-        // be one a crash can still undo.
-        syncs
-            .sync()
-            .context("cannot sync the coordination directories")?;
-        // The change is made now: a log that cannot be appended to is worth a warning, not a
-        // failure reported for a change that was made.
-        let events_path = self.ws.events_path();
-        if let Err(e) = events::append(&events_path, &self.events) {
-            eprintln!(
-                "swarm: warning: {}: cannot append events: {e}",
-                events_path.display()
-            );
-        }
-        drop(self.lock);
-        if !self.ws.settings.quiet {
-            for n in &self.notices {
-                eprintln!("swarm: {n}");
-            }
-        }
-        Ok((self.plan, self.registry))
     }
 
     fn log(

@@ -206,7 +206,7 @@ fn directories_are_synced_before_the_lock_is_released() {
     for dir in [&coord, &plan_dir] {
         let synced = at(&|l| l.contains("fsync(") && l.contains(&format!("<{}>", dir.display())))
             .unwrap_or_else(|| panic!("{} is never synced:\n{trace}", dir.display()));
-        let renamed = at(&|l| l.contains("rename(") && l.contains(&dir.display().to_string()))
+        let renamed = at(&|l| l.contains("rename") && l.contains(&dir.display().to_string()))
             .unwrap_or_else(|| panic!("nothing renamed in {}:\n{trace}", dir.display()));
         assert!(
             renamed < synced && synced < unlocked,
@@ -251,11 +251,13 @@ fn a_recovery_killed_at_any_write_ends_as_an_uninterrupted_one() {
     assert!(clean.run(&["recover", "-q"]).status.success());
     let expected = outcome(&clean);
     assert_eq!(expected.1, 1, "{expected:?}");
-    for when in 1..=2 {
+    // The registry is renamed into place, the plan exchanged (renameat2): each is killed.
+    for syscall in ["rename", "renameat2"] {
+        let when = 1;
         let env = fixture();
         let killed = std::process::Command::new("strace")
             .args(["-f", "-o", "/dev/null", "-e"])
-            .arg(format!("inject=/^rename:signal=SIGKILL:when={when}"))
+            .arg(format!("inject={syscall}:signal=SIGKILL:when={when}"))
             .arg(assert_cmd::cargo::cargo_bin("swarm"))
             .arg("-C")
             .arg(&env.repo)
@@ -264,10 +266,10 @@ fn a_recovery_killed_at_any_write_ends_as_an_uninterrupted_one() {
             .args(["recover", "-q"])
             .output()
             .expect("strace is needed for this test (.ci/run installs it)");
-        assert!(!killed.status.success(), "rename {when} was not reached");
+        assert!(!killed.status.success(), "{syscall} {when} was not reached");
         let o = env.run(&["recover", "-q"]);
         assert!(o.status.success(), "{}", stderr(&o));
-        assert_eq!(outcome(&env), expected, "killed at rename {when}");
+        assert_eq!(outcome(&env), expected, "killed at {syscall} {when}");
     }
 }
 
@@ -312,11 +314,18 @@ fn a_complete_merge_killed_at_any_write_finishes_when_run_again() {
     let expected = outcome(&env, &agent, &wt);
     assert!(expected.0, "the clean run merged");
     let mut interrupted = 0;
-    for when in 1..=12 {
+    let tries = (1..=12)
+        .map(|n| ("rename", n))
+        .chain((1..=6).map(|n| ("renameat2", n)));
+    let mut done_with = "";
+    for (syscall, when) in tries {
+        if syscall == done_with {
+            continue;
+        }
         let (env, agent, wt) = fixture();
         let killed = std::process::Command::new("strace")
             .args(["-f", "-o", "/dev/null", "-e"])
-            .arg(format!("inject=/^rename:signal=SIGKILL:when={when}"))
+            .arg(format!("inject={syscall}:signal=SIGKILL:when={when}"))
             .arg(assert_cmd::cargo::cargo_bin("swarm"))
             .arg("-C")
             .arg(&env.repo)
@@ -326,19 +335,20 @@ fn a_complete_merge_killed_at_any_write_finishes_when_run_again() {
             .output()
             .expect("strace is needed for this test (.ci/run installs it)");
         if killed.status.success() {
-            break; // fewer renames than `when`: every one has been tried
+            done_with = syscall; // fewer calls than `when`: every one has been tried
+            continue;
         }
         interrupted += 1;
         let o = env.run(&["complete", &agent, "--merge"]);
         assert!(
             o.status.success(),
-            "killed at rename {when}, then: {}",
+            "killed at {syscall} {when}, then: {}",
             stderr(&o)
         );
         assert_eq!(
             outcome(&env, &agent, &wt),
             expected,
-            "killed at rename {when}"
+            "killed at {syscall} {when}"
         );
     }
     assert!(

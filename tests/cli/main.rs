@@ -4,6 +4,7 @@ mod bad_input;
 mod claims;
 mod complete;
 mod concurrency;
+mod edits;
 mod faults;
 mod flow;
 mod headless;
