@@ -72,6 +72,11 @@ pub enum TaskCommand {
         #[arg(long)]
         force: bool,
     },
+    /// Reopen a finished or failed task on purpose: pending again, attempts reset.
+    Reopen {
+        /// The task.
+        id: String,
+    },
     /// Show one task in full.
     Show {
         /// The task.

@@ -121,6 +121,12 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             report(ctx, &done);
             Ok(EXIT_OK)
         }
+        TaskCommand::Reopen { id } => {
+            let ws = ctx.workspace()?;
+            let done = task::reopen(&ws, &id)?;
+            report(ctx, &done);
+            Ok(EXIT_OK)
+        }
         TaskCommand::Show { id, json } => show(ctx, &id, json),
     }
 }

@@ -126,6 +126,19 @@ pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str, force: bool) -> 
     commit_updated(txn, i, from)
 }
 
+/// Reopens a finished or failed task on purpose: pending, no agent, attempts reset. (A task
+/// set back by hand in status.json is restored by swarm: this is the way to mean it.)
+pub fn reopen(ws: &Workspace, id: &str) -> Result<Updated> {
+    let mut txn = ws.begin_checked(None, |plan| find(plan, id).map(drop))?;
+    let i = find(&txn.plan, id)?;
+    let from = txn.plan.tasks[i].status;
+    if !(from.is_done() || from == Status::Failed) {
+        bail!("task {id} is {from}: only a completed, reviewed or failed task can be reopened");
+    }
+    txn.reopen(i);
+    commit_updated(txn, i, from)
+}
+
 /// Writes the transaction and reports task `i` as it now is.
 fn commit_updated(txn: Txn<'_>, i: usize, from: Status) -> Result<Updated> {
     let t = &txn.plan.tasks[i];

@@ -101,6 +101,12 @@ impl Workspace {
         if missing {
             txn.rebuild_registry();
         }
+        // Someone else wrote the plan since swarm last did: a stale copy may have undone what
+        // swarm set.
+        let since = txn.registry.plan_stamp;
+        if since.is_some() && since != txn.plan.stamp() {
+            txn.restore_finished_work();
+        }
         if let Some(actor) = actor {
             txn.touch(actor);
         }

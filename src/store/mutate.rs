@@ -88,6 +88,26 @@ impl Txn<'_> {
         );
     }
 
+    /// Reopens finished or failed task `i` on purpose: pending, no agent, attempts reset.
+    pub fn reopen(&mut self, i: usize) {
+        let from = self.plan.tasks[i].status;
+        self.plan.set_status(i, Status::Pending);
+        self.plan.set_agent(i, None, false);
+        self.plan.set_progress(i, 0);
+        self.plan.set_attempts(i, 0);
+        self.plan_dirty = true;
+        self.plan_first = true;
+        let id = self.plan.tasks[i].id.clone();
+        self.log(
+            "reopen",
+            None,
+            Some(&id),
+            Some(from.as_str()),
+            Some("pending"),
+            None,
+        );
+    }
+
     /// Records progress on task `i`.
     pub fn set_progress(&mut self, i: usize, percent: u8) {
         self.plan.set_progress(i, percent);

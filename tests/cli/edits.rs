@@ -75,3 +75,59 @@ fn a_plan_changed_while_swarm_works_is_not_written_over() {
         assert_eq!(plan["tasks"]["t0000"]["agent"], "a");
     }
 }
+
+/// A person saves a copy of status.json read before swarm's changes (and adds a task to it):
+/// the next command gives finished tasks their status back and says so, keeps the live claim,
+/// keeps the person's new task; `task reopen` is how a finished task goes back on purpose.
+#[test]
+fn a_stale_copy_never_reopens_finished_work_or_drops_a_claim() {
+    let env = Env::with_plan(&crate::support::flat_plan(3));
+    let stale = std::fs::read_to_string(env.plan_path()).unwrap();
+    for (agent, task) in [("x", "t0000"), ("y", "t0001")] {
+        let o = env.run(&["task", "claim", task, "--agent", agent]);
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    assert!(env
+        .run(&["task", "done", "t0000", "--agent", "x"])
+        .status
+        .success());
+    // The person's editor saves what it read at the start, plus a task of theirs.
+    let mut copy: Value = serde_json::from_str(&stale).unwrap();
+    copy["tasks"]["mine"] = serde_json::json!({"title": "the person's task"});
+    std::fs::write(
+        env.plan_path(),
+        serde_json::to_string_pretty(&copy).unwrap(),
+    )
+    .unwrap();
+    let o = env.run(&["list"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("restored t0000 to completed"),
+        "{}",
+        stderr(&o)
+    );
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["t0000"]["status"], "completed");
+    assert_eq!(plan["tasks"]["t0000"]["agent"], "x");
+    assert_eq!(
+        plan["tasks"]["t0001"]["status"], "in-progress",
+        "y's claim stays"
+    );
+    assert_eq!(plan["tasks"]["t0001"]["agent"], "y");
+    assert_eq!(plan["tasks"]["mine"]["title"], "the person's task");
+    // Nothing is claimed twice: the next claim takes what is really free.
+    let o = env.run(&["task", "claim", "--next", "--agent", "z"]);
+    assert_eq!(stdout(&o).trim(), "t0002", "{}", stderr(&o));
+    // On purpose: reopened, and not restored.
+    let o = env.run(&["task", "reopen", "t0000"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["list"]);
+    assert!(!stderr(&o).contains("restored"), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "pending");
+    let o = env.run(&["task", "reopen", "t0002"]);
+    assert_eq!(
+        o.status.code(),
+        Some(1),
+        "an in-progress task is not reopened"
+    );
+}

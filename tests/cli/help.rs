@@ -15,6 +15,7 @@ const COMMANDS: &[&[&str]] = &[
     &["task", "update"],
     &["task", "done"],
     &["task", "release"],
+    &["task", "reopen"],
     &["task", "show"],
     &["complete"],
     &["agents"],
