@@ -93,6 +93,9 @@ pub enum PlanCommand {
     /// Start a plan: write a starter status.json (and plan.md) for this project; never
     /// replaces an existing plan.
     Init,
+    /// Edit the plan in $VISUAL / $EDITOR while agents run: the edit is checked, then merged
+    /// with what swarm changed meanwhile; an invalid edit or a conflict changes nothing.
+    Edit,
     /// Check the plan (or FILE): JSON, types, blockers, cycles, join points, agents.
     Validate {
         /// A status.json to check instead of the project's.

@@ -31,6 +31,27 @@ pub fn exec(ctx: &Ctx, cmd: PlanCommand) -> Result<u8> {
         }
         PlanCommand::Simulate { agents, file, json } => simulate(ctx, agents, file, json),
         PlanCommand::Init => init(ctx),
+        PlanCommand::Edit => {
+            let ws = ctx.workspace()?;
+            let editor = ["VISUAL", "EDITOR"]
+                .iter()
+                .find_map(|v| std::env::var(v).ok().filter(|e| !e.trim().is_empty()))
+                .unwrap_or_else(|| "vi".into());
+            match crate::ops::plan_edit::edit(&ws, &editor)? {
+                crate::ops::plan_edit::Edited::Unchanged => {
+                    ctx.ui.note("swarm: no changes: the plan is as it was")
+                }
+                crate::ops::plan_edit::Edited::Applied { merged } if merged.is_empty() => ctx
+                    .ui
+                    .note(&format!("swarm: {} updated", ws.plan_path().display())),
+                crate::ops::plan_edit::Edited::Applied { merged } => ctx.ui.note(&format!(
+                    "swarm: {} updated; what swarm changed meanwhile in {} is kept",
+                    ws.plan_path().display(),
+                    merged.join(", ")
+                )),
+            }
+            Ok(EXIT_OK)
+        }
     }
 }
 

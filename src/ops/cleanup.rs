@@ -27,6 +27,16 @@ pub fn clean_worktrees(
                     Liveness::Dead(_)
                 )
         });
+        // An entry being made right now (a launch or a `git worktree add` running beside this
+        // one writes its gitdir a moment after the folder) is not broken yet.
+        let young = std::fs::metadata(&entry.admin)
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_none_or(|age| age < std::time::Duration::from_secs(30));
+        if young || owner.is_some_and(|_| !ours_and_dead) {
+            continue;
+        }
         let what = match entry.kind {
             // Invalid for git itself (`git worktree prune` removes it), whoever made it.
             worktree::BrokenKind::NoGitdir => "the broken worktree entry",

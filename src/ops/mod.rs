@@ -9,6 +9,7 @@ pub mod join;
 pub mod launch;
 pub mod list;
 pub mod place;
+pub mod plan_edit;
 pub mod setup;
 pub mod simulate;
 pub mod supervise;

@@ -286,6 +286,47 @@ impl Plan {
         }
     }
 
+    /// Every field of task `i`, as changed or as written in the file.
+    pub fn fields(&self, i: usize) -> HashMap<String, Value> {
+        let (start, end) = self.spans[i];
+        let mut out: HashMap<String, Value> = edit::fields(&self.text[start..end])
+            .map(|raw| {
+                raw.into_iter()
+                    .filter_map(|(k, v)| Some((k, serde_json::from_str(v.get()).ok()?)))
+                    .collect()
+            })
+            .unwrap_or_default();
+        for (k, v) in self.edited.get(&i).into_iter().flatten() {
+            out.insert(k.clone(), v.clone());
+        }
+        out
+    }
+
+    /// Sets field `key` of task `i` to `value` as read from another version of the plan,
+    /// keeping the typed view of the fields swarm reads in step.
+    pub fn set_raw_field(&mut self, i: usize, key: &str, value: Value) {
+        let t = &mut self.tasks[i];
+        match key {
+            "status" => {
+                if let Some(s) = value.as_str().and_then(Status::parse) {
+                    t.status = s;
+                }
+            }
+            "agent" => t.agent = value.as_str().filter(|a| !a.is_empty()).map(str::to_string),
+            "claimed" => t.claimed = value.as_bool().unwrap_or(false),
+            "progress" => t.progress = value.as_u64().map(|p| p.min(100) as u8),
+            "attempts" => t.attempts = value.as_u64().map_or(0, |a| a.min(u32::MAX as u64) as u32),
+            _ => {}
+        }
+        self.set_field(i, key, value);
+    }
+
+    /// Takes `other`'s stamp: this plan is what will be written over the file `other` was
+    /// read from.
+    pub fn stamp_as(&mut self, other: &Plan) {
+        self.stamp = other.stamp;
+    }
+
     /// Reads a field of task `i` (as changed, or as written in the file).
     pub fn field(&self, i: usize, key: &str) -> Option<Value> {
         let set = self

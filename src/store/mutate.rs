@@ -114,6 +114,14 @@ impl Txn<'_> {
         self.plan_dirty = true;
     }
 
+    /// Replaces the plan with `plan` (a person's edit, merged), to be written on commit over the
+    /// file this transaction read.
+    pub fn replace_plan(&mut self, mut plan: crate::plan::Plan) {
+        plan.stamp_as(&self.plan);
+        self.plan = plan;
+        self.plan_dirty = true;
+    }
+
     /// Writes the registry on commit even when nothing in it changed (`setup` creates it).
     pub fn write_registry(&mut self) {
         self.registry_dirty = true;

@@ -131,3 +131,98 @@ fn a_stale_copy_never_reopens_finished_work_or_drops_a_claim() {
         "an in-progress task is not reopened"
     );
 }
+
+/// `plan edit` with an "editor" (a script) that, while it is open, lets swarm claim a task,
+/// then makes the person's edit.
+fn plan_edit(env: &Env, edit: &str) -> std::process::Output {
+    let script = env.repo.parent().unwrap().join("editor.sh");
+    let body = format!(
+        "#!/bin/sh\n\"$SWARM_BIN\" task claim t0000 --agent x -q >/dev/null || exit 9\n{edit}\n"
+    );
+    std::fs::write(&script, body).unwrap();
+    env.swarm()
+        .env("VISUAL", format!("sh {}", script.display()))
+        .env("SWARM_BIN", assert_cmd::cargo::cargo_bin("swarm"))
+        .args(["plan", "edit"])
+        .output()
+        .unwrap()
+}
+
+/// Copies of the plan `plan edit` kept for the person.
+fn kept_edits(env: &Env) -> Vec<std::path::PathBuf> {
+    std::fs::read_dir(env.tasks.join("proj"))
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.to_string_lossy().contains("status.edit-"))
+        .collect()
+}
+
+#[test]
+fn plan_edit_merges_the_person_s_edit_with_what_swarm_did_meanwhile() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let o = plan_edit(
+        &env,
+        r#"sed -i -e 's/"Task 1"/"Renamed"/' -e 's/"t0001": {/"added": {"title": "Added"},\n"t0001": {/' "$1""#,
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("what swarm changed meanwhile in t0000 is kept"),
+        "{}",
+        stderr(&o)
+    );
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["t0001"]["title"], "Renamed");
+    assert_eq!(plan["tasks"]["added"]["title"], "Added");
+    assert_eq!(plan["tasks"]["t0000"]["status"], "in-progress");
+    assert_eq!(plan["tasks"]["t0000"]["agent"], "x");
+    assert!(kept_edits(&env).is_empty());
+}
+
+#[test]
+fn plan_edit_refuses_a_conflict_or_an_invalid_plan_and_keeps_the_edit() {
+    // The person marks t0000 completed while swarm claimed it.
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let o = plan_edit(
+        &env,
+        r#"sed -i 's/"status": "pending", "blockedBy": \[\]}/"status": "completed", "blockedBy": []}/' "$1""#,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("task t0000 field status"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("your edit is kept in"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(kept_edits(&env).len(), 1);
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "in-progress");
+    assert_eq!(env.plan()["tasks"]["t0001"]["status"], "pending");
+
+    // An edit that is not a valid plan.
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let before = std::fs::read_to_string(env.plan_path()).unwrap();
+    let o = plan_edit(
+        &env,
+        r#"printf '{"tasks": {"a": {"blockedBy": ["nope"]}}}' > "$1""#,
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not a task in this plan"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(kept_edits(&env).len(), 1);
+    let after = std::fs::read_to_string(env.plan_path()).unwrap();
+    assert!(
+        after != before && after.contains("\"agent\": \"x\""),
+        "only swarm's claim changed it"
+    );
+    assert!(
+        env.plan()["tasks"].get("a").is_none(),
+        "the invalid edit was not applied"
+    );
+}

@@ -27,6 +27,7 @@ const COMMANDS: &[&[&str]] = &[
     &["demo"],
     &["plan"],
     &["plan", "init"],
+    &["plan", "edit"],
     &["plan", "validate"],
     &["plan", "simulate"],
     &["completions"],

@@ -330,8 +330,19 @@ fn a_deleted_registry_is_rebuilt_from_the_plan_and_frees_no_live_claim() {
 fn interrupted_launches_leave_nothing_that_blocks_later_ones() {
     let env = Env::with_plan(&crate::support::flat_plan(2));
     let admin = env.repo.join(".git/worktrees");
+    // Left by launches killed a while ago (an entry being made right now is not touched).
+    let backdate = |p: &Path| {
+        let o = std::process::Command::new("touch")
+            .args(["-d", "1 hour ago"])
+            .arg(p)
+            .status()
+            .unwrap();
+        assert!(o.success());
+    };
     std::fs::create_dir_all(admin.join("a")).unwrap();
     std::fs::create_dir_all(admin.join("b")).unwrap();
+    backdate(&admin.join("a"));
+    backdate(&admin.join("b"));
     let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -360,6 +371,7 @@ fn interrupted_launches_leave_nothing_that_blocks_later_ones() {
         )
         .unwrap();
         std::fs::write(admin.join(name).join("commondir"), "../..\n").unwrap();
+        backdate(&admin.join(name));
         wt
     };
     let dead_wt = half_made("agent-1-1");
