@@ -91,6 +91,21 @@ impl Displaced {
     pub fn path(&self) -> &Path {
         &self.0
     }
+
+    /// Puts it back at `path`, exchanging it with what is there now (which then goes, with
+    /// this): an exchange undone.
+    pub fn put_back(self, path: &Path) -> io::Result<()> {
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{renameat_with, RenameFlags, CWD};
+            renameat_with(CWD, &self.0, CWD, path, RenameFlags::EXCHANGE)?;
+            Ok(())
+        }
+        #[cfg(not(target_os = "linux"))]
+        {
+            fs::rename(&self.0, path)
+        }
+    }
 }
 
 impl Drop for Displaced {

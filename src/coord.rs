@@ -16,6 +16,7 @@ pub const ENTRIES: &[&str] = &[
     "launch-agent.sh",
     "prompts",
     "logs",
+    "panes",
 ];
 
 /// Refuses a symbolic link at `path` (a missing path is fine).

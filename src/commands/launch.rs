@@ -36,6 +36,23 @@ struct PreviewJson<'a> {
 }
 
 pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
+    if !args.fleet_member {
+        return exec_one_or_many(ctx, args);
+    }
+    // One pane of `-n N --tmux`: its exit status, for the launch that watches the panes
+    // (tmux does not always learn it).
+    let code = exec_one_or_many(ctx, args);
+    if let Ok(ws) = ctx.workspace() {
+        let shown = match &code {
+            Ok(c) => i32::from(*c),
+            Err(_) => 1,
+        };
+        crate::ops::tmux::record_exit(&ws, std::process::id(), shown);
+    }
+    code
+}
+
+fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
     if let Some(n) = args.count.filter(|_| !args.fleet_member) {
         if n > 1 || args.tmux {
             return many(ctx, args, n);
@@ -357,8 +374,7 @@ fn tmux(ctx: &Ctx, n: u16, exe: OsString, member: Vec<OsString>) -> Result<u8> {
     let name = format!("swarm-{}", ws.project.replace(['.', ':'], "-"));
     let cwd = std::env::current_dir()?;
     let window = crate::ops::tmux::open(&argv, n, &name, &cwd, &env)?;
-    let panes =
-        crate::ops::tmux::watch_start(&window, Duration::from_secs(30), || ws.load_registry())?;
+    let panes = crate::ops::tmux::watch_start(&ws, &window, Duration::from_secs(30))?;
     let started = panes
         .iter()
         .filter(|p| matches!(p.state, PaneState::Started { .. }))

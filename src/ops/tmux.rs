@@ -2,7 +2,8 @@
 //! launch`. Panes stay open when their command exits (`remain-on-exit`), so a launch that
 //! failed keeps its output and exit status on screen, and the report says what really started.
 
-use crate::registry::{liveness, Registry};
+use crate::registry::liveness;
+use crate::workspace::Workspace;
 use anyhow::{bail, Context, Result};
 use std::ffi::{OsStr, OsString};
 use std::path::Path;
@@ -127,12 +128,8 @@ pub fn open(
 
 /// Waits (up to `limit`) until every pane of `window` has either started an agent — a live
 /// agent in the registry whose pid is the pane's process, holding a task — or exited, and
-/// says which. `registry` reads the registry as it is now.
-pub fn watch_start(
-    window: &Window,
-    limit: Duration,
-    mut registry: impl FnMut() -> Result<Registry>,
-) -> Result<Vec<Pane>> {
+/// says which.
+pub fn watch_start(ws: &Workspace, window: &Window, limit: Duration) -> Result<Vec<Pane>> {
     let deadline = Instant::now() + limit;
     loop {
         let mut listed = String::new();
@@ -147,7 +144,7 @@ pub fn watch_start(
             .map(OsString::from))?;
             listed.push('\n');
         }
-        let reg = registry()?;
+        let reg = ws.load_registry()?;
         let mut panes = Vec::new();
         for line in listed.lines() {
             let f: Vec<&str> = line.split_whitespace().collect();
@@ -161,7 +158,8 @@ pub fn watch_start(
             let status = f
                 .get(3)
                 .and_then(|s| s.parse::<i32>().ok())
-                .or_else(|| liveness::zombie_exit_status(pid));
+                .or_else(|| liveness::zombie_exit_status(pid))
+                .or_else(|| recorded_exit(ws, pid));
             let dead = f.get(2) == Some(&"1");
             let state = if dead && (status.is_some() || Instant::now() >= deadline) {
                 PaneState::Exited {
@@ -192,6 +190,26 @@ pub fn watch_start(
         }
         std::thread::sleep(Duration::from_millis(100));
     }
+}
+
+/// Where a pane's `swarm launch` records its exit status: `.claude-agents/panes/<pid>`.
+fn exit_record(ws: &Workspace, pid: u32) -> std::path::PathBuf {
+    ws.coord_dir.join("panes").join(pid.to_string())
+}
+
+/// Records the exit status of this pane's launch (best effort: the pane shows it too).
+pub fn record_exit(ws: &Workspace, pid: u32, status: i32) {
+    if let Ok(dir) = crate::coord::subdir(&ws.coord_dir, "panes") {
+        let _ = crate::coord::write(&dir.join(pid.to_string()), status.to_string().as_bytes());
+    }
+}
+
+/// The exit status a pane's launch recorded, read once.
+fn recorded_exit(ws: &Workspace, pid: u32) -> Option<i32> {
+    let path = exit_record(ws, pid);
+    let status = std::fs::read_to_string(&path).ok()?.trim().parse().ok();
+    let _ = std::fs::remove_file(&path);
+    status
 }
 
 /// The last few non-empty lines a pane shows.

@@ -77,7 +77,7 @@ impl fmt::Display for Shown<'_> {
 /// write), so that an agent's command does not fail on a save in progress; one that stays the
 /// same and invalid is an error.
 pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
-    let mut last: Option<Vec<u8>> = None;
+    let mut last: Option<(Vec<u8>, Stamp)> = None;
     let mut tries = 0;
     loop {
         let (bytes, stamp) = read_file(path)?;
@@ -86,9 +86,10 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
                 plan.stamp = Some(stamp);
                 return Ok(plan);
             }
-            Err(e) if tries < 20 && last.as_ref() != Some(&bytes) => {
-                let _ = e;
-                last = Some(bytes);
+            // Changed since the last try (by content or by the file's own record: an editor
+            // saving in place repeatedly shows an empty file more than once).
+            Err(_) if tries < 20 && last.as_ref() != Some(&(bytes.clone(), stamp)) => {
+                last = Some((bytes, stamp));
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -99,11 +100,19 @@ pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
 
 /// The bytes of the plan at `path`, and what the file was when they were read.
 fn read_file(path: &Path) -> Result<(Vec<u8>, Stamp), PlanError> {
+    // The stamp must describe the bytes read: a write landing during the read changes it,
+    // and the file is read again.
     let read = || -> io::Result<(Vec<u8>, Stamp)> {
         let mut file = std::fs::File::open(path)?;
-        let mut bytes = Vec::new();
-        io::Read::read_to_end(&mut file, &mut bytes)?;
-        Ok((bytes, Stamp::of(&file.metadata()?)))
+        loop {
+            let before = Stamp::of(&file.metadata()?);
+            let mut bytes = Vec::new();
+            io::Seek::seek(&mut file, io::SeekFrom::Start(0))?;
+            io::Read::read_to_end(&mut file, &mut bytes)?;
+            if Stamp::of(&file.metadata()?) == before {
+                return Ok((bytes, before));
+            }
+        }
     };
     read().map_err(|e| match e.kind() {
         io::ErrorKind::NotFound => {
@@ -323,6 +332,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     Ok(Plan {
         path: path.into(),
         stamp: None,
+        read_as: None,
         text,
         spans,
         edited: BTreeMap::new(),

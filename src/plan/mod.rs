@@ -116,6 +116,9 @@ pub struct Plan {
     path: PathBuf,
     /// What the file was when it was read (`None`: parsed from text).
     stamp: Option<Stamp>,
+    /// What the file held when read, when that is not `text` (a person's edit that replaces
+    /// the plan read: see `stamp_as`).
+    read_as: Option<String>,
     text: String,
     /// Byte range of each task's object in `text`, in plan (= file) order.
     spans: Vec<(usize, usize)>,
@@ -186,6 +189,12 @@ impl Plan {
     /// What the file was when this plan was read from it.
     pub fn stamp(&self) -> Option<Stamp> {
         self.stamp
+    }
+
+    /// What the file held when this plan was read (before the changes made since): what must
+    /// still be there when it is written back.
+    pub fn read_text(&self) -> &str {
+        self.read_as.as_deref().unwrap_or(&self.text)
     }
 
     /// Whether anything was changed since loading.
@@ -321,10 +330,17 @@ impl Plan {
         self.set_field(i, key, value);
     }
 
-    /// Takes `other`'s stamp: this plan is what will be written over the file `other` was
-    /// read from.
+    /// Whether this plan replaces the one read (a person's edit): it cannot be merged with a
+    /// newer file the way swarm's own changes can.
+    pub fn is_replacement(&self) -> bool {
+        self.read_as.is_some()
+    }
+
+    /// Takes `other`'s place: this plan is what will be written over the file `other` was
+    /// read from, and only over that.
     pub fn stamp_as(&mut self, other: &Plan) {
         self.stamp = other.stamp;
+        self.read_as = Some(other.read_text().to_string());
     }
 
     /// Reads a field of task `i` (as changed, or as written in the file).

@@ -2,15 +2,17 @@
 //! someone else changed since it was read.
 //!
 //! status.json is edited by people and scripts while swarm runs. Before writing it, swarm
-//! checks that the file is still the one it read; if not, it reads the new one and applies its
-//! own changes to it, task by task (what swarm set wins on the fields it set; everything else
-//! the other writer did stays). The plan is put in place by exchanging it with the file there,
-//! so a write that lands in the moment before is found in what was taken out, and merged too.
+//! checks that the file still holds what it read (by content: a file's times are only as fine
+//! as the kernel's clock tick, and two writes of one size within a tick look alike); if not,
+//! it reads the new one and applies its own changes to it, task by task (what swarm set wins
+//! on the fields it set; everything else the other writer did stays). The plan is put in place
+//! by exchanging it with the file there, so a write that lands in the moment before is found
+//! in what was taken out, and merged too.
 
 use super::{LockReplaced, Txn};
 use crate::atomic::{self, DirSyncs, Staged};
 use crate::events;
-use crate::plan::{Plan, Stamp};
+use crate::plan::Plan;
 use crate::registry::{model::format_time, Registry};
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -104,8 +106,17 @@ impl Txn<'_> {
     fn follow_plan_changes(&mut self) -> Result<()> {
         for _ in 0..MERGES {
             let path = self.plan.path().to_path_buf();
-            if Stamp::at(&path) == self.plan.stamp() || self.plan.stamp().is_none() {
+            let now = std::fs::read(&path).ok();
+            if self.plan.stamp().is_none()
+                || now.as_deref() == Some(self.plan.read_text().as_bytes())
+            {
                 return Ok(());
+            }
+            if self.plan.is_replacement() {
+                bail!(
+                    "{}: changed while your edit was being applied; nothing was written",
+                    path.display()
+                );
             }
             let newer = Plan::load(&path).map_err(|e| {
                 anyhow!("{e} — status.json was changed while this command ran and is not valid now; nothing was written: fix it and run the command again")
@@ -140,45 +151,38 @@ impl Txn<'_> {
     /// is the file this transaction built on; if someone wrote in between, their version is
     /// merged and put in place instead.
     fn install_plan(&mut self, mut staged: Staged, syncs: &mut DirSyncs) -> Result<()> {
-        let mut expected = self.plan.stamp();
-        for _ in 0..MERGES {
-            let ours = staged.stamp();
+        let path = self.plan.path().to_path_buf();
+        for round in 1..=MERGES {
             let Some(old) = staged
                 .exchange(syncs)
                 .context("cannot rename the new plan into place")?
             else {
                 return Ok(());
             };
-            if expected.is_none() || Stamp::at(old.path()) == expected {
+            // What was in place must be what this transaction built on.
+            let taken = std::fs::read(old.path()).ok();
+            if self.plan.stamp().is_none()
+                || taken.as_deref() == Some(self.plan.read_text().as_bytes())
+            {
                 return Ok(());
             }
-            // Written in the moment between the check and the rename: theirs is at the temp
-            // name now, ours in place. Theirs, with our changes, goes in place instead.
-            let text = std::fs::read_to_string(old.path()).unwrap_or_default();
-            let newer = match Plan::parse(self.plan.path(), &text) {
-                Ok(p) => p,
-                Err(e) => {
-                    // Not a plan (cut short?): ours stays; theirs is kept for them to look at.
-                    let kept = self.plan.path().with_extension("json.swarm-kept");
-                    let _ = std::fs::rename(old.path(), &kept);
-                    self.notices.push(format!(
-                        "warning: {} was being written by someone else while swarm wrote it; theirs is not a valid plan ({e}) and is kept in {}",
-                        self.plan.path().display(),
-                        kept.display()
-                    ));
-                    return Ok(());
-                }
-            };
-            drop(old);
-            self.merge_into(newer);
+            // Written in the moment between the check and the rename (perhaps still being
+            // written, through a file its writer holds open): theirs goes back in place at
+            // once, and this transaction's changes are applied to it, as before the rename.
+            old.put_back(&path)
+                .with_context(|| format!("cannot put {} back in place", path.display()))?;
+            if round == MERGES {
+                self.notices.push(format!(
+                    "{} kept being written by someone else; it is left as they wrote it, and the next swarm command brings this one's changes into it",
+                    path.display()
+                ));
+                return Ok(());
+            }
+            self.follow_plan_changes()?;
             staged = self.stage_plan()?;
             atomic::sync_all_staged([&staged]).context("cannot sync the new plan")?;
-            expected = ours;
         }
-        bail!(
-            "{}: keeps changing while swarm writes it",
-            self.plan.path().display()
-        )
+        Ok(())
     }
 }
 

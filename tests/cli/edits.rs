@@ -226,3 +226,75 @@ fn plan_edit_refuses_a_conflict_or_an_invalid_plan_and_keeps_the_edit() {
         "the invalid edit was not applied"
     );
 }
+
+/// Agents claim and finish tasks while a writer adds a task every few milliseconds, by rename
+/// and in place, each time from what it just read (so often from a copy older than swarm's
+/// last change). At the end no added task is lost and no finished task is open again.
+/// `SWARM_STRESS_SECS` makes it run longer (default 3 s).
+#[test]
+fn agents_and_a_writer_on_one_plan_lose_nothing_and_reopen_nothing() {
+    let secs: u64 = std::env::var("SWARM_STRESS_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(3);
+    let env = Env::with_plan(&crate::support::flat_plan(40));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(secs);
+    let finished = std::sync::Mutex::new(Vec::<String>::new());
+    let added = std::thread::scope(|s| {
+        for n in 0..3 {
+            let (env, finished) = (&env, &finished);
+            s.spawn(move || {
+                let agent = format!("a{n}");
+                while std::time::Instant::now() < deadline {
+                    let o = env.run(&["task", "claim", "--next", "--agent", &agent, "-q"]);
+                    let task = stdout(&o).trim().to_string();
+                    if o.status.code() != Some(0) || task.is_empty() {
+                        std::thread::sleep(std::time::Duration::from_millis(20));
+                        continue;
+                    }
+                    let o = env.run(&["task", "done", &task, "--agent", &agent, "-q"]);
+                    assert!(o.status.success(), "{}", stderr(&o));
+                    finished.lock().unwrap().push(task);
+                }
+            });
+        }
+        let writer = s.spawn(|| {
+            let mut added = Vec::new();
+            let mut n = 0;
+            while std::time::Instant::now() < deadline {
+                let id = format!("w{n:04}");
+                add_task(&env, &id, n % 2 == 0);
+                added.push(id);
+                n += 1;
+                std::thread::sleep(std::time::Duration::from_millis(15));
+            }
+            added
+        });
+        writer.join().unwrap()
+    });
+    // The next command restores what a stale copy undid.
+    let o = env.run(&["list", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = env.plan();
+    let lost: Vec<&String> = added
+        .iter()
+        .filter(|id| plan["tasks"].get(id.as_str()).is_none())
+        .collect();
+    assert!(
+        lost.is_empty(),
+        "{} of {} added tasks lost: {lost:?}",
+        lost.len(),
+        added.len()
+    );
+    let finished = finished.into_inner().unwrap();
+    assert!(!finished.is_empty(), "the agents finished nothing");
+    let reopened: Vec<&String> = finished
+        .iter()
+        .filter(|t| plan["tasks"][t.as_str()]["status"] != "completed")
+        .collect();
+    assert!(
+        reopened.is_empty(),
+        "finished tasks open again: {reopened:?}"
+    );
+}
