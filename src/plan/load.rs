@@ -77,19 +77,24 @@ impl fmt::Display for Shown<'_> {
 /// write), so that an agent's command does not fail on a save in progress; one that stays the
 /// same and invalid is an error.
 pub(super) fn load(path: &Path) -> Result<Plan, PlanError> {
-    let mut last: Option<(Vec<u8>, Stamp)> = None;
+    let mut last: Option<Stamp> = None;
     let mut tries = 0;
     loop {
+        let read_at = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .ok()
+            .map(|d| d.as_nanos());
         let (bytes, stamp) = read_file(path)?;
-        match parse_bytes(path, bytes.clone()) {
+        match parse_bytes(path, bytes) {
             Ok(mut plan) => {
                 plan.stamp = Some(stamp);
+                plan.read_at = read_at;
                 return Ok(plan);
             }
-            // Changed since the last try (by content or by the file's own record: an editor
-            // saving in place repeatedly shows an empty file more than once).
-            Err(_) if tries < 20 && last.as_ref() != Some(&(bytes.clone(), stamp)) => {
-                last = Some((bytes, stamp));
+            // Changed since the last try (tries are 100 ms apart, many clock ticks: the file's
+            // record tells, even for an editor that shows an empty file more than once).
+            Err(_) if tries < 20 && last != Some(stamp) => {
+                last = Some(stamp);
                 tries += 1;
                 std::thread::sleep(std::time::Duration::from_millis(100));
             }
@@ -105,8 +110,9 @@ fn read_file(path: &Path) -> Result<(Vec<u8>, Stamp), PlanError> {
     let read = || -> io::Result<(Vec<u8>, Stamp)> {
         let mut file = std::fs::File::open(path)?;
         loop {
-            let before = Stamp::of(&file.metadata()?);
-            let mut bytes = Vec::new();
+            let meta = file.metadata()?;
+            let before = Stamp::of(&meta);
+            let mut bytes = Vec::with_capacity(meta.len() as usize + 1);
             io::Seek::seek(&mut file, io::SeekFrom::Start(0))?;
             io::Read::read_to_end(&mut file, &mut bytes)?;
             if Stamp::of(&file.metadata()?) == before {
@@ -332,6 +338,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
     Ok(Plan {
         path: path.into(),
         stamp: None,
+        read_at: None,
         read_as: None,
         text,
         spans,

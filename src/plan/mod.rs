@@ -116,6 +116,8 @@ pub struct Plan {
     path: PathBuf,
     /// What the file was when it was read (`None`: parsed from text).
     stamp: Option<Stamp>,
+    /// When it was read, in nanoseconds since the epoch.
+    read_at: Option<u128>,
     /// What the file held when read, when that is not `text` (a person's edit that replaces
     /// the plan read: see `stamp_as`).
     read_as: Option<String>,
@@ -328,6 +330,26 @@ impl Plan {
             _ => {}
         }
         self.set_field(i, key, value);
+    }
+
+    /// Whether the file at `at` still holds what this plan was read from. Its stamp says so
+    /// when the file was last written well before it was read: any later write then has a
+    /// later time. A file written just before it was read (within a clock tick, when times
+    /// alone cannot tell two writes of one size apart) is compared by content. A plan not read
+    /// from a file holds nothing to compare: true.
+    pub fn holds_as_read(&self, at: &Path) -> bool {
+        let Some(read) = self.stamp else {
+            return true;
+        };
+        if Stamp::at(at) != Some(read) {
+            return false;
+        }
+        let settled = self
+            .read_at
+            .map(|t| (t as i128) - read.mtime_ns > 20_000_000)
+            .unwrap_or(false);
+        settled && self.read_as.is_none()
+            || std::fs::read(at).is_ok_and(|b| b == self.read_text().as_bytes())
     }
 
     /// Whether this plan replaces the one read (a person's edit): it cannot be merged with a

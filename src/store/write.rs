@@ -106,10 +106,7 @@ impl Txn<'_> {
     fn follow_plan_changes(&mut self) -> Result<()> {
         for _ in 0..MERGES {
             let path = self.plan.path().to_path_buf();
-            let now = std::fs::read(&path).ok();
-            if self.plan.stamp().is_none()
-                || now.as_deref() == Some(self.plan.read_text().as_bytes())
-            {
+            if self.plan.holds_as_read(&path) {
                 return Ok(());
             }
             if self.plan.is_replacement() {
@@ -160,10 +157,7 @@ impl Txn<'_> {
                 return Ok(());
             };
             // What was in place must be what this transaction built on.
-            let taken = std::fs::read(old.path()).ok();
-            if self.plan.stamp().is_none()
-                || taken.as_deref() == Some(self.plan.read_text().as_bytes())
-            {
+            if self.plan.holds_as_read(old.path()) {
                 return Ok(());
             }
             // Written in the moment between the check and the rename (perhaps still being
