@@ -249,19 +249,14 @@ fn a_lock_file_deleted_under_a_claim_never_gives_a_task_twice() {
     // Claimer a stops for two seconds at its first fdatasync: it has read the files and
     // staged its claim, and holds the lock.
     let coord = env.repo.join(".claude-agents");
-    let a = Command::new("strace")
-        .args([
+    let a = env
+        .strace(&[
             "-f",
             "-o",
             "/dev/null",
             "-e",
             "inject=fdatasync:delay_enter=2000000:when=1",
         ])
-        .arg(assert_cmd::cargo::cargo_bin("swarm"))
-        .arg("-C")
-        .arg(&env.repo)
-        .arg("--tasks-dir")
-        .arg(&env.tasks)
         .args(["task", "claim", "--next", "--agent", "a"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

@@ -3,7 +3,7 @@
 
 use crate::support::{stderr, stdout, wait_until, Env};
 use serde_json::Value;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 
 /// Adds task `id` to the plan the way a script or an editor would: the whole file rewritten,
 /// by rename (`atomic`) or in place.
@@ -28,19 +28,14 @@ fn a_plan_changed_while_swarm_works_is_not_written_over() {
     for atomic in [true, false] {
         let env = Env::with_plan(&crate::support::flat_plan(2));
         assert!(env.run(&["setup", "-q"]).status.success());
-        let claimer = Command::new("strace")
-            .args([
+        let claimer = env
+            .strace(&[
                 "-f",
                 "-o",
                 "/dev/null",
                 "-e",
                 "inject=fdatasync:delay_enter=1500000:when=1",
             ])
-            .arg(assert_cmd::cargo::cargo_bin("swarm"))
-            .arg("-C")
-            .arg(&env.repo)
-            .arg("--tasks-dir")
-            .arg(&env.tasks)
             .args(["task", "claim", "--next", "--agent", "a"])
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

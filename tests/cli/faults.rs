@@ -184,19 +184,21 @@ fn two_hundred_rounds_of_sigkill_leave_consistent_files() {
 fn directories_are_synced_before_the_lock_is_released() {
     let env = Env::with_plan(crate::support::CHAIN);
     assert!(env.run(&["setup", "-q"]).status.success());
-    let o = std::process::Command::new("strace")
-        .args(["-f", "-y", "-e", "trace=flock,fsync,close,/^rename", "-o"])
-        .arg(env.repo.parent().unwrap().join("trace"))
-        .arg(assert_cmd::cargo::cargo_bin("swarm"))
-        .args(["-C"])
-        .arg(&env.repo)
-        .arg("--tasks-dir")
-        .arg(&env.tasks)
+    let trace_path = env.repo.parent().unwrap().join("trace");
+    let o = env
+        .strace(&[
+            "-f",
+            "-y",
+            "-e",
+            "trace=flock,fsync,close,/^rename",
+            "-o",
+            trace_path.to_str().unwrap(),
+        ])
         .args(["task", "claim", "--next", "--agent", "x"])
         .output()
         .expect("strace is needed for this test (.ci/run installs it)");
     assert!(o.status.success(), "{}", stderr(&o));
-    let trace = std::fs::read_to_string(env.repo.parent().unwrap().join("trace")).unwrap();
+    let trace = std::fs::read_to_string(&trace_path).unwrap();
     let lines: Vec<&str> = trace.lines().collect();
     let at = |what: &dyn Fn(&str) -> bool| lines.iter().rposition(|l| what(l));
     let unlocked = at(&|l| l.contains("close(") && l.contains("task-registry.lock>"))
@@ -255,14 +257,14 @@ fn a_recovery_killed_at_any_write_ends_as_an_uninterrupted_one() {
     for syscall in ["rename", "renameat2"] {
         let when = 1;
         let env = fixture();
-        let killed = std::process::Command::new("strace")
-            .args(["-f", "-o", "/dev/null", "-e"])
-            .arg(format!("inject={syscall}:signal=SIGKILL:when={when}"))
-            .arg(assert_cmd::cargo::cargo_bin("swarm"))
-            .arg("-C")
-            .arg(&env.repo)
-            .arg("--tasks-dir")
-            .arg(&env.tasks)
+        let killed = env
+            .strace(&[
+                "-f",
+                "-o",
+                "/dev/null",
+                "-e",
+                &format!("inject={syscall}:signal=SIGKILL:when={when}"),
+            ])
             .args(["recover", "-q"])
             .output()
             .expect("strace is needed for this test (.ci/run installs it)");
@@ -323,14 +325,14 @@ fn a_complete_merge_killed_at_any_write_finishes_when_run_again() {
             continue;
         }
         let (env, agent, wt) = fixture();
-        let killed = std::process::Command::new("strace")
-            .args(["-f", "-o", "/dev/null", "-e"])
-            .arg(format!("inject={syscall}:signal=SIGKILL:when={when}"))
-            .arg(assert_cmd::cargo::cargo_bin("swarm"))
-            .arg("-C")
-            .arg(&env.repo)
-            .arg("--tasks-dir")
-            .arg(&env.tasks)
+        let killed = env
+            .strace(&[
+                "-f",
+                "-o",
+                "/dev/null",
+                "-e",
+                &format!("inject={syscall}:signal=SIGKILL:when={when}"),
+            ])
             .args(["complete", &agent, "--merge"])
             .output()
             .expect("strace is needed for this test (.ci/run installs it)");

@@ -87,8 +87,21 @@ impl Env {
         self.process_in(&self.repo)
     }
 
+    /// `swarm` run under `strace` with `strace_args` before the program (to inject a fault or
+    /// a delay at a system call), in the repository, with the same environment as `swarm()`.
+    pub fn strace(&self, strace_args: &[&str]) -> std::process::Command {
+        let mut cmd = self.environment(std::process::Command::new("strace"), &self.repo);
+        cmd.args(strace_args)
+            .arg(assert_cmd::cargo::cargo_bin("swarm"));
+        cmd
+    }
+
     fn process_in(&self, dir: &Path) -> std::process::Command {
-        let mut cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarm"));
+        let cmd = std::process::Command::new(assert_cmd::cargo::cargo_bin("swarm"));
+        self.environment(cmd, dir)
+    }
+
+    fn environment(&self, mut cmd: std::process::Command, dir: &Path) -> std::process::Command {
         cmd.current_dir(dir)
             .env("SWARM_TASKS_DIR", &self.tasks)
             .env_remove("SWARM_PROJECT")
