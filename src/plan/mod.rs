@@ -1,14 +1,15 @@
 //! The plan: status.json loaded, validated and kept byte-faithful for rewrites.
 
 mod edit;
+mod error;
 mod file;
 pub mod glob;
 pub mod graph;
 mod load;
 pub mod status;
 
+pub use error::PlanError;
 pub use glob::Glob;
-pub use load::PlanError;
 pub use status::{Estimate, Priority, Progress, Status};
 
 use serde_json::Value;

@@ -2,6 +2,7 @@
 
 mod mutate;
 mod reconcile;
+mod repair;
 mod write;
 
 use crate::events::Event;
