@@ -48,14 +48,10 @@ impl Staged {
     /// exchange (or elsewhere), a plain rename (`None`).
     pub fn exchange(mut self, syncs: &mut DirSyncs) -> io::Result<Option<Displaced>> {
         self.file = None;
-        #[cfg(target_os = "linux")]
-        {
-            use rustix::fs::{renameat_with, RenameFlags, CWD};
-            if renameat_with(CWD, &self.tmp, CWD, &self.path, RenameFlags::EXCHANGE).is_ok() {
-                syncs.0.push(parent(&self.path).to_path_buf());
-                let old = Displaced(std::mem::take(&mut self.tmp));
-                return Ok(Some(old));
-            }
+        if exchange_paths(&self.tmp, &self.path).is_ok() {
+            syncs.0.push(parent(&self.path).to_path_buf());
+            let old = Displaced(std::mem::take(&mut self.tmp));
+            return Ok(Some(old));
         }
         self.install(syncs).map(|()| None)
     }
@@ -92,19 +88,26 @@ impl Displaced {
         &self.0
     }
 
-    /// Puts it back at `path`, exchanging it with what is there now (which then goes, with
-    /// this): an exchange undone.
-    pub fn put_back(self, path: &Path) -> io::Result<()> {
-        #[cfg(target_os = "linux")]
-        {
-            use rustix::fs::{renameat_with, RenameFlags, CWD};
-            renameat_with(CWD, &self.0, CWD, path, RenameFlags::EXCHANGE)?;
-            Ok(())
-        }
-        #[cfg(not(target_os = "linux"))]
-        {
-            fs::rename(&self.0, path)
-        }
+    /// Puts it back at `path`, exchanging it with what is there now, which is handed back
+    /// (at this same temp name): an exchange undone.
+    pub fn put_back(self, path: &Path) -> io::Result<Displaced> {
+        exchange_paths(&self.0, path)?;
+        Ok(self)
+    }
+}
+
+/// Swaps the files at `a` and `b` in one step (Linux's `renameat2(RENAME_EXCHANGE)`).
+fn exchange_paths(a: &Path, b: &Path) -> io::Result<()> {
+    #[cfg(target_os = "linux")]
+    {
+        use rustix::fs::{renameat_with, RenameFlags, CWD};
+        renameat_with(CWD, a, CWD, b, RenameFlags::EXCHANGE)?;
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        let _ = (a, b);
+        Err(io::ErrorKind::Unsupported.into())
     }
 }
 

@@ -12,7 +12,7 @@
 use super::{LockReplaced, Txn};
 use crate::atomic::{self, DirSyncs, Staged};
 use crate::events;
-use crate::plan::Plan;
+use crate::plan::{Plan, Stamp};
 use crate::registry::{model::format_time, Registry};
 use anyhow::{anyhow, bail, Context, Result};
 
@@ -150,6 +150,16 @@ impl Txn<'_> {
     fn install_plan(&mut self, mut staged: Staged, syncs: &mut DirSyncs) -> Result<()> {
         let path = self.plan.path().to_path_buf();
         for round in 1..=MERGES {
+            // Written while the files were synced: merged before anything is exchanged, so
+            // that the window the exchange below guards is a moment, not a disk flush.
+            if !self.plan.holds_as_read(&path) {
+                // Its temp file goes first: the new one has the same name.
+                drop(staged);
+                self.follow_plan_changes()?;
+                staged = self.stage_plan()?;
+                atomic::sync_all_staged([&staged]).context("cannot sync the new plan")?;
+            }
+            let ours = staged.stamp();
             let Some(old) = staged
                 .exchange(syncs)
                 .context("cannot rename the new plan into place")?
@@ -163,8 +173,18 @@ impl Txn<'_> {
             // Written in the moment between the check and the rename (perhaps still being
             // written, through a file its writer holds open): theirs goes back in place at
             // once, and this transaction's changes are applied to it, as before the rename.
-            old.put_back(&path)
-                .with_context(|| format!("cannot put {} back in place", path.display()))?;
+            let put_back = |old: atomic::Displaced| {
+                old.put_back(&path)
+                    .with_context(|| format!("cannot put {} back in place", path.display()))
+            };
+            let out = put_back(old)?;
+            // Written again while ours was in place (into it, or by rename over it): that
+            // write is the newest, and goes in place; the one put back goes. Either way the
+            // temp name is free again before anything is staged under it.
+            match Stamp::at(out.path()) == ours {
+                true => drop(out),
+                false => drop(put_back(out)?),
+            }
             if round == MERGES {
                 self.notices.push(format!(
                     "{} kept being written by someone else; it is left as they wrote it, and the next swarm command brings this one's changes into it",
