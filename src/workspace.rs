@@ -168,6 +168,18 @@ impl Workspace {
         }
     }
 
+    /// The plan's integration branch (`coordination.integration.branch`, by default
+    /// `swarm/<project>`), when it declares one.
+    pub fn integration_branch(&self, plan: &Plan) -> Option<String> {
+        let integration = plan.integration.as_ref()?;
+        Some(
+            integration
+                .branch
+                .clone()
+                .unwrap_or_else(|| format!("swarm/{}", self.project)),
+        )
+    }
+
     /// Whether `setup` (or a first claim) has created the coordination dir.
     pub fn is_set_up(&self) -> bool {
         fs::symlink_metadata(&self.coord_dir).is_ok_and(|m| m.is_dir())

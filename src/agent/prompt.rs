@@ -41,6 +41,19 @@ pub struct PromptInput<'a> {
     pub previous: Option<&'a Previous>,
     /// Headless (this one task, then stop) or interactive (the work-stealing loop).
     pub mode: Mode,
+    /// The plan's integration branch, when it has one.
+    pub integration: Option<&'a Integrated>,
+}
+
+/// The integration branch as the prompt tells it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Integrated {
+    /// Its name.
+    pub branch: String,
+    /// The verify command that runs when the task lands, as one line.
+    pub verify: Option<String>,
+    /// The task's blockers and the commits they landed at.
+    pub landed: Vec<(String, String)>,
 }
 
 /// Renders the prompt. Plan text is quoted as data; the commands are given exactly, with the
@@ -98,6 +111,29 @@ pub fn render(p: &PromptInput<'_>) -> String {
     }
     if let Some(md) = p.plan_md {
         let _ = writeln!(s, "\nThe whole plan, for context: {}", md.display());
+    }
+    if let Some(x) = p.integration {
+        let blockers: Vec<String> = x
+            .landed
+            .iter()
+            .map(|(task, commit)| format!("{task} (landed at {commit})"))
+            .collect();
+        let has = match blockers.is_empty() {
+            true => String::new(),
+            false => format!(
+                ", so it has the work of the tasks this one waits for: {}",
+                blockers.join(", ")
+            ),
+        };
+        let verify = match &x.verify {
+            Some(v) => format!(", runs the verify command `{v}`"),
+            None => String::new(),
+        };
+        let _ = writeln!(
+            s,
+            "\nFinished tasks land on branch {b}. Your branch has what landed there{has}. `{done}` lands your work: it brings {b} into your branch{verify}, and moves {b} to your commit only if that passes. If it reports a failure or a conflict, fix it, commit, and run it again.",
+            b = x.branch
+        );
     }
     let (intro, when_done) = match p.mode {
         Mode::Headless => (
@@ -167,6 +203,7 @@ mod tests {
             plan_md: Some(Path::new("/tasks/demo/plan.md")),
             prefer_as: None,
             previous: None,
+            integration: None,
             mode: Mode::Interactive,
         }
     }

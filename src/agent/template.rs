@@ -7,7 +7,7 @@ use anyhow::{bail, Result};
 /// Splits `template` into words and substitutes `{prompt}`, `{task}` and `{worktree}` inside
 /// them. Without `{prompt}` anywhere, the prompt is appended as the last argument.
 pub fn expand(template: &str, input: &CommandInput<'_>) -> Result<Vec<String>> {
-    let words = split(template)?;
+    let words = split(template).map_err(|e| anyhow::anyhow!("--agent-cmd: {e}"))?;
     if words.is_empty() {
         bail!("--agent-cmd is empty: give the program to run, e.g. --agent-cmd 'my-agent --task {{task}}'");
     }
@@ -66,10 +66,7 @@ pub fn split(line: &str) -> Result<Vec<String>> {
                     match chars.next() {
                         Some((_, '\'')) => break,
                         Some((_, c)) => word.push(c),
-                        None => bail!(
-                            "--agent-cmd: the quote ' at column {} is never closed",
-                            at + 1
-                        ),
+                        None => bail!("the quote ' at column {} is never closed", at + 1),
                     }
                 }
             }
@@ -88,10 +85,7 @@ pub fn split(line: &str) -> Result<Vec<String>> {
                             None => break,
                         },
                         Some((_, c)) => word.push(c),
-                        None => bail!(
-                            "--agent-cmd: the quote \" at column {} is never closed",
-                            at + 1
-                        ),
+                        None => bail!("the quote \" at column {} is never closed", at + 1),
                     }
                 }
             }
@@ -100,7 +94,7 @@ pub fn split(line: &str) -> Result<Vec<String>> {
                 match chars.next() {
                     Some((_, '\n')) => {}
                     Some((_, c)) => word.push(c),
-                    None => bail!("--agent-cmd: a lone backslash ends the template"),
+                    None => bail!("a lone backslash ends the command"),
                 }
             }
             c => {

@@ -52,7 +52,7 @@ pub enum TaskCommand {
         #[arg(long)]
         force: bool,
     },
-    /// Mark a task completed.
+    /// Mark a task completed (with an integration branch: land it there, verified).
     Done {
         /// The task.
         id: String,
@@ -61,6 +61,9 @@ pub enum TaskCommand {
         /// Complete it even though the agent does not hold it.
         #[arg(long)]
         force: bool,
+        /// When landing conflicts, leave the merge in progress to resolve it here.
+        #[arg(long)]
+        resolve: bool,
     },
     /// Give a claimed task back (pending again, no attempt counted).
     Release {

@@ -23,6 +23,15 @@ pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
         report.ready,
         report.join_points
     ));
+    match &report.integration {
+        Some((branch, tip)) => ui.note(&format!(
+            "swarm: finished tasks land on {branch} (now at {}), verified; `swarm complete` delivers it",
+            crate::git::short(*tip)
+        )),
+        None => ui.note(
+            "swarm: no integration branch: each agent's work stays on its own branch until `swarm complete AGENT` (add coordination.integration to the plan to land finished tasks, verified, as they finish)",
+        ),
+    }
     for k in &report.kept {
         ui.note(&format!("swarm: {k}"));
     }

@@ -7,7 +7,6 @@ use crate::ids;
 use crate::ops::claim::{self, ClaimOutcome, Target};
 use crate::ops::list::{self, Filter};
 use crate::ops::task::{self, Update};
-use crate::plan::Status;
 use crate::store::Actor;
 use crate::ui;
 use crate::workspace::Workspace;
@@ -52,6 +51,9 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             }
             let ws = ctx.workspace()?;
             let actor = leased(&ws, given)?;
+            // With an integration branch, the agent's worktree takes in what landed before
+            // its next task starts: it must be clean.
+            let worktree = integrated_worktree(&ws, &actor)?;
             let outcome = if wait {
                 claim::claim_waiting(&ws, &actor, as_agent.as_deref(), |why| {
                     ctx.ui
@@ -75,6 +77,14 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
                 }
                 other => other,
             };
+            if let (Some(w), ClaimOutcome::Claimed { .. }) = (&worktree, &outcome) {
+                let plan = ws.load_plan()?;
+                match crate::ops::land::refresh(&ws, &plan, w) {
+                    Ok(Some(what)) => ctx.ui.note(&format!("swarm: {what}")),
+                    Ok(None) => {}
+                    Err(e) => ctx.ui.warn(&format!("{e:#}")),
+                }
+            }
             render_claim(ctx, &actor, &outcome, json)
         }
         TaskCommand::Update {
@@ -102,15 +112,33 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
             report(ctx, &done);
             Ok(EXIT_OK)
         }
-        TaskCommand::Done { id, agent, force } => {
+        TaskCommand::Done {
+            id,
+            agent,
+            force,
+            resolve,
+        } => {
             let ws = ctx.workspace()?;
             let actor = actor(&ws, &agent)?;
-            let update = Update {
-                status: Some(Status::Completed),
-                progress: None,
-                force,
-            };
-            let done = task::update(&ws, actor.as_ref(), &id, &update)?;
+            let opts = crate::ops::land::LandOptions { resolve };
+            let mut say = |line: String| ctx.ui.note(&format!("swarm: {line}"));
+            let (done, landed) = task::done(&ws, actor.as_ref(), &id, force, opts, &mut say)?;
+            if let Some(l) = &landed {
+                let verified = match &l.verified {
+                    Some(v) => format!(
+                        ", verified by {} in {:.1} s",
+                        v.command,
+                        v.duration.as_secs_f64()
+                    ),
+                    None => String::new(),
+                };
+                ctx.ui.note(&format!(
+                    "swarm: {} landed on {} at {}{verified}",
+                    l.task,
+                    l.branch,
+                    crate::git::short(l.commit)
+                ));
+            }
             report(ctx, &done);
             Ok(EXIT_OK)
         }
@@ -135,6 +163,34 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
 pub(super) fn actor(ws: &Workspace, arg: &AgentArg) -> Result<Option<Actor>> {
     let given = arg.agent.as_deref().filter(|a| !a.is_empty());
     given.map(|g| leased(ws, g)).transpose()
+}
+
+/// The worktree of `actor` when the plan has an integration branch and swarm knows the
+/// agent's worktree; refused when it has uncommitted changes (what landed could not be
+/// brought in before the next task).
+fn integrated_worktree(ws: &Workspace, actor: &Actor) -> Result<Option<std::path::PathBuf>> {
+    let (plan, registry) = ws.snapshot()?;
+    if ws.integration_branch(&plan).is_none() {
+        return Ok(None);
+    }
+    let Some(w) = registry
+        .agents
+        .get(&actor.id)
+        .and_then(|a| a.worktree.as_deref())
+        .map(std::path::PathBuf::from)
+        .filter(|w| w.is_dir())
+    else {
+        return Ok(None);
+    };
+    let dirty = crate::git::safety::uncommitted(&w)?;
+    if !dirty.is_empty() {
+        anyhow::bail!(
+            "{} has uncommitted changes ({}): commit them first, so that what landed can be brought in before the next task",
+            w.display(),
+            dirty.join(", ")
+        );
+    }
+    Ok(Some(w))
 }
 
 /// The agent `given` names (an id or a display name), acting by its lease.

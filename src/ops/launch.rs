@@ -85,7 +85,21 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     drop(plan);
     check_program(&req.source)?;
     let repo = git::open(&ws.main_root)?;
-    let base = git::base_commit(&repo, req.base.as_deref())?;
+    let mut base = git::base_commit(&repo, req.base.as_deref())?;
+    // With an integration branch, new work starts from what landed (created here when
+    // `setup` has not run since the plan declared it).
+    let integration = ws.integration_branch(&ws.load_plan()?);
+    if let Some(b) = &integration {
+        if git::integrate::ensure_branch(&repo, b, base)? {
+            eprintln!(
+                "swarm: created the integration branch {b} at {}",
+                git::short(base)
+            );
+        }
+        if req.base.is_none() {
+            base = git::branch_tip(&repo, b).unwrap_or(base);
+        }
+    }
     let actor = Actor {
         id: place.agent.clone(),
         pid: req.exec.then(std::process::id),
@@ -131,6 +145,18 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         branch: added.branch.clone(),
         ..place
     };
+    // A worktree kept from before takes in what landed since.
+    if integration.is_some() && !added.created_worktree {
+        match ws
+            .load_plan()
+            .map_err(anyhow::Error::from)
+            .and_then(|plan| super::land::refresh(ws, &plan, &added.path))
+        {
+            Ok(Some(what)) => eprintln!("swarm: {}: {what}", added.path.display()),
+            Ok(None) => {}
+            Err(e) => eprintln!("swarm: warning: {e:#}"),
+        }
+    }
     // Said only as it really is: an existing branch was not moved, whatever --base or the
     // previous attempt would have had it start from.
     let previous = previous_work(&repo, base, previous.as_deref(), added.tip);
@@ -169,6 +195,10 @@ pub fn agent_command(
     previous: Option<&Previous>,
 ) -> Result<AgentCommand> {
     let plan_md = ws.plan_md();
+    let integrated = ws
+        .load_plan()
+        .ok()
+        .and_then(|plan| integrated(ws, &plan, &task.id));
     let prompt_text = prompt::render(&prompt::PromptInput {
         agent: &place.agent,
         name: &place.name,
@@ -182,6 +212,7 @@ pub fn agent_command(
         prefer_as: req.as_agent.as_deref(),
         previous,
         mode: req.mode,
+        integration: integrated.as_ref(),
     });
     let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
     let input = CommandInput {
@@ -194,6 +225,33 @@ pub fn agent_command(
         argv: req.source.argv(req.mode, &input)?,
         cwd: place.worktree.clone(),
         env: environment(ws, place, &task.id),
+    })
+}
+
+/// What the prompt of task `id` says about the integration branch: its name, the verify
+/// command, and where the task's blockers landed.
+fn integrated(ws: &Workspace, plan: &crate::plan::Plan, id: &str) -> Option<prompt::Integrated> {
+    let branch = ws.integration_branch(plan)?;
+    let i = plan.find(id)?;
+    let landed = plan.tasks[i]
+        .blocked_by
+        .iter()
+        .map(|&b| {
+            let commit = plan
+                .field(b, "landed")
+                .and_then(|l| {
+                    l.get("commit")?
+                        .as_str()
+                        .map(|c| c[..c.len().min(9)].to_string())
+                })
+                .unwrap_or_else(|| "the base".into());
+            (plan.tasks[b].id.clone(), commit)
+        })
+        .collect();
+    Some(prompt::Integrated {
+        branch,
+        verify: plan.verify_command(i).map(|v| v.shown()),
+        landed,
     })
 }
 
@@ -264,7 +322,11 @@ fn place(ws: &Workspace, plan: &crate::plan::Plan, req: &LaunchRequest) -> Resul
 fn check_program(source: &CommandSource) -> Result<()> {
     let program = match source {
         CommandSource::Preset(p) => p.program().to_string(),
-        CommandSource::Template(t) => match agent::template::split(t)?.into_iter().next() {
+        CommandSource::Template(t) => match agent::template::split(t)
+            .map_err(|e| anyhow::anyhow!("--agent-cmd: {e}"))?
+            .into_iter()
+            .next()
+        {
             Some(p) => p,
             None => bail!("--agent-cmd is empty: give the program to run"),
         },

@@ -24,6 +24,8 @@ pub struct SetupReport {
     pub kept: Vec<String>,
     /// Problems that did not stop setup (a worktree path taken by something else).
     pub warnings: Vec<String>,
+    /// The integration branch and where it points, when the plan declares one.
+    pub integration: Option<(String, git2::Oid)>,
 }
 
 /// What `setup` is asked to do.
@@ -43,11 +45,23 @@ const LAUNCH_SCRIPT: &str = "#!/bin/sh\nexec \"${SWARM_BIN:-swarm}\" launch \"$@
 /// Validates the plan, then creates what is missing; running it again changes nothing.
 pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
     let plan = ws.load_plan()?;
+    let branch = ws.integration_branch(&plan);
+    if let Some(b) = &branch {
+        crate::ids::check_branch_name(b).with_context(|| {
+            format!(
+                "{}: the integration branch (swarm/<project> by default)",
+                plan.path().display()
+            )
+        })?;
+    }
     // Every pre-assigned place (and the base) is checked before anything is created.
     let worktree_plan = match opts.worktrees && !plan.agents.is_empty() {
         true => {
             let repo = git::open(&ws.main_root)?;
-            let base = git::base_commit(&repo, opts.base.as_deref())?;
+            let base = match branch.as_deref().and_then(|b| git::branch_tip(&repo, b)) {
+                Some(tip) => tip,
+                None => git::base_commit(&repo, opts.base.as_deref())?,
+            };
             let places = plan
                 .agents
                 .iter()
@@ -58,6 +72,20 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
         false => None,
     };
     let mut done = ws.ensure_coordination_dir(opts.use_gitignore)?;
+    let integration = match &branch {
+        Some(b) => {
+            let repo = git::open(&ws.main_root)?;
+            let base = git::base_commit(&repo, opts.base.as_deref())?;
+            if git::integrate::ensure_branch(&repo, b, base)? {
+                done.push(format!(
+                    "created the integration branch {b} at {}",
+                    git::short(base)
+                ));
+            }
+            git::branch_tip(&repo, b).map(|tip| (b.clone(), tip))
+        }
+        None => None,
+    };
     let mut kept = Vec::new();
     let mut warnings = Vec::new();
     if let Some((repo, base, places)) = worktree_plan {
@@ -107,6 +135,7 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
         preassigned: plan.agents.len(),
         kept,
         warnings,
+        integration,
     })
 }
 

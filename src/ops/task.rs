@@ -92,6 +92,71 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
     commit_updated(txn, i, from)
 }
 
+/// Marks task `id` completed. On a plan with an integration branch, a claimed task lands
+/// first (see `land`): from its holder's worktree, or else the one this command runs in.
+/// Returns the change and, when it landed, where.
+pub fn done(
+    ws: &Workspace,
+    actor: Option<&Actor>,
+    id: &str,
+    force: bool,
+    opts: super::land::LandOptions,
+    say: &mut dyn FnMut(String),
+) -> Result<(Updated, Option<super::land::Landed>)> {
+    let completed = Update {
+        status: Some(Status::Completed),
+        progress: None,
+        force,
+    };
+    let (plan, registry) = ws.snapshot()?;
+    let i = find(&plan, id)?;
+    let t = &plan.tasks[i];
+    let holder = registry.claimed_tasks.get(id).map(|c| c.agent.clone());
+    let holder = match holder {
+        Some(h) if ws.integration_branch(&plan).is_some() && !t.status.is_done() => h,
+        // Nothing to land: a finished task reported again, an unclaimed task (refused for
+        // an agent, completed for a person), or a plan without an integration branch.
+        _ => return Ok((update(ws, actor, id, &completed)?, None)),
+    };
+    check_may_change(t, Some(&holder), actor, force, false)?;
+    let recorded = registry
+        .agents
+        .get(&holder)
+        .and_then(|a| a.worktree.clone())
+        .map(std::path::PathBuf::from)
+        .filter(|w| w.is_dir());
+    let worktree = match recorded {
+        Some(w) => w,
+        None => current_worktree(ws).ok_or_else(|| {
+            anyhow::anyhow!(
+                "task {id} cannot land: agent {holder} has no worktree recorded; run `swarm task done {id}` in the worktree that holds its work"
+            )
+        })?,
+    };
+    let as_holder = match actor {
+        Some(a) if a.id == holder => a.clone(),
+        _ => Actor::leased(&holder),
+    };
+    let landed = super::land::land(ws, &as_holder, id, &worktree, opts, say)?;
+    let (plan, _) = ws.snapshot()?;
+    let now = &plan.tasks[find(&plan, id)?];
+    let out = Updated {
+        task: id.to_string(),
+        from: t.status,
+        to: now.status,
+        progress: now.progress,
+    };
+    Ok((out, Some(landed)))
+}
+
+/// The linked worktree this command runs in (never the main one, whose branch is the base).
+fn current_worktree(ws: &Workspace) -> Option<std::path::PathBuf> {
+    let repo = git2::Repository::discover(std::env::current_dir().ok()?).ok()?;
+    let dir = repo.workdir()?.to_path_buf();
+    let main = std::fs::canonicalize(&ws.main_root).ok()?;
+    (repo.is_worktree() && std::fs::canonicalize(&dir).ok()? != main).then_some(dir)
+}
+
 /// Gives a claimed task back to the pool without counting an attempt. An agent may release
 /// only a task it holds, unless `force`.
 pub fn release(ws: &Workspace, actor: Option<&Actor>, id: &str, force: bool) -> Result<Updated> {

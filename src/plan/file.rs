@@ -3,7 +3,7 @@
 //! The document itself is kept as a `serde_json::Value` (see `Plan`) so unknown fields survive;
 //! these structs only validate and extract the fields swarm reads.
 
-use super::status::{Estimate, Priority, Progress, Status};
+use super::status::{CommandLine, Estimate, Priority, Progress, Status};
 use crate::json::ObjectOnly;
 use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::Deserialize;
@@ -52,13 +52,78 @@ pub(crate) struct TaskFile<'a, B> {
     pub claimed: Option<bool>,
     #[serde(default)]
     pub attempts: Option<u32>,
+    #[serde(default)]
+    pub verify: Option<CommandLine>,
+    #[serde(default)]
+    pub files: Option<Vec<String>>,
+    #[serde(default)]
+    pub landed: Option<IsObject>,
 }
 
-/// `coordination`: pre-assigned agents.
+/// Any JSON value, read only for whether it is an object (`landed`: a record, or `null`).
+pub(crate) struct IsObject(pub bool);
+
+impl<'de> Deserialize<'de> for IsObject {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct ObjectCheck;
+        impl<'de> Visitor<'de> for ObjectCheck {
+            type Value = IsObject;
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("any value")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<IsObject, A::Error> {
+                while map
+                    .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(IsObject(true))
+            }
+            fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<IsObject, A::Error> {
+                while seq.next_element::<de::IgnoredAny>()?.is_some() {}
+                Ok(IsObject(false))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_str<E>(self, _: &str) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+            fn visit_unit<E>(self) -> Result<IsObject, E> {
+                Ok(IsObject(false))
+            }
+        }
+        d.deserialize_any(ObjectCheck)
+    }
+}
+
+/// `coordination`: pre-assigned agents, the integration branch.
 #[derive(Deserialize)]
 pub(crate) struct CoordinationFile<'a> {
     #[serde(default, borrow)]
     pub agents: Option<NamedMap<'a, AgentSpecFile>>,
+    #[serde(default)]
+    pub integration: Option<ObjectOnly<IntegrationFile>>,
+}
+
+/// `coordination.integration`: where finished tasks land, and how they are verified.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct IntegrationFile {
+    #[serde(default)]
+    pub branch: Option<String>,
+    #[serde(default)]
+    pub verify: Option<CommandLine>,
+    #[serde(default)]
+    pub verify_timeout: Option<Estimate>,
 }
 
 /// One pre-assigned agent.

@@ -2,7 +2,7 @@
 
 use super::error::{explain, key_at, line_column, PlanError};
 use super::file::{BorrowedKey, JoinPointFile, NamedMap, PlanTop, TaskFile};
-use super::{graph, AgentSpec, Glob, JoinPoint, Plan, Stamp, Status, Task};
+use super::{graph, AgentSpec, Glob, Integration, JoinPoint, Plan, Stamp, Status, Task};
 use crate::ids;
 use crate::json::ObjectOnly;
 use serde_json::value::RawValue;
@@ -131,6 +131,8 @@ struct Read<'a> {
     spans: Vec<(usize, usize)>,
     /// Each task's `blockedBy` entries: the id, and where it is written.
     blockers: Vec<Vec<(Cow<'a, str>, usize)>>,
+    /// The first task whose `files` has a pattern that cannot be used, and why.
+    bad_files: Option<(usize, String)>,
     top: PlanTop<'a>,
 }
 
@@ -148,6 +150,7 @@ fn read(text: &str) -> Result<Read<'_>, ()> {
         tasks: Vec::with_capacity(entries.len()),
         spans: Vec::with_capacity(entries.len()),
         blockers: Vec::with_capacity(entries.len()),
+        bad_files: None,
         top,
     };
     for (id, raw) in entries {
@@ -173,6 +176,18 @@ fn read(text: &str) -> Result<Read<'_>, ()> {
             agent: t.agent.filter(|a| !a.is_empty()).map(|a| a.into_owned()),
             claimed: t.claimed.unwrap_or(false),
             attempts: t.attempts.unwrap_or(0),
+            verify: t.verify,
+            files: match t.files {
+                Some(files) => match files.iter().map(|f| Glob::new(f)).collect() {
+                    Ok(globs) => globs,
+                    Err(e) => {
+                        read.bad_files.get_or_insert((read.tasks.len(), e));
+                        Vec::new()
+                    }
+                },
+                None => Vec::new(),
+            },
+            landed: t.landed.is_some_and(|l| l.0),
         });
     }
     Ok(read)
@@ -183,6 +198,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         mut tasks,
         spans,
         blockers,
+        bad_files,
         top,
     }) = read(&text)
     else {
@@ -202,6 +218,12 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             message,
         }
     };
+    if let Some((i, e)) = bad_files {
+        return Err(invalid_at(
+            key_at(&text, spans[i].0),
+            format!("task {:?}: files: {e}", tasks[i].id),
+        ));
+    }
     let mut index = HashMap::with_capacity(tasks.len());
     for (i, (t, span)) in tasks.iter().zip(&spans).enumerate() {
         // Empty and repeated ids: the typed parse says where.
@@ -246,9 +268,17 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             )
         })?;
     let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
-    let agents = match top.coordination.and_then(|c| c.0.agents) {
+    let (agents, integration) = match top.coordination {
+        Some(ObjectOnly(c)) => (c.agents, c.integration),
+        None => (None, None),
+    };
+    let agents = match agents {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
+    };
+    let integration = match integration {
+        Some(ObjectOnly(i)) => Some(integration_of(i).map_err(invalid)?),
+        None => None,
     };
     // An exact id in an agent's task list must be a task, as in join points.
     for a in &agents {
@@ -278,6 +308,26 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         dependents,
         join_points,
         agents,
+        integration,
+    })
+}
+
+/// `coordination.integration`, checked.
+fn integration_of(i: super::file::IntegrationFile) -> Result<Integration, String> {
+    if let Some(branch) = &i.branch {
+        ids::check_branch_name(branch)
+            .map_err(|e| format!("coordination.integration.branch: {e}"))?;
+    }
+    let timeout = i.verify_timeout.map_or(30.0 * 60.0, |e| e.0 * 3600.0);
+    if timeout < 1.0 {
+        return Err(format!(
+            "coordination.integration.verifyTimeout: {timeout} s is too short; give at least a second, e.g. \"10m\""
+        ));
+    }
+    Ok(Integration {
+        branch: i.branch,
+        verify: i.verify,
+        verify_timeout: std::time::Duration::from_secs_f64(timeout),
     })
 }
 

@@ -10,7 +10,7 @@ pub mod status;
 
 pub use error::PlanError;
 pub use glob::Glob;
-pub use status::{Estimate, Priority, Progress, Status};
+pub use status::{CommandLine, Estimate, Priority, Progress, Status};
 
 use serde_json::Value;
 use std::collections::{BTreeMap, HashMap};
@@ -42,6 +42,23 @@ pub struct Task {
     pub claimed: bool,
     /// How many attempts died before this one.
     pub attempts: u32,
+    /// Its own verify command (`verify`), over the integration's.
+    pub verify: Option<CommandLine>,
+    /// Globs of the files it will touch (`files`), to keep overlapping tasks apart.
+    pub files: Vec<Glob>,
+    /// Whether its work landed on the integration branch (`landed` is recorded).
+    pub landed: bool,
+}
+
+/// `coordination.integration`: the branch finished tasks land on, verified.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Integration {
+    /// Its branch, when given (else `swarm/<project>`).
+    pub branch: Option<String>,
+    /// What verifies a commit before it lands, when anything does.
+    pub verify: Option<CommandLine>,
+    /// How long a verification may run.
+    pub verify_timeout: std::time::Duration,
 }
 
 /// A named set of tasks that must all be done before integration.
@@ -139,6 +156,8 @@ pub struct Plan {
     pub join_points: Vec<JoinPoint>,
     /// Pre-assigned agents in plan order.
     pub agents: Vec<AgentSpec>,
+    /// The integration branch, when the plan declares one.
+    pub integration: Option<Integration>,
 }
 
 impl Plan {
@@ -225,6 +244,7 @@ impl Plan {
             mine.claimed = t.claimed;
             mine.progress = t.progress;
             mine.attempts = t.attempts;
+            mine.landed = t.landed;
         }
         dropped
     }
@@ -239,12 +259,10 @@ impl Plan {
         self.agents.iter().find(|a| a.id == id)
     }
 
-    /// Whether every blocker of task `i` is completed or reviewed.
+    /// Whether every blocker of task `i` is done: completed or reviewed, and, on a plan with an
+    /// integration branch, landed there.
     pub fn blockers_done(&self, i: usize) -> bool {
-        self.tasks[i]
-            .blocked_by
-            .iter()
-            .all(|&b| self.tasks[b].status.is_done())
+        self.tasks[i].blocked_by.iter().all(|&b| self.is_done(b))
     }
 
     /// The blockers of task `i` that are not done yet.
@@ -253,7 +271,38 @@ impl Plan {
             .blocked_by
             .iter()
             .copied()
-            .filter(|&b| !self.tasks[b].status.is_done())
+            .filter(|&b| !self.is_done(b))
+    }
+
+    /// Whether task `i` is done as far as the tasks after it are concerned: completed or
+    /// reviewed and, on a plan with an integration branch, its work there (landed; reviewed,
+    /// which means it reached the base; or finished with no agent's work to land).
+    pub fn is_done(&self, i: usize) -> bool {
+        let t = &self.tasks[i];
+        t.status.is_done()
+            && (self.integration.is_none()
+                || t.landed
+                || t.status == Status::Reviewed
+                || t.agent.is_none())
+    }
+
+    /// Whether task `i` is reported done but has not landed on the integration branch yet.
+    pub fn awaits_landing(&self, i: usize) -> bool {
+        self.tasks[i].status.is_done() && !self.is_done(i)
+    }
+
+    /// The verify command of task `i`: its own, else the integration's.
+    pub fn verify_command(&self, i: usize) -> Option<&CommandLine> {
+        self.tasks[i]
+            .verify
+            .as_ref()
+            .or(self.integration.as_ref()?.verify.as_ref())
+    }
+
+    /// Records where task `i` landed (`landed`), or clears it (`None`).
+    pub fn set_landed(&mut self, i: usize, landed: Option<Value>) {
+        self.tasks[i].landed = landed.as_ref().is_some_and(Value::is_object);
+        self.set_field(i, "landed", landed.unwrap_or(Value::Null));
     }
 
     /// Sets the status of task `i`.
@@ -328,6 +377,7 @@ impl Plan {
             "claimed" => t.claimed = value.as_bool().unwrap_or(false),
             "progress" => t.progress = value.as_u64().map(|p| p.min(100) as u8),
             "attempts" => t.attempts = value.as_u64().map_or(0, |a| a.min(u32::MAX as u64) as u32),
+            "landed" => t.landed = value.is_object(),
             _ => {}
         }
         self.set_field(i, key, value);

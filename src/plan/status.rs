@@ -180,6 +180,43 @@ impl<'de> Deserialize<'de> for Progress {
     }
 }
 
+/// A command to run (`verify`, `setup`): a line split into words like `--agent-cmd`, or an
+/// array of words. Never run through a shell.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CommandLine(pub Vec<String>);
+
+impl CommandLine {
+    /// The command as one line, for messages and records.
+    pub fn shown(&self) -> String {
+        self.0
+            .iter()
+            .map(|w| crate::agent::prompt::shell_word(w))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+impl<'de> Deserialize<'de> for CommandLine {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Line(String),
+            Words(Vec<String>),
+        }
+        let expected = "expected a command: a string split into words like --agent-cmd, or an array of strings";
+        let words = match Raw::deserialize(d).map_err(|_| de::Error::custom(expected))? {
+            Raw::Line(line) => crate::agent::template::split(&line)
+                .map_err(|e| de::Error::custom(format!("invalid command {line:?}: {e}")))?,
+            Raw::Words(words) => words,
+        };
+        match words.first() {
+            Some(program) if !program.is_empty() => Ok(CommandLine(words)),
+            _ => Err(de::Error::custom(format!("empty command: {expected}"))),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

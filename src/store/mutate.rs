@@ -88,6 +88,21 @@ impl Txn<'_> {
         );
     }
 
+    /// Completes task `i` with the record of where its work landed on the integration branch
+    /// (`landed`), logged with `detail`.
+    pub fn land(
+        &mut self,
+        i: usize,
+        landed: serde_json::Value,
+        agent: Option<&str>,
+        detail: String,
+    ) {
+        self.plan.set_landed(i, Some(landed));
+        self.set_status(i, Status::Completed, agent);
+        let id = self.plan.tasks[i].id.clone();
+        self.log("land", agent, Some(&id), None, None, Some(detail));
+    }
+
     /// Reopens finished or failed task `i` on purpose: pending, no agent, attempts reset.
     pub fn reopen(&mut self, i: usize) {
         let from = self.plan.tasks[i].status;
@@ -95,6 +110,9 @@ impl Txn<'_> {
         self.plan.set_agent(i, None, false);
         self.plan.set_progress(i, 0);
         self.plan.set_attempts(i, 0);
+        if self.plan.tasks[i].landed {
+            self.plan.set_landed(i, None);
+        }
         self.plan_dirty = true;
         self.plan_first = true;
         let id = self.plan.tasks[i].id.clone();

@@ -10,6 +10,7 @@ mod flow;
 mod headless;
 mod help;
 mod hostile;
+mod integration;
 mod legacy;
 mod presets;
 mod recovery;

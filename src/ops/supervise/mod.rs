@@ -117,6 +117,19 @@ pub fn supervise(
             signal,
         )?;
         let took = started.elapsed();
+        // With an integration branch, a task is done when it landed: a run that succeeded
+        // without landing it lands it now, and fails if that does not pass.
+        let ending = match ending {
+            Ending::Done => match settle::land_if_needed(ws, &actor, &task, &place.worktree) {
+                Ok(Some(line)) => {
+                    say(format!("{}: {line}", actor.id));
+                    Ending::Done
+                }
+                Ok(None) => Ending::Done,
+                Err(e) => Ending::Failed(format!("{e:#}")),
+            },
+            other => other,
+        };
         // An agent that marked its task done and then failed or timed out finished it: the
         // task stays done (`settle_failed`), so its commits stay on the branch too.
         let done_anyway =
@@ -220,6 +233,16 @@ pub fn supervise(
         match wait_for_next(ws, &actor, req, &failed_here, opts, signal, &mut say)? {
             Next::Task(next, previous) => {
                 say(format!("{}: claimed {}", actor.id, next.id));
+                // The next task starts from what landed meanwhile (tidy left it clean).
+                let refreshed = ws
+                    .load_plan()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|plan| crate::ops::land::refresh(ws, &plan, &place.worktree));
+                match refreshed {
+                    Ok(Some(what)) => say(format!("{}: {what}", actor.id)),
+                    Ok(None) => {}
+                    Err(e) => say(format!("{}: {e:#}", actor.id)),
+                }
                 let previous = previous_in_worktree(ws, req, &place, previous.as_deref());
                 if let Some(Previous::Apart(prev)) = &previous {
                     say(format!(

@@ -25,6 +25,31 @@ pub(super) fn retire(ws: &Workspace, actor: &Actor, why: &str) -> Result<()> {
     txn.commit()
 }
 
+/// Lands `task` when the plan has an integration branch and the task is still the agent's,
+/// not done: what happened, in words (`None`: nothing to land).
+pub(super) fn land_if_needed(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    worktree: &std::path::Path,
+) -> Result<Option<String>> {
+    let (plan, registry) = ws.snapshot()?;
+    let held = registry
+        .claimed_tasks
+        .get(task)
+        .is_some_and(|c| c.agent == actor.id);
+    if ws.integration_branch(&plan).is_none() || !held {
+        return Ok(None);
+    }
+    let opts = crate::ops::land::LandOptions::default();
+    let landed = crate::ops::land::land(ws, actor, task, worktree, opts, &mut |_| {})?;
+    Ok(Some(format!(
+        "{task} landed on {} at {}",
+        landed.branch,
+        crate::git::short(landed.commit)
+    )))
+}
+
 pub(super) fn settle_done(
     ws: &Workspace,
     actor: &Actor,

@@ -1,0 +1,127 @@
+//! Running a verify command in a worktree: no shell, a timeout, output kept in a log file.
+
+use crate::plan::CommandLine;
+use anyhow::{Context, Result};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// What a verification run did.
+#[derive(Debug, Clone)]
+pub struct Verified {
+    /// The command, as one line.
+    pub command: String,
+    /// Its exit code (`None`: killed by a signal, or timed out).
+    pub exit_code: Option<i32>,
+    /// Whether it ran out of time (and was stopped).
+    pub timed_out: bool,
+    /// How long it ran.
+    pub duration: Duration,
+    /// Where its output is.
+    pub log: PathBuf,
+}
+
+impl Verified {
+    /// Whether the command passed.
+    pub fn passed(&self) -> bool {
+        self.exit_code == Some(0)
+    }
+
+    /// How it ended, in words.
+    pub fn outcome(&self) -> String {
+        match (self.timed_out, self.exit_code) {
+            (true, _) => format!("timed out after {} s", self.duration.as_secs()),
+            (false, Some(0)) => "passed".into(),
+            (false, Some(code)) => format!("failed (exit code {code})"),
+            (false, None) => "was killed by a signal".into(),
+        }
+    }
+
+    /// The last `n` lines of its output.
+    pub fn tail(&self, n: usize) -> String {
+        let text = std::fs::read(&self.log).unwrap_or_default();
+        let text = String::from_utf8_lossy(&text);
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(n)..].join("\n")
+    }
+}
+
+/// Runs `command` in `dir` with `env` added, its output (stdout and stderr) going to `log`,
+/// stopped (its whole process group) after `timeout`.
+pub fn run(
+    command: &CommandLine,
+    dir: &Path,
+    env: &[(&str, &str)],
+    log: &Path,
+    timeout: Duration,
+) -> Result<Verified> {
+    let out = crate::coord::open(
+        log,
+        std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true),
+    )?;
+    let err = out.try_clone()?;
+    let (program, args) = command
+        .0
+        .split_first()
+        .context("the verify command is empty")?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .current_dir(dir)
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err)
+        .envs(env.iter().copied());
+    #[cfg(unix)]
+    std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+    let started = Instant::now();
+    let mut child = cmd.spawn().with_context(|| {
+        format!(
+            "cannot start the verify command {} in {}",
+            command.shown(),
+            dir.display()
+        )
+    })?;
+    let mut timed_out = false;
+    let status = loop {
+        if let Some(status) = child.try_wait()? {
+            break status;
+        }
+        if started.elapsed() >= timeout {
+            timed_out = true;
+            stop(&mut child);
+            break child.wait()?;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    Ok(Verified {
+        command: command.shown(),
+        exit_code: if timed_out { None } else { status.code() },
+        timed_out,
+        duration: started.elapsed(),
+        log: log.to_path_buf(),
+    })
+}
+
+/// Stops the command's process group: SIGTERM, then SIGKILL after a moment.
+fn stop(child: &mut std::process::Child) {
+    #[cfg(unix)]
+    {
+        use rustix::process::{kill_process_group, Pid, Signal};
+        if let Some(pgid) = Pid::from_raw(child.id() as i32) {
+            let _ = kill_process_group(pgid, Signal::TERM);
+            let until = Instant::now() + Duration::from_secs(2);
+            while Instant::now() < until {
+                if matches!(child.try_wait(), Ok(Some(_))) {
+                    let _ = kill_process_group(pgid, Signal::KILL);
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = kill_process_group(pgid, Signal::KILL);
+        }
+    }
+    let _ = child.kill();
+}

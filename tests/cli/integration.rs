@@ -1,0 +1,269 @@
+//! The integration branch: finished tasks land there verified, new work starts from it.
+
+use crate::support::{git, stderr, stdout, Env};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A plan whose tasks are `tasks` (JSON members), landing on `swarm/proj` with `verify`.
+fn plan(tasks: &str, verify: Option<&str>) -> String {
+    let verify = verify
+        .map(|v| format!(", \"verify\": {v}"))
+        .unwrap_or_default();
+    format!(
+        r#"{{"coordination": {{"integration": {{"branch": "swarm/proj"{verify}}}}},
+  "tasks": {{{tasks}}}}}"#
+    )
+}
+
+/// An agent started with `launch --no-exec`: its id, task and worktree.
+struct Agent {
+    id: String,
+    task: String,
+    worktree: PathBuf,
+}
+
+fn launch(env: &Env) -> Agent {
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    Agent {
+        id: v["agent"].as_str().unwrap().into(),
+        task: v["task"].as_str().unwrap().into(),
+        worktree: PathBuf::from(v["worktree"].as_str().unwrap()),
+    }
+}
+
+/// `swarm task done TASK` as agent `a`, in its worktree.
+fn done(env: &Env, a: &Agent, extra: &[&str]) -> std::process::Output {
+    env.swarm_in(&a.worktree)
+        .args(["task", "done", &a.task])
+        .args(extra)
+        .env("SWARM_AGENT_ID", &a.id)
+        .output()
+        .unwrap()
+}
+
+fn commit_file(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+    git(dir, &["add", name]);
+    git(dir, &["commit", "-q", "-m", &format!("write {name}")]);
+}
+
+fn tip(env: &Env) -> String {
+    git(&env.repo, &["rev-parse", "swarm/proj"])
+        .trim()
+        .to_string()
+}
+
+fn landed_commit(env: &Env, task: &str) -> String {
+    env.plan()["tasks"][task]["landed"]["commit"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{task} has no landed.commit: {}", env.plan()))
+        .to_string()
+}
+
+#[test]
+fn a_task_starts_with_the_work_its_blockers_landed() {
+    let env = Env::with_plan(&plan(
+        r#""a": {"title": "A", "blockedBy": []}, "b": {"title": "B", "blockedBy": ["a"]}"#,
+        None,
+    ));
+    let o = env.run(&["setup"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("swarm/proj"), "{}", stderr(&o));
+    let a = launch(&env);
+    assert_eq!(a.task, "a");
+    commit_file(&a.worktree, "a.txt", "from a\n");
+    // b is not ready while a is only in progress.
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let o = done(&env, &a, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("landed on swarm/proj"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(landed_commit(&env, "a"), tip(&env));
+    // Another agent, headless: its script fails when a's file is missing.
+    let check = env.repo.parent().unwrap().join("check.sh");
+    std::fs::write(
+        &check,
+        "#!/bin/sh\ntest -f a.txt || { echo 'a.txt missing' >&2; exit 1; }\necho b > b.txt\ngit add b.txt && git -c user.name=b -c user.email=b@example.com commit -q -m b\n",
+    )
+    .unwrap();
+    let cmd = format!("sh {}", check.display());
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let p = env.plan();
+    assert_eq!(
+        p["tasks"]["b"]["status"],
+        "completed",
+        "{p}\n{}",
+        stderr(&o)
+    );
+    assert_ne!(p["tasks"]["b"]["agent"], p["tasks"]["a"]["agent"]);
+    assert_eq!(landed_commit(&env, "b"), tip(&env));
+    let files = git(&env.repo, &["ls-tree", "--name-only", "swarm/proj"]);
+    assert!(
+        files.contains("a.txt") && files.contains("b.txt"),
+        "{files}"
+    );
+}
+
+#[test]
+fn a_failing_verification_keeps_the_task_and_the_branch_until_fixed() {
+    let env = Env::with_plan(&plan(
+        r#""a": {"title": "A", "blockedBy": []}"#,
+        Some(
+            r#"["sh", "-c", "echo checking; test -f ok.txt || { echo 'ok.txt is missing'; exit 7; }"]"#,
+        ),
+    ));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let before = tip(&env);
+    let a = launch(&env);
+    commit_file(&a.worktree, "a.txt", "work\n");
+    let o = done(&env, &a, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("ok.txt is missing"), "{err}");
+    assert!(err.contains("exit code 7"), "{err}");
+    let log = err
+        .split_whitespace()
+        .find(|w| w.contains("verify-a-"))
+        .expect("the log path is printed");
+    assert!(std::fs::read_to_string(log).unwrap().contains("checking"));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "in-progress");
+    assert_eq!(tip(&env), before, "the integration branch did not move");
+    // Fixed: it lands, and the evidence is on the task.
+    commit_file(&a.worktree, "ok.txt", "fixed\n");
+    let o = done(&env, &a, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let landed = &env.plan()["tasks"]["a"]["landed"];
+    assert_eq!(landed["commit"].as_str().unwrap(), tip(&env));
+    assert_eq!(landed["exitCode"], 0);
+    assert!(landed["verifiedBy"].as_str().unwrap().starts_with("sh -c"));
+    assert!(landed["durationMs"].is_u64() && landed["log"].is_string());
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
+}
+
+#[test]
+fn a_dirty_worktree_does_not_land() {
+    let env = Env::with_plan(&plan(r#""a": {"title": "A", "blockedBy": []}"#, None));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let a = launch(&env);
+    std::fs::write(a.worktree.join("wip.txt"), "not committed\n").unwrap();
+    let o = done(&env, &a, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("wip.txt (untracked)"), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "in-progress");
+}
+
+#[test]
+fn agents_landing_at_the_same_moment_both_land_verified_on_each_others_work() {
+    let tasks: Vec<String> = (0..8)
+        .flat_map(|r| [format!("x{r}"), format!("y{r}")])
+        .map(|id| format!(r#""{id}": {{"title": "{id}", "blockedBy": []}}"#))
+        .collect();
+    // The verify command records which files the verified commit holds.
+    let env = Env::with_plan(&plan(
+        &tasks.join(", "),
+        Some(
+            r#"["sh", "-c", "sleep 0.2; ls > .verified-$SWARM_TASK_ID; git rev-parse HEAD >> .verified-$SWARM_TASK_ID; cp .verified-$SWARM_TASK_ID \"$SWARM_ROOT_LOGS/\"; rm .verified-$SWARM_TASK_ID"]"#,
+        ),
+    ));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let logs = env.repo.parent().unwrap().join("verified");
+    std::fs::create_dir_all(&logs).unwrap();
+    let mut x = launch(&env);
+    let mut y = launch(&env);
+    for round in 0..8 {
+        if round > 0 {
+            for (agent, id) in [(&mut x, format!("x{round}")), (&mut y, format!("y{round}"))] {
+                let o = env
+                    .swarm_in(&agent.worktree)
+                    .args(["task", "claim", &id])
+                    .env("SWARM_AGENT_ID", &agent.id)
+                    .output()
+                    .unwrap();
+                assert!(o.status.success(), "{}", stderr(&o));
+                agent.task = id;
+            }
+        }
+        commit_file(&x.worktree, &format!("{}.txt", x.task), "x\n");
+        commit_file(&y.worktree, &format!("{}.txt", y.task), "y\n");
+        let spawn = |a: &Agent| {
+            env.swarm_in(&a.worktree)
+                .args(["task", "done", &a.task])
+                .env("SWARM_AGENT_ID", &a.id)
+                .env("SWARM_ROOT_LOGS", &logs)
+                .output()
+        };
+        let (ox, oy) = std::thread::scope(|s| {
+            let hx = s.spawn(|| spawn(&x).unwrap());
+            let hy = s.spawn(|| spawn(&y).unwrap());
+            (hx.join().unwrap(), hy.join().unwrap())
+        });
+        assert!(ox.status.success(), "{}", stderr(&ox));
+        assert!(oy.status.success(), "{}", stderr(&oy));
+        let (cx, cy) = (landed_commit(&env, &x.task), landed_commit(&env, &y.task));
+        let t = tip(&env);
+        // The one that landed second is the tip, and holds the other's work.
+        let (second, first_file) = if t == cx {
+            (&x, format!("{}.txt", y.task))
+        } else {
+            assert_eq!(t, cy, "the tip is one of the two landings");
+            (&y, format!("{}.txt", x.task))
+        };
+        let seen =
+            std::fs::read_to_string(logs.join(format!(".verified-{}", second.task))).unwrap();
+        assert!(seen.contains(&first_file), "{seen}");
+        assert!(
+            seen.contains(&t),
+            "verified exactly the commit that landed: {seen}"
+        );
+        let files = git(&env.repo, &["ls-tree", "--name-only", "swarm/proj"]);
+        for r in 0..=round {
+            assert!(files.contains(&format!("x{r}.txt")), "round {r}: {files}");
+            assert!(files.contains(&format!("y{r}.txt")), "round {r}: {files}");
+        }
+    }
+}
+
+#[test]
+fn a_conflicting_landing_changes_nothing_and_lands_once_resolved() {
+    let env = Env::with_plan(&plan(
+        r#""a": {"title": "A", "blockedBy": []}, "b": {"title": "B", "blockedBy": []}"#,
+        None,
+    ));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let a = launch(&env);
+    let b = launch(&env);
+    commit_file(&a.worktree, "README.md", "from a\n");
+    commit_file(&b.worktree, "README.md", "from b\n");
+    assert!(done(&env, &a, &[]).status.success());
+    let landed_a = tip(&env);
+    let b_head = git(&b.worktree, &["rev-parse", "HEAD"]);
+    let o = done(&env, &b, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    let err = stderr(&o);
+    assert!(err.contains("conflicts in README.md"), "{err}");
+    assert!(err.contains("--resolve"), "{err}");
+    assert_eq!(tip(&env), landed_a);
+    assert_eq!(git(&b.worktree, &["rev-parse", "HEAD"]), b_head);
+    assert_eq!(git(&b.worktree, &["status", "--porcelain"]), "");
+    assert_eq!(env.plan()["tasks"]["b"]["status"], "in-progress");
+    // The agent resolves: the merge is left in progress, fixed, committed; then it lands.
+    let o = done(&env, &b, &["--resolve"]);
+    assert_eq!(o.status.code(), Some(1));
+    let merging = git(&b.worktree, &["rev-parse", "--verify", "MERGE_HEAD"]);
+    assert_eq!(merging.trim(), landed_a, "the merge is left in progress");
+    std::fs::write(b.worktree.join("README.md"), "from a and b\n").unwrap();
+    git(&b.worktree, &["add", "README.md"]);
+    git(&b.worktree, &["commit", "-q", "--no-edit"]);
+    let o = done(&env, &b, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(landed_commit(&env, "b"), tip(&env));
+    let readme = git(&env.repo, &["show", "swarm/proj:README.md"]);
+    assert_eq!(readme, "from a and b\n");
+}
