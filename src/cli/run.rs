@@ -75,8 +75,9 @@ pub struct LaunchArgs {
 /// their work is in the base branch, remove its worktree when nothing would be lost.
 #[derive(Debug, Args)]
 pub struct CompleteArgs {
-    /// The agent to finish.
-    pub agent: String,
+    /// The agent to finish. Without one, on a plan with an integration branch: deliver that
+    /// branch (--pr or --merge) and remove the worktrees of agents with nothing unlanded.
+    pub agent: Option<String>,
     /// Push the branch and open a pull request with gh (default when gh and a remote exist).
     #[arg(long, group = "delivery")]
     pub pr: bool,

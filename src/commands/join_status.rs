@@ -32,10 +32,16 @@ pub fn exec(ctx: &Ctx, args: &JoinStatusArgs) -> Result<u8> {
     }
     let live = registry.live_agents();
     let schedule = join::schedule(&plan, &registry, live);
-    let reports: Vec<JoinReport> = points
+    let mut reports: Vec<JoinReport> = points
         .iter()
         .map(|p| join::report(&plan, &registry, p, &schedule))
         .collect();
+    if ws.integration_branch(&plan).is_some() {
+        let repo = crate::git::open(&ws.main_root)?;
+        for r in &mut reports {
+            r.commit = Some(join::join_commit(&repo, r));
+        }
+    }
     let all_ready = reports.iter().all(|r| r.ready);
     if args.json {
         match reports.as_slice() {
@@ -59,8 +65,12 @@ fn render(ctx: &Ctx, r: &JoinReport, out: &mut Vec<String>) {
         e if e.is_empty() => e,
         e => format!("; {e}"),
     };
+    let at = match &r.commit {
+        Some(Some(c)) => format!(" at {}", &c[..c.len().min(9)]),
+        _ => String::new(),
+    };
     out.push(format!(
-        "{}: {} ({}/{} done{eta})",
+        "{}: {}{at} ({}/{} done{eta})",
         ui.bold_out(&r.point),
         ui.verdict_out(r.ready, verdict),
         r.done,

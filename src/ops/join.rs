@@ -20,6 +20,9 @@ pub struct JoinTask {
     /// Why it failed, for a failed task.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure: Option<String>,
+    /// Where it landed on the integration branch, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub landed: Option<String>,
 }
 
 /// The state of one join point.
@@ -40,6 +43,10 @@ pub struct JoinReport {
     pub estimated_hours: Option<f64>,
     /// The required tasks.
     pub tasks: Vec<JoinTask>,
+    /// With an integration branch: the first commit of it where every required task had
+    /// landed (`null` until then).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub commit: Option<Option<String>>,
 }
 
 impl JoinReport {
@@ -78,10 +85,12 @@ pub fn report(
                         .unwrap_or_else(|| "no reason recorded".into());
                     format!("failed after {} attempts: {why}", t.attempts)
                 }),
+                landed: landed_commit(plan, i),
             }
         })
         .collect();
-    let done = tasks.iter().filter(|t| t.status.is_done()).count();
+    // With an integration branch, done means landed.
+    let done = point.tasks.iter().filter(|&&i| plan.is_done(i)).count();
     let estimated_hours = point
         .tasks
         .iter()
@@ -93,7 +102,35 @@ pub fn report(
         total: tasks.len(),
         estimated_hours,
         tasks,
+        commit: None,
     }
+}
+
+/// The commit task `i` landed at, when it did.
+pub fn landed_commit(plan: &Plan, i: usize) -> Option<String> {
+    let landed = plan.field(i, "landed")?;
+    landed.get("commit")?.as_str().map(str::to_string)
+}
+
+/// The commit of the integration branch at which every required task of `report` had
+/// landed: the one of their landing commits that contains all the others (landings move the
+/// branch forward, one after the other). `None` while one has not landed.
+pub fn join_commit(repo: &git2::Repository, report: &JoinReport) -> Option<String> {
+    if !report.ready {
+        return None;
+    }
+    let commits: Vec<git2::Oid> = report
+        .tasks
+        .iter()
+        .filter_map(|t| git2::Oid::from_str(t.landed.as_deref()?).ok())
+        .collect();
+    let contains =
+        |c: git2::Oid, d: git2::Oid| c == d || repo.graph_descendant_of(c, d).unwrap_or(false);
+    commits
+        .iter()
+        .copied()
+        .find(|&c| commits.iter().all(|&d| contains(c, d)))
+        .map(|c| c.to_string())
 }
 
 /// The remaining work played out with the live agents (at least one), tasks being worked on

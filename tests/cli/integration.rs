@@ -109,6 +109,21 @@ fn a_task_starts_with_the_work_its_blockers_landed() {
         files.contains("a.txt") && files.contains("b.txt"),
         "{files}"
     );
+    // Delivered: the finished supervisor's worktree goes, the live agent's stays.
+    let b_worktree = env.registry()["agents"]
+        .as_object()
+        .unwrap()
+        .values()
+        .filter_map(|e| e["worktree"].as_str().map(PathBuf::from))
+        .find(|w| *w != a.worktree)
+        .unwrap();
+    assert!(b_worktree.exists());
+    let o = env.run(&["complete", "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!b_worktree.exists(), "{}", stderr(&o));
+    assert!(a.worktree.exists());
+    assert!(stderr(&o).contains("still running"), "{}", stderr(&o));
+    assert!(env.repo.join("b.txt").exists());
 }
 
 #[test]
@@ -266,4 +281,58 @@ fn a_conflicting_landing_changes_nothing_and_lands_once_resolved() {
     assert_eq!(landed_commit(&env, "b"), tip(&env));
     let readme = git(&env.repo, &["show", "swarm/proj:README.md"]);
     assert_eq!(readme, "from a and b\n");
+}
+
+#[test]
+fn a_join_point_is_a_commit_and_complete_delivers_the_integration_branch() {
+    let mut p = plan(
+        r#""a": {"title": "A", "blockedBy": []}, "b": {"title": "B", "blockedBy": []}"#,
+        None,
+    );
+    p.insert_str(1, r#""joinPoints": {"both": {"requires": ["a", "b"]}}, "#);
+    let env = Env::with_plan(&p);
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let a = launch(&env);
+    let b = launch(&env);
+    commit_file(&a.worktree, "a.txt", "a\n");
+    commit_file(&b.worktree, "b.txt", "b\n");
+    assert!(done(&env, &a, &[]).status.success());
+    let js = env.run(&["join-status", "--json"]);
+    assert_eq!(js.status.code(), Some(3));
+    let v: Value = serde_json::from_str(&stdout(&js)).unwrap();
+    assert!(v["commit"].is_null(), "{v}");
+    assert!(done(&env, &b, &[]).status.success());
+    let js = env.run(&["join-status", "--json"]);
+    assert_eq!(js.status.code(), Some(0));
+    let v: Value = serde_json::from_str(&stdout(&js)).unwrap();
+    assert_eq!(v["commit"].as_str().unwrap(), tip(&env));
+    let text = stdout(&env.run(&["join-status"]));
+    assert!(
+        text.contains(&format!("Ready at {}", &tip(&env)[..9])),
+        "{text}"
+    );
+
+    // Unlanded work on a's branch: its worktree is never removed.
+    commit_file(&a.worktree, "extra.txt", "not landed\n");
+    let o = env.run(&["complete", "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(
+        git(&env.repo, &["rev-parse", "main"]),
+        git(&env.repo, &["rev-parse", "swarm/proj"])
+    );
+    assert!(env.repo.join("a.txt").exists() && env.repo.join("b.txt").exists());
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["a"]["status"], "reviewed");
+    assert_eq!(plan["tasks"]["b"]["status"], "reviewed");
+    assert!(
+        a.worktree.exists() && b.worktree.exists(),
+        "live agents keep theirs"
+    );
+    let o = env.run(&["complete", &a.id]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("write extra.txt"), "{}", stderr(&o));
+    assert!(a.worktree.exists());
+    let o = env.run(&["complete", &b.id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!b.worktree.exists());
 }

@@ -3,8 +3,10 @@
 //! no work would be lost. Each step is recorded as soon as it is done, so a failure half-way
 //! leaves an honest record.
 
+mod deliver;
 mod plan;
 
+pub use self::deliver::{deliver, DeliverRequest};
 pub use self::plan::on_path;
 use crate::git::{self, merge::Merged, worktree};
 use crate::plan::Status;
@@ -57,6 +59,7 @@ pub enum Step {
         branch: String,
         base: String,
         title: String,
+        body: String,
     },
     /// Remove the worktree.
     Remove(PathBuf),
@@ -75,6 +78,7 @@ impl std::fmt::Display for Step {
                 branch,
                 base,
                 title,
+                ..
             } => write!(
                 f,
                 "gh pr create --head {branch} --base {base} --title {title:?}"
@@ -94,6 +98,11 @@ pub struct Completed {
     pub notes: Vec<String>,
 }
 
+/// The steps `complete` with no agent would take (see `deliver`).
+pub fn plan_delivery(ws: &Workspace, req: &DeliverRequest) -> Result<Completed> {
+    deliver::plan(ws, req)
+}
+
 /// Plans the steps and refuses, before changing anything, when work would be lost.
 pub fn plan(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
     let sit = plan::situation(ws, req)?;
@@ -109,7 +118,7 @@ pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
     let steps = plan::steps(req, &sit)?;
     let mut notes = Vec::new();
     for (n, step) in steps.iter().enumerate() {
-        let note = match carry_out(ws, req, &sit, step) {
+        let note = match carry_out(ws, &sit.repo, step) {
             Ok(note) => note,
             Err(e) if n == 0 => return Err(e),
             Err(e) => {
@@ -148,18 +157,13 @@ pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
 }
 
 /// Does one step's work in git or gh; returns what people should hear about it.
-fn carry_out(
-    ws: &Workspace,
-    req: &CompleteRequest,
-    sit: &plan::Situation,
-    step: &Step,
-) -> Result<Option<String>> {
+fn carry_out(ws: &Workspace, repo: &git2::Repository, step: &Step) -> Result<Option<String>> {
     Ok(match step {
         Step::Release(tasks) => Some(format!("released {}", tasks.join(", "))),
         Step::Review(tasks) => Some(format!("reviewed {}", tasks.join(", "))),
         Step::Merge { branch, base } => Some(
             match git::merge::merge_into(
-                &sit.repo,
+                repo,
                 branch,
                 base,
                 &ws.coord_dir.join("merge-in-progress.json"),
@@ -186,26 +190,25 @@ fn carry_out(
             branch,
             base,
             title,
+            body,
         } => {
-            let body = plan::pr_body(&req.agent, &sit.titles);
             let out = run_tool(
                 ws,
                 "gh",
                 &[
                     "pr", "create", "--head", branch, "--base", base, "--title", title, "--body",
-                    &body,
+                    body,
                 ],
                 "gh pr create failed",
             )?;
             Some(format!("pull request: {}", out.trim()))
         }
         Step::Remove(path) => {
-            worktree::remove(&sit.repo, path)?;
+            worktree::remove(repo, path)?;
             Some(format!("removed worktree {}", path.display()))
         }
         Step::Archive { from, to } => {
-            let mut b = sit
-                .repo
+            let mut b = repo
                 .find_branch(from, git2::BranchType::Local)
                 .with_context(|| format!("no branch {from}"))?;
             b.rename(to, false)

@@ -22,6 +22,8 @@ pub(super) struct Situation {
     /// The agent's tasks that are completed (not yet reviewed).
     pub completed: Vec<String>,
     pub titles: Vec<(String, String)>,
+    /// The plan's integration branch: what landed there is not lost with a worktree.
+    pub integration: Option<String>,
 }
 
 /// Refuses when the worktree is locked (`git worktree lock`), or has something other than the
@@ -106,6 +108,7 @@ pub(super) fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situati
         .collect();
     let repo = git::open(&ws.main_root)?;
     let base = req.base.clone().or_else(|| git::head_branch(&repo));
+    let integration = ws.integration_branch(&plan);
     let (branch, missing_branch) = match branch {
         Some(b) if git::branch_tip(&repo, &b).is_none() => (None, Some(b)),
         b => (b, None),
@@ -120,6 +123,7 @@ pub(super) fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situati
         held,
         completed,
         titles,
+        integration,
     })
 }
 
@@ -168,7 +172,13 @@ pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>>
     // `gh pr create` fail).
     let has_new_work = || {
         sit.branch.as_deref().is_some_and(|b| {
-            unsaved(&sit.repo, b, sit.base.as_deref()).is_ok_and(|l| !l.is_empty())
+            unsaved(
+                &sit.repo,
+                b,
+                sit.base.as_deref(),
+                sit.integration.as_deref(),
+            )
+            .is_ok_and(|l| !l.is_empty())
         })
     };
     let delivery = match req.delivery {
@@ -224,6 +234,7 @@ pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>>
                 branch: branch.clone(),
                 base,
                 title: pr_title(&req.agent, &sit.titles),
+                body: pr_body(&req.agent, &sit.titles),
             });
             kept = true;
         }
@@ -247,18 +258,27 @@ pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>>
         let lost = if kept || req.force {
             Vec::new()
         } else {
-            unsaved(&sit.repo, branch, sit.base.as_deref())?
+            unsaved(
+                &sit.repo,
+                branch,
+                sit.base.as_deref(),
+                sit.integration.as_deref(),
+            )?
         };
         if lost.is_empty() {
             steps.push(Step::Remove(path.clone()));
         } else {
             bail!(
-                "{}: branch {branch} has {} commit(s) that are neither merged into {} nor pushed:\n  {}\nchoose --merge, --pr or --archive (or --force to remove the worktree anyway; the branch stays); nothing was changed",
+                "{}: branch {branch} has {} commit(s) that are neither merged into {}{} nor pushed:\n  {}\nchoose --merge, --pr or --archive (or --force to remove the worktree anyway; the branch stays); nothing was changed",
                 path.display(),
                 lost.len(),
                 sit.base
                     .as_deref()
                     .unwrap_or("HEAD (the main worktree is on no branch; pass --base BRANCH to compare with one)"),
+                sit.integration
+                    .as_deref()
+                    .map(|i| format!(", landed on {i}"))
+                    .unwrap_or_default(),
                 lost.join("\n  ")
             );
         }
@@ -272,12 +292,19 @@ pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>>
     Ok(steps)
 }
 
-/// Commits on `branch` that neither the base nor any pushed copy of the branch holds.
-fn unsaved(repo: &Repository, branch: &str, base: Option<&str>) -> Result<Vec<String>> {
+/// Commits on `branch` that neither the base, the integration branch, nor any pushed copy of
+/// the branch holds.
+pub(super) fn unsaved(
+    repo: &Repository,
+    branch: &str,
+    base: Option<&str>,
+    integration: Option<&str>,
+) -> Result<Vec<String>> {
     let Some(tip) = git::branch_tip(repo, branch) else {
         return Ok(Vec::new());
     };
     let mut kept = safety::pushed_tips(repo, branch);
+    kept.extend(integration.and_then(|i| git::branch_tip(repo, i)));
     match base {
         Some(b) => kept.extend(git::branch_tip(repo, b)),
         // The main worktree on a detached HEAD: what HEAD has is not lost either.
@@ -287,7 +314,7 @@ fn unsaved(repo: &Repository, branch: &str, base: Option<&str>) -> Result<Vec<St
 }
 
 /// Refuses a merge that would conflict, before anything is changed.
-fn check_mergeable(repo: &Repository, branch: &str, base: &str) -> Result<()> {
+pub(super) fn check_mergeable(repo: &Repository, branch: &str, base: &str) -> Result<()> {
     let (Some(tip), Some(base_tip)) = (git::branch_tip(repo, branch), git::branch_tip(repo, base))
     else {
         bail!("cannot merge {branch} into {base}: no local branch {base}");
@@ -323,7 +350,7 @@ fn archive_name(repo: &Repository, branch: &str) -> String {
         .unwrap_or(base)
 }
 
-fn default_remote(repo: &Repository) -> Option<String> {
+pub(super) fn default_remote(repo: &Repository) -> Option<String> {
     let remotes = repo.remotes().ok()?;
     let names = git::strings(&remotes);
     names
@@ -347,7 +374,7 @@ pub(super) fn pr_title(agent: &str, titles: &[(String, String)]) -> String {
     }
 }
 
-pub(super) fn pr_body(agent: &str, titles: &[(String, String)]) -> String {
+fn pr_body(agent: &str, titles: &[(String, String)]) -> String {
     let mut body = format!("Work of swarm agent `{agent}`.\n\nTasks:\n");
     for (id, title) in titles {
         body.push_str(&format!("- `{id}` {title}\n"));
