@@ -6,7 +6,9 @@ mod view;
 
 pub use self::run::{CompleteArgs, DemoAgentArgs, DemoArgs, LaunchArgs, SetupArgs};
 pub use self::task::{AgentArg, AgentCommand, PlanCommand, TaskCommand};
-pub use self::view::{AgentsArgs, JoinStatusArgs, ListArgs, LogArgs, RecoverArgs, WatchArgs};
+pub use self::view::{
+    AgentsArgs, ConflictsArgs, JoinStatusArgs, ListArgs, LogArgs, RecoverArgs, WatchArgs,
+};
 use crate::ui::ColorChoice;
 use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
@@ -75,6 +77,7 @@ pub enum Command {
     Launch(LaunchArgs),
     List(ListArgs),
     JoinStatus(JoinStatusArgs),
+    Conflicts(ConflictsArgs),
     #[command(subcommand)]
     Task(TaskCommand),
     Complete(CompleteArgs),

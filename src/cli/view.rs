@@ -41,6 +41,14 @@ pub struct JoinStatusArgs {
     pub json: bool,
 }
 
+/// Predict merge conflicts between live agents' branches and the integration branch.
+#[derive(Debug, Args)]
+pub struct ConflictsArgs {
+    /// Print JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Show registered agents, their task, heartbeat and liveness.
 #[derive(Debug, Args)]
 pub struct AgentsArgs {

@@ -3,6 +3,7 @@
 mod agent;
 mod agents;
 mod complete;
+mod conflicts;
 mod demo;
 mod join_status;
 mod launch;
@@ -58,6 +59,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Launch(args) => launch::exec(&ctx, &args),
         Command::List(args) => list::exec(&ctx, &args),
         Command::JoinStatus(args) => join_status::exec(&ctx, &args),
+        Command::Conflicts(args) => conflicts::exec(&ctx, &args),
         Command::Task(cmd) => task::exec(&ctx, cmd),
         Command::Complete(args) => complete::exec(&ctx, &args),
         Command::Agents(args) => agents::exec(&ctx, &args),

@@ -30,7 +30,16 @@ pub fn exec(ctx: &Ctx, args: &WatchArgs) -> Result<u8> {
         let (plan, registry) = ws.snapshot()?;
         let recent = events::tail(&ws.events_path(), RECENT)?;
         let now = Utc::now();
-        let lines = dashboard(&ctx.ui, &ws.project, &plan, &registry, &recent, now);
+        let mut lines = dashboard(&ctx.ui, &ws.project, &plan, &registry, &recent, now);
+        // Predicted conflicts between live branches (what `swarm conflicts` says).
+        if let Ok(report) = crate::ops::conflicts::check(&ws) {
+            if !report.conflicts.is_empty() {
+                lines.push(String::new());
+                for line in super::conflicts::lines(&report) {
+                    lines.push(format!("conflict  {line}"));
+                }
+            }
+        }
         let finished = plan
             .tasks
             .iter()

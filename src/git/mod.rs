@@ -1,5 +1,6 @@
 //! Git work through libgit2: worktrees and branches, safety checks before removal, local merges.
 
+pub mod conflicts;
 pub mod integrate;
 pub mod leftovers;
 pub mod merge;

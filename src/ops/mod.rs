@@ -4,6 +4,7 @@
 pub mod claim;
 pub mod cleanup;
 pub mod complete;
+pub mod conflicts;
 pub mod fleet;
 pub mod join;
 pub mod land;

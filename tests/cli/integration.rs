@@ -336,3 +336,45 @@ fn a_join_point_is_a_commit_and_complete_delivers_the_integration_branch() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!b.worktree.exists());
 }
+
+#[test]
+fn conflicts_names_exactly_the_pair_that_would_conflict() {
+    let env = Env::with_plan(&plan(
+        r#""a": {"title": "A", "blockedBy": []}, "b": {"title": "B", "blockedBy": []}, "c": {"title": "C", "blockedBy": []}"#,
+        None,
+    ));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let (a, b, c) = (launch(&env), launch(&env), launch(&env));
+    commit_file(&a.worktree, "README.md", "a's readme\n");
+    commit_file(&b.worktree, "README.md", "b's readme\n");
+    commit_file(&c.worktree, "c.txt", "c\n");
+    let o = env.run(&["conflicts", "--json"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["branches"].as_array().unwrap().len(), 4, "{v}");
+    let pairs = v["conflicts"].as_array().unwrap();
+    assert_eq!(pairs.len(), 1, "{v}");
+    let mut agents = [
+        pairs[0]["a"]["agent"].as_str().unwrap(),
+        pairs[0]["b"]["agent"].as_str().unwrap(),
+    ];
+    agents.sort();
+    let mut want = [a.id.as_str(), b.id.as_str()];
+    want.sort();
+    assert_eq!(agents, want);
+    assert_eq!(pairs[0]["files"], serde_json::json!(["README.md"]));
+    // Once a lands, b conflicts with the integration branch as well, and nothing was written.
+    assert!(done(&env, &a, &[]).status.success());
+    let before = env.snapshot();
+    let v: Value = serde_json::from_str(&stdout(&env.run(&["conflicts", "--json"]))).unwrap();
+    let with_integration = v["conflicts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["a"]["branch"] == "swarm/proj" && p["b"]["agent"] == b.id.as_str())
+        .count();
+    assert_eq!(with_integration, 1, "{v}");
+    assert_eq!(env.snapshot(), before);
+    let text = stdout(&env.run(&["conflicts"]));
+    assert!(text.contains("README.md"), "{text}");
+}

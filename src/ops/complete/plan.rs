@@ -322,14 +322,8 @@ pub(super) fn check_mergeable(repo: &Repository, branch: &str, base: &str) -> Re
     if safety::is_merged(repo, tip, base_tip) || repo.graph_descendant_of(tip, base_tip)? {
         return Ok(());
     }
-    let index = repo.merge_commits(&repo.find_commit(base_tip)?, &repo.find_commit(tip)?, None)?;
-    if index.has_conflicts() {
-        let files: Vec<String> = index
-            .conflicts()?
-            .filter_map(|c| c.ok())
-            .filter_map(|c| c.our.or(c.their).or(c.ancestor))
-            .map(|e| String::from_utf8_lossy(&e.path).into_owned())
-            .collect();
+    let files = git::conflicts::conflicting_files(repo, base_tip, tip)?;
+    if !files.is_empty() {
         bail!(
             "merging {branch} into {base} conflicts in {}; nothing was changed — merge it by hand, or use --pr / --archive",
             files.join(", ")
