@@ -18,21 +18,38 @@ pub fn readiness(plan: &Plan, claimed: impl Fn(&str) -> bool) -> Vec<bool> {
 
 /// Picks the task an agent should claim next among the ready ones, by: (1) tasks matching the
 /// agent's pre-assigned patterns; (2) priority; (3) longest remaining critical path through
-/// the tasks that wait on it; (4) plan order.
+/// the tasks that wait on it; (4) tasks whose `files` overlap no task in progress; (5) plan
+/// order.
 pub fn pick_next(plan: &Plan, ready: &[bool], preferred: &[Glob]) -> Option<usize> {
     let candidates: Vec<usize> = (0..plan.tasks.len()).filter(|&i| ready[i]).collect();
     if candidates.len() <= 1 {
         return candidates.first().copied();
     }
     let path = graph::critical_path_from(&plan.tasks, &plan.order, &plan.dependents);
+    let busy: Vec<&[Glob]> = plan
+        .tasks
+        .iter()
+        .filter(|t| t.status == Status::InProgress && !t.files.is_empty())
+        .map(|t| t.files.as_slice())
+        .collect();
+    let collides = |i: usize| overlaps_any(&plan.tasks[i].files, &busy);
     candidates.into_iter().min_by(|&a, &b| {
         let pref = |i: usize| !preferred.iter().any(|g| g.matches(&plan.tasks[i].id));
         pref(a)
             .cmp(&pref(b))
             .then(plan.tasks[a].priority.cmp(&plan.tasks[b].priority))
             .then(path[b].total_cmp(&path[a]))
+            .then_with(|| collides(a).cmp(&collides(b)))
             .then(a.cmp(&b))
     })
+}
+
+/// Whether `files` may touch a file that one of `others` touches.
+pub fn overlaps_any(files: &[Glob], others: &[&[Glob]]) -> bool {
+    !files.is_empty()
+        && others
+            .iter()
+            .any(|o| files.iter().any(|f| o.iter().any(|g| f.may_overlap(g))))
 }
 
 /// Whether waiting can help: some task is being worked on, and some unclaimed pending task is
@@ -174,6 +191,37 @@ mod tests {
         );
         r[2] = false;
         assert_eq!(pick_next(&p, &r, &[]), Some(1), "plan order");
+    }
+
+    #[test]
+    fn a_task_touching_files_in_progress_waits_behind_one_that_does_not() {
+        let p = plan(
+            r#"{"tasks":{
+            "busy":{"status":"in-progress","agent":"x","claimed":true,"files":["src/db/**"]},
+            "db-too":{"files":["src/db/schema.rs"]},
+            "api":{"files":["src/api/**"]},
+            "urgent-db":{"priority":"high","files":["src/db/**"]}}}"#,
+        );
+        let mut ready = readiness(&p, |_| false);
+        ready[3] = false;
+        assert_eq!(
+            pick_next(&p, &ready, &[]),
+            Some(2),
+            "api overlaps nothing in progress"
+        );
+        ready[3] = true;
+        assert_eq!(
+            pick_next(&p, &ready, &[]),
+            Some(3),
+            "priority still comes first"
+        );
+        ready[2] = false;
+        ready[3] = false;
+        assert_eq!(
+            pick_next(&p, &ready, &[]),
+            Some(1),
+            "an overlapping task is not refused"
+        );
     }
 
     #[test]

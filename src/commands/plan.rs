@@ -93,6 +93,17 @@ fn simulate(ctx: &Ctx, agents: Option<u16>, file: Option<PathBuf>, json: bool) -
         ui::hours(r.lower_bound),
         r.utilisation * 100.0
     )));
+    if !r.overlaps.is_empty() {
+        let pairs: Vec<String> = r
+            .overlaps
+            .iter()
+            .map(|(a, b)| format!("{a} & {b}"))
+            .collect();
+        lines.push(format!(
+            "tasks that may touch the same files and can run at the same time (the scheduler keeps them apart when it can): {}",
+            pairs.join(", ")
+        ));
+    }
     lines.push(String::new());
     lines.push(ui.bold_out("AGENTS  DONE IN"));
     for p in &r.sweep {

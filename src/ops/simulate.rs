@@ -40,6 +40,9 @@ pub struct Report {
     pub unreachable: usize,
     /// The makespan for other numbers of agents.
     pub sweep: Vec<SweepPoint>,
+    /// Pairs of unfinished tasks whose `files` may overlap and that can run at the same time
+    /// (neither waits for the other): merge conflicts waiting to happen.
+    pub overlaps: Vec<(String, String)>,
 }
 
 /// One point of the sweep.
@@ -226,7 +229,46 @@ pub fn report(plan: &Plan, agents: usize, working: impl Fn(usize) -> bool) -> Re
         utilisation,
         unreachable: cut.iter().filter(|&&c| c).count(),
         sweep,
+        overlaps: overlaps(plan),
     }
+}
+
+/// Pairs of unfinished tasks that may touch the same files and that can run side by side
+/// (neither waits, directly or not, for the other), in plan order.
+pub fn overlaps(plan: &Plan) -> Vec<(String, String)> {
+    let with_files: Vec<usize> = (0..plan.tasks.len())
+        .filter(|&i| !plan.tasks[i].files.is_empty() && !plan.tasks[i].status.is_done())
+        .collect();
+    let mut out = Vec::new();
+    for (n, &a) in with_files.iter().enumerate() {
+        for &b in &with_files[n + 1..] {
+            let (ta, tb) = (&plan.tasks[a], &plan.tasks[b]);
+            if scheduler::overlaps_any(&ta.files, &[tb.files.as_slice()])
+                && !waits_for(plan, a, b)
+                && !waits_for(plan, b, a)
+            {
+                out.push((ta.id.clone(), tb.id.clone()));
+            }
+        }
+    }
+    out
+}
+
+/// Whether task `a` waits, directly or not, for task `b`.
+fn waits_for(plan: &Plan, a: usize, b: usize) -> bool {
+    let mut seen = vec![false; plan.tasks.len()];
+    let mut stack = vec![a];
+    while let Some(i) = stack.pop() {
+        for &x in &plan.tasks[i].blocked_by {
+            if x == b {
+                return true;
+            }
+            if !std::mem::replace(&mut seen[x], true) {
+                stack.push(x);
+            }
+        }
+    }
+    false
 }
 
 #[cfg(test)]
@@ -303,5 +345,26 @@ mod tests {
         let s = run(&p, 1, |_| false);
         assert_eq!(s.finish[p.find("after-bad").unwrap()], None);
         assert_eq!(s.finish[p.find("done").unwrap()], Some(0.0));
+    }
+
+    #[test]
+    fn verification_time_counts_and_overlapping_tasks_are_named() {
+        let p = plan(
+            r#"{"coordination": {"integration": {"verifyEstimate": "30m"}}, "tasks": {
+            "db": {"estimate": "1h", "files": ["src/db/**"]},
+            "db-more": {"estimate": "1h", "files": ["src/db/query.rs"], "verifyEstimate": "1h"},
+            "after-db": {"estimate": "1h", "files": ["src/db/**"], "blockedBy": ["db"]},
+            "api": {"estimate": "1h", "files": ["src/api/**"]}
+        }}"#,
+        );
+        let r = report(&p, 1, |_| false);
+        assert_eq!(r.work, 1.5 + 2.0 + 1.5 + 1.5);
+        assert_eq!(
+            r.overlaps,
+            vec![
+                ("db".to_string(), "db-more".to_string()),
+                ("db-more".to_string(), "after-db".to_string())
+            ]
+        );
     }
 }

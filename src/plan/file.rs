@@ -58,6 +58,8 @@ pub(crate) struct TaskFile<'a, B> {
     pub files: Option<Vec<String>>,
     #[serde(default)]
     pub landed: Option<IsObject>,
+    #[serde(default)]
+    pub verify_estimate: Option<Estimate>,
 }
 
 /// Any JSON value, read only for whether it is an object (`landed`: a record, or `null`).
@@ -124,6 +126,8 @@ pub(crate) struct IntegrationFile {
     pub verify: Option<CommandLine>,
     #[serde(default)]
     pub verify_timeout: Option<Estimate>,
+    #[serde(default)]
+    pub verify_estimate: Option<Estimate>,
 }
 
 /// One pre-assigned agent.

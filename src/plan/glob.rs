@@ -70,6 +70,27 @@ impl Glob {
             None => self.pattern == id,
         }
     }
+
+    /// Whether some path may match both patterns (`files` of two tasks). Exact where one of
+    /// them is a plain path; for two wildcard patterns, whether their literal beginnings
+    /// agree (`src/db/**` and `src/db/*.rs` may overlap, `src/db/**` and `docs/*` cannot):
+    /// cautious, it may say yes for two patterns no single path matches.
+    pub fn may_overlap(&self, other: &Glob) -> bool {
+        match (self.is_wildcard(), other.is_wildcard()) {
+            (false, _) => other.matches(&self.pattern),
+            (true, false) => self.matches(&other.pattern),
+            (true, true) => {
+                let (a, b) = (self.literal_prefix(), other.literal_prefix());
+                a.starts_with(b) || b.starts_with(a)
+            }
+        }
+    }
+
+    /// The pattern up to its first wildcard.
+    fn literal_prefix(&self) -> &str {
+        let end = self.pattern.find(['*', '?']).unwrap_or(self.pattern.len());
+        &self.pattern[..end]
+    }
 }
 
 #[cfg(test)]
@@ -78,6 +99,31 @@ mod tests {
 
     fn glob(p: &str) -> Glob {
         Glob::new(p).unwrap()
+    }
+
+    #[test]
+    fn file_patterns_overlap_when_a_path_may_match_both() {
+        let yes = [
+            ("src/db/**", "src/db/schema.rs"),
+            ("src/db/**", "src/db/*.rs"),
+            ("src/*.rs", "src/main.rs"),
+            ("README.md", "README.md"),
+            ("**", "docs/x.md"),
+        ];
+        for (a, b) in yes {
+            assert!(glob(a).may_overlap(&glob(b)), "{a} {b}");
+            assert!(glob(b).may_overlap(&glob(a)), "{b} {a}");
+        }
+        let no = [
+            ("src/db/**", "docs/*"),
+            ("src/*.rs", "src/db/schema.rs"),
+            ("README.md", "LICENSE"),
+            ("src/api/**", "src/db/**"),
+        ];
+        for (a, b) in no {
+            assert!(!glob(a).may_overlap(&glob(b)), "{a} {b}");
+            assert!(!glob(b).may_overlap(&glob(a)), "{b} {a}");
+        }
     }
 
     #[test]

@@ -114,7 +114,8 @@ pub fn remaining_hours(task: &Task) -> f64 {
     }
     let estimate = task.estimate.unwrap_or(1.0);
     let done = f64::from(task.progress.unwrap_or(0).min(100)) / 100.0;
-    estimate * (1.0 - done)
+    // Landing verifies the task once more at the end, however far the work is.
+    estimate * (1.0 - done) + task.verify_estimate.unwrap_or(0.0)
 }
 
 /// For each task, the longest chain of remaining work that starts with it and runs through

@@ -188,6 +188,7 @@ fn read(text: &str) -> Result<Read<'_>, ()> {
                 None => Vec::new(),
             },
             landed: t.landed.is_some_and(|l| l.0),
+            verify_estimate: t.verify_estimate.map(|e| e.0),
         });
     }
     Ok(read)
@@ -280,6 +281,11 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         Some(ObjectOnly(i)) => Some(integration_of(i).map_err(invalid)?),
         None => None,
     };
+    if let Some(default) = integration.as_ref().and_then(|i| i.verify_estimate) {
+        for t in &mut tasks {
+            t.verify_estimate.get_or_insert(default);
+        }
+    }
     // An exact id in an agent's task list must be a task, as in join points.
     for a in &agents {
         if let Some(g) = a
@@ -328,6 +334,7 @@ fn integration_of(i: super::file::IntegrationFile) -> Result<Integration, String
         branch: i.branch,
         verify: i.verify,
         verify_timeout: std::time::Duration::from_secs_f64(timeout),
+        verify_estimate: i.verify_estimate.map(|e| e.0),
     })
 }
 

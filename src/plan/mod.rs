@@ -48,6 +48,9 @@ pub struct Task {
     pub files: Vec<Glob>,
     /// Whether its work landed on the integration branch (`landed` is recorded).
     pub landed: bool,
+    /// Hours its verification takes when it lands (`verifyEstimate`, else the
+    /// integration's), for `plan simulate`.
+    pub verify_estimate: Option<f64>,
 }
 
 /// `coordination.integration`: the branch finished tasks land on, verified.
@@ -59,6 +62,8 @@ pub struct Integration {
     pub verify: Option<CommandLine>,
     /// How long a verification may run.
     pub verify_timeout: std::time::Duration,
+    /// Hours a verification usually takes, when the plan says (`verifyEstimate`).
+    pub verify_estimate: Option<f64>,
 }
 
 /// A named set of tasks that must all be done before integration.

@@ -378,3 +378,30 @@ fn conflicts_names_exactly_the_pair_that_would_conflict() {
     let text = stdout(&env.run(&["conflicts"]));
     assert!(text.contains("README.md"), "{text}");
 }
+
+#[test]
+fn tasks_touching_the_same_files_are_not_handed_out_together_when_another_is_ready() {
+    let env = Env::with_plan(
+        r#"{"tasks": {
+  "db-1": {"title": "schema", "files": ["src/db/**"]},
+  "db-2": {"title": "queries", "files": ["src/db/query.rs"]},
+  "api": {"title": "api", "files": ["src/api/**", "docs/api.md"]}
+}}"#,
+    );
+    let first = launch(&env);
+    let second = launch(&env);
+    assert_eq!(first.task, "db-1");
+    assert_eq!(second.task, "api", "db-2 would touch db-1's files");
+    let third = launch(&env);
+    assert_eq!(
+        third.task, "db-2",
+        "and is not refused when it is all that is left"
+    );
+    let o = env.run(&["plan", "simulate"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("db-1") && stdout(&o).contains("db-2"),
+        "{}",
+        stdout(&o)
+    );
+}
