@@ -63,6 +63,13 @@ fn cases() -> Vec<Case> {
         c("two agents share a branch", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": {\"x\": {\"branch\": \"f/a\"}, \"y\": {\"branch\": \"f/a\"}}}}", LIST, &["status.json", "coordination.agents.y.branch", "also the branch of"]),
         c("coordination is array", "{\"tasks\": {\"a\": {}}, \"coordination\": [{\"agents\": {}}]}", LIST, &["status.json:1:", "coordination", "a JSON object"]),
         c("agents is array", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"agents\": []}}", LIST, &["status.json:1:", "coordination.agents"]),
+        c("integration is a string", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": \"main\"}}", LIST, &["status.json:1:", "coordination.integration", "a JSON object"]),
+        c("integration branch git refuses", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"branch\": \"a..b\"}}}", LIST, &["status.json", "coordination.integration.branch", "a..b"]),
+        c("verify is a number", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verify\": 7}}}", LIST, &["status.json:1:", "coordination.integration.verify", "expected a command"]),
+        c("verify is empty", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verify\": \" \"}}}", LIST, &["status.json:1:", "coordination.integration.verify", "empty command"]),
+        c("verify has an open quote", "{\"tasks\": {\n \"a\": {\"verify\": \"cargo 'test\"}}}", LIST, &["status.json:2:", "tasks.a.verify", "never closed"]),
+        c("verify timeout too short", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verifyTimeout\": 0}}}", LIST, &["status.json", "verifyTimeout", "too short"]),
+        c("files is a string", "{\"tasks\": {\"a\": {\"files\": \"src/**\"}}}", LIST, &["status.json:1:", "tasks.a.files", "sequence"]),
         Case { name: "missing plan", plan: None, prepare: nothing, args: CLAIM, expect: &["status.json", "no plan here"] },
         Case {
             name: "missing project dir",
