@@ -47,7 +47,11 @@ pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
             "  swarm launch --as AGENT   # start a pre-assigned agent of coordination.agents\n",
         );
     }
-    next.push_str("  swarm join-status         # is the join point reached?\n  swarm complete AGENT      # deliver an agent's branch and remove its worktree");
+    next.push_str("  swarm join-status         # is the join point reached?\n");
+    next.push_str(match report.integration {
+        Some(_) => "  swarm complete --pr       # deliver the integration branch (or --merge)",
+        None => "  swarm complete AGENT      # deliver an agent's branch and remove its worktree",
+    });
     ui.note(&next);
     Ok(EXIT_OK)
 }

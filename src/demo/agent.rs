@@ -7,6 +7,9 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+/// The task whose first version does not pass verification.
+const CARELESS: &str = "build/storage";
+
 /// Works through tasks from `$SWARM_TASK` on, in the current directory (the worktree).
 pub fn run(pace: f64) -> Result<()> {
     let mut task = std::env::var("SWARM_TASK")
@@ -19,8 +22,18 @@ pub fn run(pace: f64) -> Result<()> {
         std::thread::sleep(work / 2);
         swarm(&["task", "update", &task, "--progress", "50"])?;
         std::thread::sleep(work / 2);
-        commit_note(&worktree, &task, &agent)?;
-        swarm(&["task", "done", &task])?;
+        // One task's first version leaves a TODO, which the plan's verify command refuses:
+        // the agent reads the failure, fixes it and lands again, as a real agent would.
+        let careless = task == CARELESS;
+        commit_note(&worktree, &task, &agent, careless, "simulated work")?;
+        if let Err(e) = swarm(&["task", "done", &task]) {
+            if !careless {
+                return Err(e);
+            }
+            let fix = "handle what verification found";
+            commit_note(&worktree, &task, &agent, false, fix)?;
+            swarm(&["task", "done", &task])?;
+        }
         let out = Command::new(std::env::current_exe()?)
             .args(["-q", "task", "claim", "--next"])
             .output()
@@ -53,14 +66,25 @@ fn swarm(args: &[&str]) -> Result<()> {
     Ok(())
 }
 
-/// Writes `notes/<task>.md` and commits it on the worktree's branch.
-fn commit_note(worktree: &Path, task: &str, agent: &str) -> Result<()> {
+/// Writes `notes/<task>.md` (with a TODO left in it when `careless`) and commits it on the
+/// worktree's branch.
+fn commit_note(
+    worktree: &Path,
+    task: &str,
+    agent: &str,
+    careless: bool,
+    message: &str,
+) -> Result<()> {
     let rel = Path::new("notes").join(format!("{}.md", task.replace('/', "--")));
     let file = worktree.join(&rel);
     if let Some(dir) = file.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    std::fs::write(&file, format!("# {task}\n\nDone by {agent}.\n"))?;
+    let todo = match careless {
+        true => "\nTODO: handle overdue loans\n",
+        false => "",
+    };
+    std::fs::write(&file, format!("# {task}\n\nDone by {agent}.\n{todo}"))?;
     let repo = git2::Repository::open(worktree)?;
     let mut index = repo.index()?;
     index.add_path(&rel)?;
@@ -72,7 +96,7 @@ fn commit_note(worktree: &Path, task: &str, agent: &str) -> Result<()> {
         Some("HEAD"),
         &sig,
         &sig,
-        &format!("{task}: simulated work\n"),
+        &format!("{task}: {message}\n"),
         &tree,
         &[&parent],
     )?;

@@ -118,14 +118,8 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
             logs.display()
         );
     }
-    let (_, registry) = ws.snapshot()?;
-    for (id, entry) in &registry.agents {
-        if entry.worktree.is_none() {
-            continue;
-        }
-        eprintln!("\nswarm demo: $ swarm complete {id} --merge");
-        swarm.step(&["complete", id, "--merge"], "swarm complete")?;
-    }
+    eprintln!("\nswarm demo: $ swarm complete --merge");
+    swarm.step(&["complete", "--merge"], "swarm complete")?;
     let (plan, _) = ws.snapshot()?;
     let reviewed = plan
         .tasks

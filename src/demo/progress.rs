@@ -50,9 +50,30 @@ impl<'w> Progress<'w> {
             let task = e.task.as_deref().unwrap_or("");
             let line = match (e.event.as_str(), e.to.as_deref()) {
                 ("claim", _) => format!("  {who:<22} claimed   {task}"),
+                // With an integration branch, finishing is landing: said with its commit.
+                ("status", Some("completed")) if plan.integration.is_some() => continue,
                 ("status", Some("completed")) => {
                     format!("  {who:<22} {} {task}", self.paint("32", "finished "))
                 }
+                ("land", _) => {
+                    let at = e
+                        .detail
+                        .as_deref()
+                        .and_then(|d| d.rsplit(' ').next())
+                        .map(|c| format!(" at {}", &c[..c.len().min(9)]))
+                        .unwrap_or_default();
+                    format!("  {who:<22} {} {task}{at}", self.paint("32", "landed   "))
+                }
+                ("verify-failed", _) => format!(
+                    "  {who:<22} {} {task} ({})",
+                    self.paint("31", "verify ✗ "),
+                    e.detail
+                        .as_deref()
+                        .unwrap_or("")
+                        .split("; log:")
+                        .next()
+                        .unwrap_or("")
+                ),
                 ("release", _) | ("recover", _) => {
                     format!("  {who:<22} {} {task}", self.paint("33", "released "))
                 }

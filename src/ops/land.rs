@@ -89,6 +89,13 @@ pub fn land(
                 say(format!("verifying {} with {}", short(head), cmd.shown()));
                 let v = verify::run(cmd, worktree, &env, &log, timeout)?;
                 if !v.passed() {
+                    // Logged, so that people watching see it; the error says it all anyway.
+                    let _ = ws.begin(Some(actor)).and_then(|mut txn| {
+                        let what =
+                            format!("verification {}; log: {}", v.outcome(), v.log.display());
+                        txn.record_task("verify-failed", Some(&actor.id), id, what);
+                        txn.commit()
+                    });
                     return Err(verify_failed(id, &branch, &v));
                 }
                 Some(v)

@@ -238,4 +238,9 @@ impl Txn<'_> {
     pub fn record(&mut self, event: &str, agent: Option<&str>, detail: String) {
         self.log(event, agent, None, None, None, Some(detail));
     }
+
+    /// Logs an event about task `task` that changes neither file (a failed verification).
+    pub fn record_task(&mut self, event: &str, agent: Option<&str>, task: &str, detail: String) {
+        self.log(event, agent, Some(task), None, None, Some(detail));
+    }
 }

@@ -397,6 +397,10 @@ fn demo_runs_the_whole_flow_in_its_own_directory() {
     let err = stderr(&o);
     assert!(err.contains("claimed"), "{err}");
     assert!(err.contains("12/12 tasks reviewed"), "{err}");
+    // Landing shows: one task fails verification, is fixed, and lands; join points are commits.
+    assert!(err.contains("verify ✗  build/storage"), "{err}");
+    assert!(err.contains("landed    build/storage at "), "{err}");
+    assert!(err.contains("release: Ready at "), "{err}");
     let log = git(&repo, &["log", "--format=%s", "main"]);
     assert_eq!(
         log.lines()
@@ -404,6 +408,14 @@ fn demo_runs_the_whole_flow_in_its_own_directory() {
             .count(),
         12,
         "{log}"
+    );
+    assert!(
+        log.contains("build/storage: handle what verification found"),
+        "{log}"
+    );
+    assert_eq!(
+        git(&repo, &["rev-parse", "main"]),
+        git(&repo, &["rev-parse", "swarm/library-app"])
     );
     assert!(linked_worktrees(&repo).is_empty());
     let plan: Value = serde_json::from_str(

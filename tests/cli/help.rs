@@ -18,6 +18,7 @@ const COMMANDS: &[&[&str]] = &[
     &["task", "reopen"],
     &["task", "show"],
     &["complete"],
+    &["conflicts"],
     &["agents"],
     &["watch"],
     &["agent"],
