@@ -14,6 +14,10 @@
 #   big-100k    `list --ready` and one claim on a 100,000-task plan (and the seed's claim)
 #   race-64     64 concurrent claimers looping until exit 3 on a 1,000-task flat plan:
 #               checks every task is claimed exactly once (swarm; the seed is timed too)
+#   land-30k    `task done` landing a task (merge of the integration branch + compare-and-swap,
+#               no verify command) on a 30,000-file repository, against the same merge and
+#               ref update done with plain git
+#   conflicts-8 `swarm conflicts` for 8 live agents' branches on a 30,000-file repository
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -146,6 +150,82 @@ seed_claimed=$(cat "$R"/seed-out/* | wc -l); seed_distinct=$(cat "$R"/seed-out/*
 
 r_sw=$(mean race-64 0); r_sd=$(mean race-64-seed 0)
 summary+=("race (64 claimers until empty, 1000 tasks): swarm $(python3 -c "print(f'{$r_sw:.1f}')") s, 1000 claims, 1000 distinct; seed-fixed $(python3 -c "print(f'{$r_sd:.1f}')") s, $seed_claimed claims, $seed_distinct distinct")
+fi
+
+# A repository of 30,000 files (300 folders of 100), one commit; its path on stdout.
+big_repo() {
+  local d=$WORK/$1
+  mkdir -p "$d/tasks/repo"
+  git init -q -b main "$d/repo"
+  python3 - "$d/repo" <<'PY'
+import os, sys
+root = sys.argv[1]
+for i in range(300):
+    os.makedirs(f"{root}/src/m{i:03}", exist_ok=True)
+    for j in range(100):
+        with open(f"{root}/src/m{i:03}/f{j:03}.txt", "w") as f:
+            f.write(f"module {i} file {j}\n" * 20)
+PY
+  git -C "$d/repo" add -A
+  git -C "$d/repo" -c user.name=b -c user.email=b@b commit -q -m "30,000 files"
+  echo "$d"
+}
+# An agent launched with --no-exec on the fixture in $1: "agent-id worktree" on stdout.
+no_exec_agent() {
+  "$SWARM" -C "$1/repo" --tasks-dir "$1/tasks" launch --no-exec --json --agent-cmd true 2>/dev/null \
+    | python3 -c 'import json,sys; v=json.load(sys.stdin); print(v["agent"], v["worktree"])'
+}
+# Commits a change to file $2 (relative) in worktree $1.
+change() {
+  echo "changed by $(basename "$1")" >> "$1/$2"
+  git -C "$1" -c user.name=b -c user.email=b@b commit -q -am "change $2"
+}
+
+if want land-30k; then
+echo "== land: task done (merge + compare-and-swap, no verify), 30,000-file repository" >&2
+L=$(big_repo land)
+cat > "$L/tasks/repo/status.json" <<'JSON'
+{"coordination": {"integration": {}}, "tasks": {"a": {"title": "a"}, "b": {"title": "b"}}}
+JSON
+"$SWARM" -C "$L/repo" --tasks-dir "$L/tasks" setup -q
+read -r A AW < <(no_exec_agent "$L"); read -r B BW < <(no_exec_agent "$L")
+change "$AW" src/m000/f000.txt; change "$BW" src/m299/f099.txt
+"$SWARM" -C "$BW" --tasks-dir "$L/tasks" task done b --agent "$B" -q
+TIP=$(git -C "$L/repo" rev-parse swarm/repo); AT=$(git -C "$AW" rev-parse HEAD)
+cp "$L/tasks/repo/status.json" "$L/plan.saved"; cp "$L/repo/.claude-agents/task-registry.json" "$L/registry.saved"
+cat > "$L/reset.sh" <<SH
+cp "$L/plan.saved" "$L/tasks/repo/status.json"; cp "$L/registry.saved" "$L/repo/.claude-agents/task-registry.json"
+git -C "$L/repo" update-ref refs/heads/swarm/repo $TIP; git -C "$AW" reset -q --hard $AT
+SH
+bench land-30k -r "$RUNS" -w 1 --prepare "bash $L/reset.sh" \
+  -n "swarm task done" "$SWARM -C $AW --tasks-dir $L/tasks task done a --agent $A -q" \
+  -n "git merge + update-ref" "bash -c 'git -C $AW -c user.name=b -c user.email=b@b merge -q --no-edit $TIP && git -C $L/repo update-ref refs/heads/swarm/repo \$(git -C $AW rev-parse HEAD) $TIP'"
+l_sw=$(mean land-30k 0); l_git=$(mean land-30k 1)
+summary+=("land (30,000 files, merge + CAS, no verify): swarm task done $(python3 -c "print(f'{$l_sw*1000:.0f}')") ms, plain git merge + update-ref $(python3 -c "print(f'{$l_git*1000:.0f}')") ms -> $(ratio "$l_sw" "$l_git")x")
+fi
+
+if want conflicts-8; then
+echo "== conflicts: 8 live agents' branches, 30,000-file repository" >&2
+F=$(big_repo conflicts)
+python3 - > "$F/tasks/repo/status.json" <<'PY'
+import json
+print(json.dumps({"coordination": {"integration": {}},
+                  "tasks": {f"t{i}": {"title": f"t{i}"} for i in range(8)}}))
+PY
+"$SWARM" -C "$F/repo" --tasks-dir "$F/tasks" setup -q
+for i in 0 1 2 3 4 5 6 7; do
+  read -r _ W < <(no_exec_agent "$F")
+  # Agents 0 and 1 change the same file (one conflicting pair); each changes 20 files of its own.
+  change "$W" "src/m$(printf %03d $((i < 2 ? 0 : i)))/f000.txt"
+  for j in $(seq 1 20); do echo "agent $i" >> "$W/src/m$(printf %03d $((100 + i)))/f$(printf %03d "$j").txt"; done
+  git -C "$W" -c user.name=b -c user.email=b@b commit -q -am "agent $i work"
+done
+pairs=$("$SWARM" -C "$F/repo" --tasks-dir "$F/tasks" conflicts --json | jq '.conflicts | length')
+[ "$pairs" = 1 ] || { echo "conflicts-8: $pairs conflicting pairs (want 1)" >&2; exit 1; }
+bench conflicts-8 -r "$RUNS" -w 1 \
+  -n "swarm conflicts" "$SWARM -C $F/repo --tasks-dir $F/tasks conflicts --json -q"
+c_sw=$(mean conflicts-8 0)
+summary+=("conflicts (8 live branches + integration, 30,000 files): $(python3 -c "print(f'{$c_sw*1000:.0f}')") ms, 1 conflicting pair found (floor: under 1 s)")
 fi
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $("$SWARM" --version)"
