@@ -87,7 +87,11 @@ pub fn land(
                 let log = log_path(ws, id)?;
                 let env = [("SWARM_TASK_ID", id), ("SWARM_AGENT_ID", actor.id.as_str())];
                 say(format!("verifying {} with {}", short(head), cmd.shown()));
-                let v = verify::run(cmd, worktree, &env, &log, timeout)?;
+                // A long verification keeps the agent's claim alive.
+                let mut beat = || {
+                    let _ = ws.begin(Some(actor)).and_then(|txn| txn.commit());
+                };
+                let v = verify::run(cmd, worktree, &env, &log, timeout, &mut beat)?;
                 if !v.passed() {
                     // Logged, so that people watching see it; the error says it all anyway.
                     let _ = ws.begin(Some(actor)).and_then(|mut txn| {

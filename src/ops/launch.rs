@@ -145,8 +145,12 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         branch: added.branch.clone(),
         ..place
     };
-    // A worktree kept from before takes in what landed since.
-    if integration.is_some() && !added.created_worktree {
+    // A worktree kept from before, or started from a previous attempt's branch, takes in
+    // what landed since.
+    let tip = integration
+        .as_deref()
+        .and_then(|b| git::branch_tip(&repo, b));
+    if tip.is_some() && (!added.created_worktree || Some(added.tip) != tip) {
         match ws
             .load_plan()
             .map_err(anyhow::Error::from)

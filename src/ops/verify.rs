@@ -46,14 +46,19 @@ impl Verified {
     }
 }
 
+/// How often `run` calls its `tick` while the command runs (the agent's heartbeat).
+const TICK: Duration = Duration::from_secs(30);
+
 /// Runs `command` in `dir` with `env` added, its output (stdout and stderr) going to `log`,
-/// stopped (its whole process group) after `timeout`.
+/// stopped (its whole process group) after `timeout`. `tick` is called every 30 s while it
+/// runs.
 pub fn run(
     command: &CommandLine,
     dir: &Path,
     env: &[(&str, &str)],
     log: &Path,
     timeout: Duration,
+    tick: &mut dyn FnMut(),
 ) -> Result<Verified> {
     let out = crate::coord::open(
         log,
@@ -85,9 +90,14 @@ pub fn run(
         )
     })?;
     let mut timed_out = false;
+    let mut ticked = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
+        }
+        if ticked.elapsed() >= TICK {
+            tick();
+            ticked = Instant::now();
         }
         if started.elapsed() >= timeout {
             timed_out = true;

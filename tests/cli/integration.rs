@@ -405,3 +405,33 @@ fn tasks_touching_the_same_files_are_not_handed_out_together_when_another_is_rea
         stdout(&o)
     );
 }
+
+#[test]
+fn a_crash_between_moving_the_branch_and_recording_it_is_finished_by_running_done_again() {
+    let env = Env::with_plan(&plan(r#""a": {"title": "A", "blockedBy": []}"#, None));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let a = launch(&env);
+    commit_file(&a.worktree, "a.txt", "a\n");
+    // The plan is put in place with renameat2 (an exchange): killed there, after the ref moved.
+    let o = env
+        .strace(&[
+            "-f",
+            "-o",
+            "/dev/null",
+            "-e",
+            "inject=renameat2:signal=SIGKILL:when=1",
+        ])
+        .args(["task", "done", &a.task])
+        .current_dir(&a.worktree)
+        .env("SWARM_AGENT_ID", &a.id)
+        .output()
+        .unwrap();
+    assert!(!o.status.success(), "killed: {}", stderr(&o));
+    let head = git(&a.worktree, &["rev-parse", "HEAD"]).trim().to_string();
+    assert_eq!(tip(&env), head, "the branch moved before the kill");
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "in-progress");
+    let o = done(&env, &a, &[]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(landed_commit(&env, "a"), head);
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
+}
