@@ -245,6 +245,31 @@ mod tests {
     }
 
     #[test]
+    fn with_an_integration_branch_it_says_what_landed_and_how_to_land() {
+        let integrated = Integrated {
+            branch: "swarm/demo".into(),
+            verify: Some("cargo test".into()),
+            landed: vec![("core/schema".into(), "abc123def".into())],
+        };
+        let text = render(&PromptInput {
+            integration: Some(&integrated),
+            ..input()
+        });
+        for needle in [
+            "land on branch swarm/demo",
+            "core/schema (landed at abc123def)",
+            "`cargo test`",
+            "moves swarm/demo to your commit only if that passes",
+        ] {
+            assert!(text.contains(needle), "{needle:?} missing in:\n{text}");
+        }
+        assert!(
+            !render(&input()).contains("land"),
+            "nothing about landing without one"
+        );
+    }
+
+    #[test]
     fn odd_task_ids_are_quoted_for_the_shell() {
         assert_eq!(shell_word("a/b-c.d"), "a/b-c.d");
         assert_eq!(shell_word("it's $x"), r"'it'\''s $x'");
