@@ -194,30 +194,6 @@ mod tests {
     }
 
     #[test]
-    fn with_an_integration_branch_a_blocker_must_have_landed() {
-        let text = |integration: &str, a: &str| {
-            format!(r#"{{{integration}"tasks":{{"a":{a},"b":{{"blockedBy":["a"]}}}}}}"#)
-        };
-        let on = r#""coordination":{"integration":{}},"#;
-        let reported = r#"{"status":"completed","agent":"x"}"#;
-        let landed = r#"{"status":"completed","agent":"x","landed":{"commit":"abc"}}"#;
-        let by_hand = r#"{"status":"completed"}"#;
-        let reviewed = r#"{"status":"reviewed","agent":"x"}"#;
-        let ready_b = |t: String| readiness(&plan(&t), |_| false)[1];
-        assert!(!ready_b(text(on, reported)), "reported done, not landed");
-        assert!(ready_b(text(on, landed)));
-        assert!(ready_b(text(on, by_hand)), "no agent's work to land");
-        assert!(ready_b(text(on, reviewed)), "in the base already");
-        assert!(
-            ready_b(text("", reported)),
-            "without an integration branch, as before"
-        );
-        let p = plan(&text(on, reported));
-        let why = explain_nothing_ready(&p, |_| None);
-        assert!(why.contains("b waits for a"), "{why}");
-    }
-
-    #[test]
     fn a_task_touching_files_in_progress_waits_behind_one_that_does_not() {
         let p = plan(
             r#"{"tasks":{

@@ -24,6 +24,12 @@ pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
         report.join_points
     ));
     match &report.integration {
+        Some((branch, tip)) if report.unverified > 0 => ui.warn(&format!(
+            "finished tasks land on {branch} (now at {}), but {} of {} tasks have no verify command: set coordination.integration.verify (or a task's verify) to your test command, or they land unverified",
+            crate::git::short(*tip),
+            report.unverified,
+            report.tasks
+        )),
         Some((branch, tip)) => ui.note(&format!(
             "swarm: finished tasks land on {branch} (now at {}), verified; `swarm complete` delivers it",
             crate::git::short(*tip)

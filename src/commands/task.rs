@@ -78,8 +78,12 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
                 other => other,
             };
             if let (Some(w), ClaimOutcome::Claimed { .. }) = (&worktree, &outcome) {
-                let plan = ws.load_plan()?;
-                match crate::ops::land::refresh(&ws, &plan, w) {
+                // The task is claimed: what follows only warns.
+                let refreshed = ws
+                    .load_plan()
+                    .map_err(anyhow::Error::from)
+                    .and_then(|plan| crate::ops::land::refresh(&ws, &plan, w));
+                match refreshed {
                     Ok(Some(what)) => ctx.ui.note(&format!("swarm: {what}")),
                     Ok(None) => {}
                     Err(e) => ctx.ui.warn(&format!("{e:#}")),

@@ -31,8 +31,13 @@ pub fn exec(ctx: &Ctx, args: &WatchArgs) -> Result<u8> {
         let recent = events::tail(&ws.events_path(), RECENT)?;
         let now = Utc::now();
         let mut lines = dashboard(&ctx.ui, &ws.project, &plan, &registry, &recent, now);
-        // Predicted conflicts between live branches (what `swarm conflicts` says).
-        if let Ok(report) = crate::ops::conflicts::check(&ws) {
+        // Predicted conflicts between live branches (what `swarm conflicts` says), on a plan
+        // with an integration branch.
+        let integrated = ws.integration_branch(&plan).is_some();
+        if let Some(report) = integrated
+            .then(|| crate::ops::conflicts::check(&ws).ok())
+            .flatten()
+        {
             if !report.conflicts.is_empty() {
                 lines.push(String::new());
                 for line in super::conflicts::lines(&report) {

@@ -22,6 +22,18 @@ pub fn ensure_branch(repo: &Repository, name: &str, base: Oid) -> Result<bool> {
     }
 }
 
+/// Refuses an integration branch that some worktree has checked out: landing moves the ref,
+/// and that worktree's index would then show the landed work as undone.
+pub fn refuse_checked_out(repo: &Repository, name: &str) -> Result<()> {
+    if let Some(at) = super::worktree::checked_out_at(repo, name) {
+        bail!(
+            "the integration branch {name} is checked out in {}; landing moves it, which would leave that worktree showing the landed work as undone: check out another branch there (or name another integration branch in coordination.integration.branch; the default is swarm/<project>)",
+            at.display()
+        );
+    }
+    Ok(())
+}
+
 /// What bringing the integration branch into a worktree did.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum BroughtIn {

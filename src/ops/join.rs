@@ -89,8 +89,7 @@ pub fn report(
             }
         })
         .collect();
-    // With an integration branch, done means landed.
-    let done = point.tasks.iter().filter(|&&i| plan.is_done(i)).count();
+    let done = tasks.iter().filter(|t| t.status.is_done()).count();
     let estimated_hours = point
         .tasks
         .iter()

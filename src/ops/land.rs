@@ -63,6 +63,7 @@ pub fn land(
         .map(|x| x.verify_timeout)
         .unwrap_or_default();
     let repo = git::open(&ws.main_root)?;
+    integrate::refuse_checked_out(&repo, &branch)?;
     check_worktree(worktree, &branch, id)?;
     let mut round = 0;
     let (commit, verified) = loop {
@@ -78,7 +79,9 @@ pub fn land(
                 short(tip),
                 short(m)
             )),
-            BroughtIn::Conflict(files) => return Err(conflict(id, &branch, tip, &files, opts)),
+            BroughtIn::Conflict(files) => {
+                return Err(conflict(id, &branch, tip, &files, opts, round))
+            }
         }
         let head = git::leftovers::head(worktree)?;
         let head = git2::Oid::from_str(&head)?;
@@ -106,6 +109,15 @@ pub fn land(
             }
             None => None,
         };
+        // What lands is the commit verified, with nothing else in the tree.
+        let changed = git::safety::uncommitted(worktree)?;
+        if !changed.is_empty() {
+            bail!(
+                "task {id} did not land: the verify command changed files in {} ({}); {branch} did not move. Commit them if they belong to the work, or make the verify command leave the tree as it found it, then run `swarm task done {id}` again",
+                worktree.display(),
+                changed.join(", ")
+            );
+        }
         let why = format!("swarm: land {id}");
         if integrate::compare_and_swap(&repo, &branch, head, tip, &why)? {
             break (head, verified);
@@ -192,15 +204,22 @@ fn conflict(
     tip: git2::Oid,
     files: &[String],
     opts: LandOptions,
+    round: u32,
 ) -> anyhow::Error {
     let files = files.join(", ");
+    // A later round conflicts with what another agent landed meanwhile; the earlier round's
+    // merge stays on the branch (it was a clean merge of what had landed then).
+    let was = match round {
+        1 => "the worktree is as it was",
+        _ => "the worktree is as it was after merging the earlier tip of the branch",
+    };
     match opts.resolve {
         true => anyhow!(
             "task {id} did not land: merging {branch} ({}) conflicts in {files}; the merge is left in progress: resolve those files, `git add` them, `git commit --no-edit`, then run `swarm task done {id}` again",
             short(tip)
         ),
         false => anyhow!(
-            "task {id} did not land: merging {branch} ({}) conflicts in {files}; nothing was changed (the worktree is as it was). To resolve: run `swarm task done {id} --resolve` (or `git merge {branch}`), fix those files, `git add` them, `git commit --no-edit`, then `swarm task done {id}` again",
+            "task {id} did not land: merging {branch} ({}) conflicts in {files}; the merge was undone ({was}). To resolve: run `swarm task done {id} --resolve` (or `git merge {branch}`), fix those files, `git add` them, `git commit --no-edit`, then `swarm task done {id}` again",
             short(tip)
         ),
     }

@@ -26,6 +26,8 @@ pub struct SetupReport {
     pub warnings: Vec<String>,
     /// The integration branch and where it points, when the plan declares one.
     pub integration: Option<(String, git2::Oid)>,
+    /// Tasks with no verify command (their own or the integration's).
+    pub unverified: usize,
 }
 
 /// What `setup` is asked to do.
@@ -53,14 +55,16 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
                 plan.path().display()
             )
         })?;
+        git::integrate::refuse_checked_out(&git::open(&ws.main_root)?, b)?;
     }
     // Every pre-assigned place (and the base) is checked before anything is created.
     let worktree_plan = match opts.worktrees && !plan.agents.is_empty() {
         true => {
             let repo = git::open(&ws.main_root)?;
-            let base = match branch.as_deref().and_then(|b| git::branch_tip(&repo, b)) {
-                Some(tip) => tip,
-                None => git::base_commit(&repo, opts.base.as_deref())?,
+            let tip = branch.as_deref().and_then(|b| git::branch_tip(&repo, b));
+            let base = match (&opts.base, tip) {
+                (None, Some(tip)) => tip,
+                _ => git::base_commit(&repo, opts.base.as_deref())?,
             };
             let places = plan
                 .agents
@@ -136,6 +140,9 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
         kept,
         warnings,
         integration,
+        unverified: (0..plan.tasks.len())
+            .filter(|&i| plan.verify_command(i).is_none())
+            .count(),
     })
 }
 

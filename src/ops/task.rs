@@ -78,6 +78,17 @@ pub fn update(ws: &Workspace, actor: Option<&Actor>, id: &str, update: &Update) 
         // reviewed task back to completed.
         return commit_updated(txn, i, from);
     }
+    // With an integration branch, a held task is completed by landing it (`task done`), so
+    // that completed always means landed.
+    if update.status == Some(Status::Completed)
+        && txn.holder(i).is_some()
+        && ws.integration_branch(&txn.plan).is_some()
+    {
+        bail!(
+            "task {id} is completed by landing it on the integration branch: run `swarm task done {}`",
+            crate::agent::prompt::shell_word(id)
+        );
+    }
     if let Some(status) = update.status {
         match status {
             Status::InProgress if txn.holder(i).is_none() => return Err(not_claimed()),
@@ -119,19 +130,32 @@ pub fn done(
         _ => return Ok((update(ws, actor, id, &completed)?, None)),
     };
     check_may_change(t, Some(&holder), actor, force, false)?;
-    let recorded = registry
-        .agents
-        .get(&holder)
+    let entry = registry.agents.get(&holder);
+    let recorded = entry
         .and_then(|a| a.worktree.clone())
         .map(std::path::PathBuf::from)
         .filter(|w| w.is_dir());
     let worktree = match recorded {
         Some(w) => w,
-        None => current_worktree(ws).ok_or_else(|| {
-            anyhow::anyhow!(
-                "task {id} cannot land: agent {holder} has no worktree recorded; run `swarm task done {id}` in the worktree that holds its work"
-            )
-        })?,
+        None => {
+            let here = current_worktree(ws).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "task {id} cannot land: agent {holder} has no worktree recorded; run `swarm task done {id}` in the worktree that holds its work"
+                )
+            })?;
+            // Only the agent's own branch, when swarm knows it: never someone else's work.
+            let on = crate::git::leftovers::branch(&here)?;
+            if let Some(b) = entry.and_then(|a| a.branch.as_deref()) {
+                if on.as_deref() != Some(b) {
+                    bail!(
+                        "task {id} cannot land from {}: it is on {}, not on {b}, the branch of agent {holder}",
+                        here.display(),
+                        on.as_deref().unwrap_or("a detached HEAD")
+                    );
+                }
+            }
+            here
+        }
     };
     let as_holder = match actor {
         Some(a) if a.id == holder => a.clone(),

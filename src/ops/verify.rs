@@ -2,9 +2,23 @@
 
 use crate::plan::CommandLine;
 use anyhow::{Context, Result};
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// Removes the signal handlers `run` installed, however it returns.
+struct Unhook(Vec<signal_hook::SigId>);
+
+impl Drop for Unhook {
+    fn drop(&mut self) {
+        for id in self.0.drain(..) {
+            signal_hook::low_level::unregister(id);
+        }
+    }
+}
 
 /// What a verification run did.
 #[derive(Debug, Clone)]
@@ -89,11 +103,34 @@ pub fn run(
             dir.display()
         )
     })?;
+    // The command runs in a process group of its own (so that a timeout stops all of it);
+    // a signal to swarm (Ctrl-C, a supervisor stopped) must stop it too, not leave it running
+    // in the worktree.
+    let signal = Arc::new(AtomicUsize::new(0));
+    let mut hooks = Vec::new();
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        hooks.push(signal_hook::flag::register_usize(
+            sig,
+            Arc::clone(&signal),
+            sig as usize,
+        )?);
+    }
+    let _unhook = Unhook(hooks);
     let mut timed_out = false;
     let mut ticked = Instant::now();
     let status = loop {
         if let Some(status) = child.try_wait()? {
             break status;
+        }
+        let sig = signal.load(Ordering::SeqCst);
+        if sig != 0 {
+            stop(&mut child);
+            let _ = child.wait();
+            anyhow::bail!(
+                "the verify command {} was stopped: swarm got {}",
+                command.shown(),
+                crate::ops::supervise::signal_name(sig as i32)
+            );
         }
         if ticked.elapsed() >= TICK {
             tick();

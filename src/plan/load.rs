@@ -330,6 +330,12 @@ fn integration_of(i: super::file::IntegrationFile) -> Result<Integration, String
             "coordination.integration.verifyTimeout: {timeout} s is too short; give at least a second, e.g. \"10m\""
         ));
     }
+    // A year is more than any verification needs, and keeps the duration representable.
+    if timeout > 366.0 * 24.0 * 3600.0 {
+        return Err(
+            "coordination.integration.verifyTimeout: more than a year; give a duration like \"30m\" or \"2h\"".into(),
+        );
+    }
     Ok(Integration {
         branch: i.branch,
         verify: i.verify,

@@ -264,10 +264,14 @@ impl Plan {
         self.agents.iter().find(|a| a.id == id)
     }
 
-    /// Whether every blocker of task `i` is done: completed or reviewed, and, on a plan with an
-    /// integration branch, landed there.
+    /// Whether every blocker of task `i` is completed or reviewed. (On a plan with an
+    /// integration branch, swarm completes a task only by landing it, so completed means
+    /// landed; a task completed by hand counts as the person says.)
     pub fn blockers_done(&self, i: usize) -> bool {
-        self.tasks[i].blocked_by.iter().all(|&b| self.is_done(b))
+        self.tasks[i]
+            .blocked_by
+            .iter()
+            .all(|&b| self.tasks[b].status.is_done())
     }
 
     /// The blockers of task `i` that are not done yet.
@@ -276,24 +280,7 @@ impl Plan {
             .blocked_by
             .iter()
             .copied()
-            .filter(|&b| !self.is_done(b))
-    }
-
-    /// Whether task `i` is done as far as the tasks after it are concerned: completed or
-    /// reviewed and, on a plan with an integration branch, its work there (landed; reviewed,
-    /// which means it reached the base; or finished with no agent's work to land).
-    pub fn is_done(&self, i: usize) -> bool {
-        let t = &self.tasks[i];
-        t.status.is_done()
-            && (self.integration.is_none()
-                || t.landed
-                || t.status == Status::Reviewed
-                || t.agent.is_none())
-    }
-
-    /// Whether task `i` is reported done but has not landed on the integration branch yet.
-    pub fn awaits_landing(&self, i: usize) -> bool {
-        self.tasks[i].status.is_done() && !self.is_done(i)
+            .filter(|&b| !self.tasks[b].status.is_done())
     }
 
     /// The verify command of task `i`: its own, else the integration's.

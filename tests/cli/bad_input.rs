@@ -69,6 +69,7 @@ fn cases() -> Vec<Case> {
         c("verify is empty", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verify\": \" \"}}}", LIST, &["status.json:1:", "coordination.integration.verify", "empty command"]),
         c("verify has an open quote", "{\"tasks\": {\n \"a\": {\"verify\": \"cargo 'test\"}}}", LIST, &["status.json:2:", "tasks.a.verify", "never closed"]),
         c("verify timeout too short", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verifyTimeout\": 0}}}", LIST, &["status.json", "verifyTimeout", "too short"]),
+        c("verify timeout too long", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verifyTimeout\": 1e16}}}", LIST, &["status.json", "verifyTimeout", "more than a year"]),
         c("files is a string", "{\"tasks\": {\"a\": {\"files\": \"src/**\"}}}", LIST, &["status.json:1:", "tasks.a.files", "sequence"]),
         Case { name: "missing plan", plan: None, prepare: nothing, args: CLAIM, expect: &["status.json", "no plan here"] },
         Case {

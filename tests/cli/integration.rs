@@ -192,6 +192,7 @@ fn agents_landing_at_the_same_moment_both_land_verified_on_each_others_work() {
     std::fs::create_dir_all(&logs).unwrap();
     let mut x = launch(&env);
     let mut y = launch(&env);
+    let mut retried = 0;
     for round in 0..8 {
         if round > 0 {
             for (agent, id) in [(&mut x, format!("x{round}")), (&mut y, format!("y{round}"))] {
@@ -221,6 +222,8 @@ fn agents_landing_at_the_same_moment_both_land_verified_on_each_others_work() {
         });
         assert!(ox.status.success(), "{}", stderr(&ox));
         assert!(oy.status.success(), "{}", stderr(&oy));
+        let again = |o: &std::process::Output| stderr(o).contains("another agent landed");
+        retried += usize::from(again(&ox)) + usize::from(again(&oy));
         let (cx, cy) = (landed_commit(&env, &x.task), landed_commit(&env, &y.task));
         let t = tip(&env);
         // The one that landed second is the tip, and holds the other's work.
@@ -243,6 +246,11 @@ fn agents_landing_at_the_same_moment_both_land_verified_on_each_others_work() {
             assert!(files.contains(&format!("y{r}.txt")), "round {r}: {files}");
         }
     }
+    // Both verify for 0.2 s from the same tip: the compare-and-swap sends one back each time.
+    assert!(
+        retried >= 4,
+        "only {retried} of 8 rounds merged and verified again"
+    );
 }
 
 #[test]
@@ -434,4 +442,87 @@ fn a_crash_between_moving_the_branch_and_recording_it_is_finished_by_running_don
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(landed_commit(&env, "a"), head);
     assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
+}
+
+#[test]
+fn a_claimed_task_is_completed_only_by_landing_it() {
+    let env = Env::with_plan(&plan(r#""a": {"title": "A", "blockedBy": []}"#, None));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let a = launch(&env);
+    let o = env
+        .swarm_in(&a.worktree)
+        .args(["task", "update", "a", "--status", "completed"])
+        .env("SWARM_AGENT_ID", &a.id)
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("swarm task done a"), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "in-progress");
+}
+
+#[test]
+fn a_verify_command_that_changes_the_tree_does_not_land() {
+    let env = Env::with_plan(&plan(
+        r#""a": {"title": "A", "blockedBy": []}"#,
+        Some(r#"["sh", "-c", "echo regenerated >> README.md"]"#),
+    ));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let before = tip(&env);
+    let a = launch(&env);
+    commit_file(&a.worktree, "a.txt", "a\n");
+    let o = done(&env, &a, &[]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("changed files"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("README.md"), "{}", stderr(&o));
+    assert_eq!(tip(&env), before);
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "in-progress");
+}
+
+#[test]
+fn an_integration_branch_checked_out_somewhere_is_refused() {
+    let env = Env::with_plan(
+        r#"{"coordination": {"integration": {"branch": "main"}}, "tasks": {"a": {}}}"#,
+    );
+    let before = env.snapshot();
+    let o = env.run(&["setup"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("is checked out in"), "{}", stderr(&o));
+    assert!(crate::support::changed(&before, &env.snapshot()).is_empty());
+}
+
+#[test]
+fn complete_keeps_a_finished_agents_worktree_with_commits_on_no_branch() {
+    let env = Env::with_plan(&plan(r#""a": {"title": "A", "blockedBy": []}"#, None));
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let script = env.repo.parent().unwrap().join("work.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho a > a.txt\ngit add a.txt && git -c user.name=a -c user.email=a@example.com commit -q -m a\n",
+    )
+    .unwrap();
+    let o = env.run(&[
+        "launch",
+        "--headless",
+        "--agent-cmd",
+        &format!("sh {}", script.display()),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
+    let worktree = PathBuf::from(
+        env.registry()["agents"]
+            .as_object()
+            .unwrap()
+            .values()
+            .next()
+            .unwrap()["worktree"]
+            .as_str()
+            .unwrap(),
+    );
+    git(&worktree, &["checkout", "-q", "--detach"]);
+    commit_file(&worktree, "stray.txt", "on no branch\n");
+    let o = env.run(&["complete", "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(worktree.join("stray.txt").exists(), "{}", stderr(&o));
+    assert!(stderr(&o).contains("detached"), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["a"]["status"], "reviewed");
 }

@@ -1,7 +1,7 @@
 //! `complete` with no agent: deliver the plan's integration branch (a pull request, or a merge
 //! into the base), then remove the worktrees of agents that have nothing unlanded.
 
-use super::plan::{check_mergeable, default_remote, on_path, unsaved};
+use super::plan::{check_mergeable, checked_out_as_recorded, default_remote, on_path, unsaved};
 use super::{carry_out, Completed, Delivery, Step};
 use crate::git::{self, safety};
 use crate::plan::{Plan, Status};
@@ -65,10 +65,10 @@ pub fn deliver(ws: &Workspace, req: &DeliverRequest) -> Result<Completed> {
 fn look(ws: &Workspace) -> Result<Look> {
     let (plan, registry) = ws.snapshot()?;
     let Some(branch) = ws.integration_branch(&plan) else {
-        bail!(
-            "{}: the plan has no integration branch (coordination.integration), so there is nothing to deliver as a whole; name the agent: swarm complete AGENT",
+        return Err(crate::error::usage(format!(
+            "complete needs an AGENT: {} has no integration branch (coordination.integration) to deliver as a whole",
             plan.path().display()
-        );
+        )));
     };
     let repo = git::open(&ws.main_root)?;
     if git::branch_tip(&repo, &branch).is_none() {
@@ -145,6 +145,18 @@ fn unlanded(
     let Some(branch) = branch else {
         return Ok(Some("no branch recorded".into()));
     };
+    // Locked, on a detached HEAD or another branch: commits there are not the recorded
+    // branch's, and would go with the worktree.
+    if let Err(e) = checked_out_as_recorded(repo, path, Some(branch)) {
+        return Ok(Some(format!("{e:#}")));
+    }
+    let modules = safety::submodule_repos(path)?;
+    if !modules.is_empty() {
+        return Ok(Some(format!(
+            "submodules checked out in it ({}) would be deleted with it",
+            modules.join(", ")
+        )));
+    }
     let lost = unsaved(repo, branch, base, Some(integration))?;
     Ok(match lost.is_empty() {
         true => None,

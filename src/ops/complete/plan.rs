@@ -29,7 +29,11 @@ pub(super) struct Situation {
 /// Refuses when the worktree is locked (`git worktree lock`), or has something other than the
 /// recorded branch checked out (a detached HEAD, another branch): the checks of what would be
 /// lost look at the recorded branch, so commits made elsewhere would go with the worktree.
-fn checked_out_as_recorded(repo: &Repository, path: &Path, branch: Option<&str>) -> Result<()> {
+pub(super) fn checked_out_as_recorded(
+    repo: &Repository,
+    path: &Path,
+    branch: Option<&str>,
+) -> Result<()> {
     if let Some(name) = worktree::find(repo, path) {
         if let Ok(wt) = repo.find_worktree(&name) {
             if let Ok(git2::WorktreeLockStatus::Locked(reason)) = wt.is_locked() {

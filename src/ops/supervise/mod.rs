@@ -126,6 +126,11 @@ pub fn supervise(
                     Ending::Done
                 }
                 Ok(None) => Ending::Done,
+                // Stopped by a signal while it verified: the task is given back, no attempt
+                // counted.
+                Err(_) if signal.load(Ordering::SeqCst) != 0 => {
+                    Ending::Interrupted(signal.load(Ordering::SeqCst) as i32)
+                }
                 Err(e) => Ending::Failed(format!("{e:#}")),
             },
             other => other,
