@@ -193,9 +193,24 @@ impl Workspace {
         self.refuse_tracked_coordination_dir()?;
         crate::coord::check(&self.coord_dir)?;
         if !self.is_set_up() {
-            fs::create_dir(&self.coord_dir)
-                .with_context(|| format!("{}: cannot create", self.coord_dir.display()))?;
-            done.push(format!("created {}", self.coord_dir.display()));
+            match fs::create_dir(&self.coord_dir) {
+                Ok(()) => done.push(format!("created {}", self.coord_dir.display())),
+                // Made a moment ago by another swarm (three agents launched at once): what
+                // is there now is checked like any coordination dir.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                    crate::coord::check(&self.coord_dir)?;
+                    if !self.is_set_up() {
+                        bail!(
+                            "{}: exists and is not a directory",
+                            self.coord_dir.display()
+                        );
+                    }
+                }
+                Err(e) => {
+                    return Err(e)
+                        .with_context(|| format!("{}: cannot create", self.coord_dir.display()))
+                }
+            }
         }
         let ignore_file = if use_gitignore {
             self.main_root.join(".gitignore")

@@ -63,6 +63,40 @@ fn sixteen_concurrent_claimers_claim_every_task_exactly_once() {
     );
 }
 
+#[test]
+fn first_claims_made_at_once_before_setup_all_succeed() {
+    // No setup: each claimer creates the coordination dir on first use. strace holds every
+    // mkdir for 0.3 s, so that all of them find it missing before any has made it.
+    let env = Env::with_plan(&flat_plan(16));
+    let codes: Vec<(Option<i32>, String)> = thread::scope(|s| {
+        let handles: Vec<_> = (0..4)
+            .map(|i| {
+                let env = &env;
+                s.spawn(move || {
+                    let agent = format!("agent-{i}");
+                    let o = env
+                        .strace(&[
+                            "-f",
+                            "-o",
+                            "/dev/null",
+                            "-e",
+                            "inject=mkdir,mkdirat:delay_enter=300000",
+                        ])
+                        .args(["task", "claim", "--next", "--agent", &agent, "-q"])
+                        .output()
+                        .unwrap();
+                    (o.status.code(), stderr(&o))
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for (code, err) in &codes {
+        assert_eq!(*code, Some(0), "{err}");
+    }
+    assert_eq!(env.registry()["claimedTasks"].as_object().unwrap().len(), 4);
+}
+
 /// `task claim --next` for agent x that gives up after `seconds` of waiting for the lock.
 fn claim_waiting_at_most(env: &Env, seconds: &str) -> std::process::Output {
     env.run(&[

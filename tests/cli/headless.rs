@@ -1,6 +1,6 @@
 //! `launch --headless`: supervised agents, judged by their outcome; signals give tasks back.
 
-use crate::support::{alive, count_tasks, git, stderr, stdout, wait_until, Env};
+use crate::support::{alive, count_tasks, git, script, stderr, stdout, wait_until, Env};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -28,12 +28,6 @@ fn launch_ok(env: &Env, cmd: &str) -> String {
 /// Whether the agent wrote its pid to `mark`.
 fn started(mark: &Path) -> bool {
     std::fs::read_to_string(mark).is_ok_and(|s| !s.trim().is_empty())
-}
-
-fn script(env: &Env, name: &str, body: &str) -> String {
-    let path = env.repo.parent().unwrap().join(name);
-    std::fs::write(&path, body).unwrap();
-    format!("sh {}", path.display())
 }
 
 #[test]

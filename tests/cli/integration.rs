@@ -1,6 +1,6 @@
 //! The integration branch: finished tasks land there verified, new work starts from it.
 
-use crate::support::{git, stderr, stdout, Env};
+use crate::support::{git, script, stderr, stdout, Env};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
@@ -86,13 +86,11 @@ fn a_task_starts_with_the_work_its_blockers_landed() {
     );
     assert_eq!(landed_commit(&env, "a"), tip(&env));
     // Another agent, headless: its script fails when a's file is missing.
-    let check = env.repo.parent().unwrap().join("check.sh");
-    std::fs::write(
-        &check,
+    let cmd = script(
+        &env,
+        "check.sh",
         "#!/bin/sh\ntest -f a.txt || { echo 'a.txt missing' >&2; exit 1; }\necho b > b.txt\ngit add b.txt && git -c user.name=b -c user.email=b@example.com commit -q -m b\n",
-    )
-    .unwrap();
-    let cmd = format!("sh {}", check.display());
+    );
     let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
     assert!(o.status.success(), "{}", stderr(&o));
     let p = env.plan();
@@ -494,18 +492,12 @@ fn an_integration_branch_checked_out_somewhere_is_refused() {
 fn complete_keeps_a_finished_agents_worktree_with_commits_on_no_branch() {
     let env = Env::with_plan(&plan(r#""a": {"title": "A", "blockedBy": []}"#, None));
     assert!(env.run(&["setup", "-q"]).status.success());
-    let script = env.repo.parent().unwrap().join("work.sh");
-    std::fs::write(
-        &script,
+    let cmd = script(
+        &env,
+        "work.sh",
         "#!/bin/sh\necho a > a.txt\ngit add a.txt && git -c user.name=a -c user.email=a@example.com commit -q -m a\n",
-    )
-    .unwrap();
-    let o = env.run(&[
-        "launch",
-        "--headless",
-        "--agent-cmd",
-        &format!("sh {}", script.display()),
-    ]);
+    );
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(env.plan()["tasks"]["a"]["status"], "completed");
     let worktree = PathBuf::from(

@@ -157,23 +157,16 @@ fn a_reused_branch_that_lacks_the_previous_attempt_is_said_so_not_continued() {
         r#"{"tasks": {"a": {"title": "First"}},
             "coordination": {"agents": {"w1": {"worktree": "../proj-w1", "branch": "feature/w1"}}}}"#,
     );
-    let root = env.repo.parent().unwrap().to_path_buf();
     // w1's worktree and branch exist before any attempt.
     let o = env.run(&["setup"]);
     assert!(o.status.success(), "{}", stderr(&o));
     // A headless attempt by another agent commits, then fails: task a records its branch.
-    let script = root.join("commit-and-fail.sh");
-    std::fs::write(
-        &script,
+    let cmd = crate::support::script(
+        &env,
+        "commit-and-fail.sh",
         "#!/bin/sh\necho x > partial.txt\ngit add . && git -c user.name=a -c user.email=a@example.com commit -q -m partial\nexit 1\n",
-    )
-    .unwrap();
-    let o = env.run(&[
-        "launch",
-        "--headless",
-        "--agent-cmd",
-        &format!("sh {}", script.display()),
-    ]);
+    );
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &cmd]);
     assert!(o.status.success(), "{}", stderr(&o));
     let prev = env.plan()["tasks"]["a"]["previousBranch"]
         .as_str()

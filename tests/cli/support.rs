@@ -221,6 +221,13 @@ pub const CHAIN: &str = r#"{
   "joinPoints": {"all": {"requires": ["a", "b", "c"]}}
 }"#;
 
+/// Writes an agent script `name` beside the repository; the `--agent-cmd` that runs it.
+pub fn script(env: &Env, name: &str, body: &str) -> String {
+    let path = env.repo.parent().unwrap().join(name);
+    std::fs::write(&path, body).unwrap();
+    format!("sh {}", path.display())
+}
+
 /// `PATH` with `bin` first: for stand-ins of gh, tmux and the agent programs.
 pub fn path_with(bin: &Path) -> std::ffi::OsString {
     let path = std::env::var_os("PATH").unwrap_or_default();
