@@ -7,6 +7,10 @@ use crate::registry::Registry;
 /// For every task, whether it can be claimed now: pending, unclaimed, every blocker done.
 /// `claimed(id)` says whether the registry holds a claim on a task.
 pub fn readiness(plan: &Plan, claimed: impl Fn(&str) -> bool) -> Vec<bool> {
+    // A plan whose budget is spent hands out nothing more.
+    if plan.budget_spent().is_some() {
+        return vec![false; plan.tasks.len()];
+    }
     plan.tasks
         .iter()
         .enumerate()
@@ -55,6 +59,9 @@ pub fn overlaps_any(files: &[Glob], others: &[&[Glob]]) -> bool {
 /// Whether waiting can help: some task is being worked on, and some unclaimed pending task is
 /// not cut off by a failed task anywhere upstream, so finishing work may make it ready.
 pub fn may_become_ready(plan: &Plan, claimed: impl Fn(&str) -> bool) -> bool {
+    if plan.budget_spent().is_some() {
+        return false;
+    }
     let working = plan
         .tasks
         .iter()
@@ -97,6 +104,9 @@ pub fn explain_nothing_ready<'a>(
     let n = plan.tasks.len();
     if n == 0 {
         return "the plan has no tasks".to_string();
+    }
+    if let Some(why) = plan.budget_spent() {
+        return why;
     }
     let done = plan.tasks.iter().filter(|t| t.status.is_done()).count();
     if done == n {
@@ -191,6 +201,24 @@ mod tests {
         );
         r[2] = false;
         assert_eq!(pick_next(&p, &r, &[]), Some(1), "plan order");
+    }
+
+    #[test]
+    fn a_spent_budget_stops_every_claim_and_says_why() {
+        let p = plan(
+            r#"{"coordination":{"budgetUsd":1},"tasks":{
+            "a":{"status":"completed","runs":[{"agent":"x","costUsd":0.6},{"agent":"x","costUsd":0.5}]},
+            "b":{}}}"#,
+        );
+        assert_eq!(readiness(&p, |_| false), vec![false, false]);
+        let why = explain_nothing_ready(&p, |_| None);
+        assert!(
+            why.contains("budget is spent: $1.10 recorded of $1"),
+            "{why}"
+        );
+        let under =
+            plan(r#"{"coordination":{"budgetUsd":2},"tasks":{"a":{"runs":[{"costUsd":1.5}]}}}"#);
+        assert_eq!(readiness(&under, |_| false), vec![true]);
     }
 
     #[test]

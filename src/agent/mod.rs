@@ -5,7 +5,7 @@ pub mod preset;
 pub mod prompt;
 pub mod template;
 
-pub use outcome::{Outcome, Verdict};
+pub use outcome::{Outcome, RunReport, Verdict};
 pub use preset::{Mode, Preset};
 
 use anyhow::{bail, Result};
@@ -57,6 +57,19 @@ impl CommandSource {
             CommandSource::Preset(p) => p.verdict(),
             CommandSource::Template(_) => Verdict::ExitStatus,
         }
+    }
+
+    /// The argv that resumes headless session `session` with `prompt`, when the agent CLI
+    /// can (templates cannot: they say exactly what to run).
+    pub fn resume_argv(&self, session: &str, prompt: &str) -> Result<Option<Vec<String>>> {
+        let argv = match self {
+            CommandSource::Preset(p) => p.resume_argv(session, prompt),
+            CommandSource::Template(_) => None,
+        };
+        if let Some(a) = &argv {
+            check_size(a)?;
+        }
+        Ok(argv)
     }
 
     /// Builds the argv for `mode` (templates ignore the mode: they say exactly what to run).

@@ -166,6 +166,79 @@ fn gemini(stdout: &str, code: Option<i32>, exit: String) -> Outcome {
     Outcome::Failed(format!("{exit} ({meaning})"))
 }
 
+/// What a headless run reported about itself, where its CLI says: the session (to resume
+/// it), the spend and the turns.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RunReport {
+    /// Claude's `session_id`, Codex's `thread_id`, Gemini's `session_id`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
+    /// Claude's `total_cost_usd`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Claude's `num_turns`; the turns Codex completed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u64>,
+}
+
+/// Reads what the run's output says about it (nothing for templates, aider and opencode).
+pub fn report(verdict: Verdict, stdout: &str) -> RunReport {
+    let events = || {
+        stdout
+            .lines()
+            .filter_map(|l| serde_json::from_str::<Value>(l.trim()).ok())
+    };
+    let text = |v: &Value, key: &str| v.get(key).and_then(Value::as_str).map(str::to_string);
+    match verdict {
+        Verdict::ClaudeResult => {
+            let whole = serde_json::from_str::<Value>(stdout.trim()).ok();
+            let all: Vec<Value> = match whole {
+                Some(Value::Array(messages)) => messages,
+                Some(v @ Value::Object(_)) => vec![v],
+                _ => events().collect(),
+            };
+            let result = all
+                .iter()
+                .rev()
+                .find(|v| v.get("type").and_then(Value::as_str) == Some("result"));
+            RunReport {
+                session_id: result
+                    .and_then(|r| text(r, "session_id"))
+                    .or_else(|| all.iter().find_map(|v| text(v, "session_id"))),
+                cost_usd: result.and_then(|r| r.get("total_cost_usd")?.as_f64()),
+                turns: result.and_then(|r| r.get("num_turns")?.as_u64()),
+            }
+        }
+        Verdict::CodexEvents => {
+            let mut out = RunReport::default();
+            let mut turns = 0;
+            for e in events() {
+                match e.get("type").and_then(Value::as_str) {
+                    Some("thread.started") => out.session_id = text(&e, "thread_id"),
+                    Some("turn.completed") => turns += 1,
+                    _ => {}
+                }
+            }
+            out.turns = (turns > 0).then_some(turns);
+            out
+        }
+        Verdict::GeminiJson => {
+            let object = serde_json::from_str::<Value>(stdout.trim())
+                .ok()
+                .or_else(|| {
+                    let at = stdout.find("\n{")? + 1;
+                    serde_json::from_str::<Value>(stdout[at..].trim()).ok()
+                });
+            RunReport {
+                session_id: object.as_ref().and_then(|o| text(o, "session_id")),
+                ..RunReport::default()
+            }
+        }
+        Verdict::ExitStatus | Verdict::TaskState => RunReport::default(),
+    }
+}
+
 /// At most 300 characters of `text` on one line, for a message.
 fn shorten(text: &str) -> String {
     let one_line = text.split_whitespace().collect::<Vec<_>>().join(" ");
@@ -276,6 +349,40 @@ mod tests {
             ),
             Outcome::Succeeded
         );
+    }
+
+    #[test]
+    fn runs_report_their_session_spend_and_turns() {
+        let claude = concat!(
+            r#"{"type":"system","subtype":"init","session_id":"s-9"}"#,
+            "\n",
+            r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s-9","total_cost_usd":0.42,"num_turns":7,"duration_ms":1200}"#,
+            "\n"
+        );
+        assert_eq!(
+            report(Verdict::ClaudeResult, claude),
+            RunReport {
+                session_id: Some("s-9".into()),
+                cost_usd: Some(0.42),
+                turns: Some(7)
+            }
+        );
+        // No result event (killed): the session is still known from the init event.
+        let init = r#"{"type":"system","subtype":"init","session_id":"s-1"}"#;
+        assert_eq!(
+            report(Verdict::ClaudeResult, init).session_id.as_deref(),
+            Some("s-1")
+        );
+        let codex =
+            "{\"type\":\"thread.started\",\"thread_id\":\"t-3\"}\n{\"type\":\"turn.completed\"}\n";
+        let r = report(Verdict::CodexEvents, codex);
+        assert_eq!((r.session_id.as_deref(), r.turns), (Some("t-3"), Some(1)));
+        let gemini = r#"{"session_id":"g-2","error":{"message":"x","code":41}}"#;
+        assert_eq!(
+            report(Verdict::GeminiJson, gemini).session_id.as_deref(),
+            Some("g-2")
+        );
+        assert_eq!(report(Verdict::ExitStatus, claude), RunReport::default());
     }
 
     #[test]

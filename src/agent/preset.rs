@@ -57,6 +57,27 @@ impl Preset {
         }
     }
 
+    /// The argv that resumes headless session `session` with `prompt` (Claude Code's
+    /// `-p --resume`, `codex exec resume`), for the CLIs that can.
+    pub fn resume_argv(self, session: &str, prompt: &str) -> Option<Vec<String>> {
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut v = match self {
+            Preset::Claude => words(&[
+                "claude",
+                "-p",
+                "--resume",
+                session,
+                "--output-format",
+                "stream-json",
+                "--verbose",
+            ]),
+            Preset::Codex => words(&["codex", "exec", "resume", "--json", session]),
+            Preset::Gemini | Preset::Aider | Preset::Opencode => return None,
+        };
+        v.push(prompt.to_string());
+        Some(v)
+    }
+
     /// The argv that starts this agent on `prompt`. Aider has no flag for a first message in
     /// interactive mode, so it gets the prompt as a read-only file in its chat (`--read`).
     pub fn argv(self, mode: Mode, prompt: &str, prompt_file: &Path) -> Vec<String> {
@@ -117,6 +138,28 @@ mod tests {
                 PROMPT
             ]
         );
+    }
+
+    #[test]
+    fn resume() {
+        assert_eq!(
+            Preset::Claude.resume_argv("s-1", "go on").unwrap(),
+            [
+                "claude",
+                "-p",
+                "--resume",
+                "s-1",
+                "--output-format",
+                "stream-json",
+                "--verbose",
+                "go on"
+            ]
+        );
+        assert_eq!(
+            Preset::Codex.resume_argv("t-1", "go on").unwrap(),
+            ["codex", "exec", "resume", "--json", "t-1", "go on"]
+        );
+        assert!(Preset::Gemini.resume_argv("g", "go on").is_none());
     }
 
     #[test]

@@ -173,6 +173,18 @@ pub fn render(p: &PromptInput<'_>) -> String {
     s
 }
 
+/// The prompt that resumes a failed attempt's session: what happened, and what to do now.
+pub fn resume(task: &str, why: &str) -> String {
+    let t = shell_word(task);
+    let done = match task.starts_with('-') {
+        true => format!("swarm task done -- {t}"),
+        false => format!("swarm task done {t}"),
+    };
+    format!(
+        "Your previous attempt at task {task} did not finish: {why}. Your work so far is still in this worktree. Look at where you stopped, finish the task, commit, and run `{done}`; then stop."
+    )
+}
+
 /// Quotes `word` for a POSIX shell when it needs it (task ids may hold anything printable).
 pub fn shell_word(word: &str) -> String {
     let plain = !word.is_empty()

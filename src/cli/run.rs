@@ -69,6 +69,10 @@ pub struct LaunchArgs {
     /// a bare number is minutes); the task counts a failed attempt.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// Headless: retry a failed task in a new session, instead of resuming the failed
+    /// attempt's session (claude, codex).
+    #[arg(long)]
+    pub fresh: bool,
 }
 
 /// Finish an agent: deliver its branch (PR, merge or archive), mark its tasks reviewed once

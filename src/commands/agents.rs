@@ -19,11 +19,24 @@ struct AgentRow {
     heartbeat: Option<String>,
     worktree: Option<String>,
     branch: Option<String>,
+    /// What its headless runs reported they cost, in US dollars, summed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cost_usd: Option<f64>,
+    /// Their turns, summed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    turns: Option<u64>,
 }
 
 pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     let ws = ctx.workspace()?;
-    let (_, registry) = ws.snapshot()?;
+    let (plan, registry) = ws.snapshot()?;
+    let runs_of = |id: &str| -> Vec<&crate::plan::RunSpend> {
+        plan.tasks
+            .iter()
+            .flat_map(|t| &t.runs)
+            .filter(|r| r.agent.as_deref() == Some(id))
+            .collect()
+    };
     let rows: Vec<AgentRow> = registry
         .agents
         .iter()
@@ -44,6 +57,14 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
             heartbeat: a.heartbeat.clone(),
             worktree: a.worktree.clone(),
             branch: a.branch.clone(),
+            cost_usd: runs_of(id)
+                .iter()
+                .filter_map(|r| r.cost_usd)
+                .reduce(|x, y| x + y),
+            turns: runs_of(id)
+                .iter()
+                .filter_map(|r| r.turns)
+                .reduce(|x, y| x + y),
         })
         .collect();
     if args.json {

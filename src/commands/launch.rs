@@ -78,6 +78,7 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         base: args.base.clone(),
         worktree_root: args.worktree_root.clone(),
         exec: !args.no_exec,
+        fresh: args.fresh,
     };
     if args.dry_run {
         return preview(ctx, &ws, &req, args.json);

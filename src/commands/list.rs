@@ -38,8 +38,13 @@ pub fn exec(ctx: &Ctx, args: &ListArgs) -> Result<u8> {
         table(&ctx.ui, &rows, None)
     };
     crate::output::lines(text)?;
+    let turns: u64 = plan.tasks.iter().filter_map(|t| t.spend().1).sum();
+    let spent = match plan.tasks.iter().any(|t| !t.runs.is_empty()) {
+        true => format!("; ${:.2} and {turns} turns spent", plan.spent_usd()),
+        false => String::new(),
+    };
     ctx.ui.note(&format!(
-        "{} tasks: {} ready, {} in progress, {} waiting, {} done, {} failed{}",
+        "{} tasks: {} ready, {} in progress, {} waiting, {} done, {} failed{}{spent}",
         s.total,
         s.ready,
         s.in_progress,

@@ -313,6 +313,13 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
         r.priority,
         r.estimate_hours.map_or("-".into(), ui::hours)
     ));
+    if r.cost_usd.is_some() || r.turns.is_some() {
+        out.push(format!(
+            "  spent: {}   turns: {}",
+            r.cost_usd.map_or("-".into(), |c| format!("${c:.2}")),
+            r.turns.map_or("-".into(), |t| t.to_string())
+        ));
+    }
     let blockers: Vec<String> = r
         .blocked_by
         .iter()

@@ -166,6 +166,9 @@ fn claim_in(
 }
 
 fn why_not_ready(txn: &Txn<'_>, i: usize) -> String {
+    if let Some(why) = txn.plan.budget_spent() {
+        return why;
+    }
     let t = &txn.plan.tasks[i];
     if let Some(holder) = txn.holder(i).or(t.agent.as_deref().filter(|_| t.claimed)) {
         return format!("task {} is claimed by {holder}", t.id);

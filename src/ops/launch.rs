@@ -29,6 +29,8 @@ pub struct LaunchRequest {
     pub worktree_root: Option<PathBuf>,
     /// Whether this process becomes the agent (its pid is recorded); false for `--no-exec`.
     pub exec: bool,
+    /// `--fresh`: a retry starts a new session instead of resuming the failed attempt's.
+    pub fresh: bool,
 }
 
 /// An agent ready to start.

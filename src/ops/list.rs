@@ -34,6 +34,12 @@ pub struct TaskRow {
     /// Why the last failed attempt failed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub last_failure: Option<String>,
+    /// What its headless runs reported they cost, in US dollars, summed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub cost_usd: Option<f64>,
+    /// Their turns, summed.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub turns: Option<u64>,
 }
 
 /// Which rows to keep.
@@ -95,6 +101,8 @@ pub fn rows(plan: &Plan, registry: &Registry, ready: &[bool], filter: &Filter) -
             estimate_hours: t.estimate,
             attempts: t.attempts,
             last_failure: plan.last_failure(i),
+            cost_usd: t.spend().0,
+            turns: t.spend().1,
         })
         .collect()
 }

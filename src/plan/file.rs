@@ -60,6 +60,20 @@ pub(crate) struct TaskFile<'a, B> {
     pub landed: Option<IsObject>,
     #[serde(default)]
     pub verify_estimate: Option<Estimate>,
+    #[serde(default)]
+    pub runs: Option<Vec<ObjectOnly<RunFile>>>,
+}
+
+/// One recorded run of an agent on a task (`runs`, written by swarm): what is summed.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct RunFile {
+    #[serde(default)]
+    pub agent: Option<String>,
+    #[serde(default)]
+    pub cost_usd: Option<f64>,
+    #[serde(default)]
+    pub turns: Option<u64>,
 }
 
 /// Any JSON value, read only for whether it is an object (`landed`: a record, or `null`).
@@ -114,6 +128,8 @@ pub(crate) struct CoordinationFile<'a> {
     pub agents: Option<NamedMap<'a, AgentSpecFile>>,
     #[serde(default)]
     pub integration: Option<ObjectOnly<IntegrationFile>>,
+    #[serde(default, rename = "budgetUsd")]
+    pub budget_usd: Option<f64>,
 }
 
 /// `coordination.integration`: where finished tasks land, and how they are verified.

@@ -189,6 +189,16 @@ fn read(text: &str) -> Result<Read<'_>, ()> {
             },
             landed: t.landed.is_some_and(|l| l.0),
             verify_estimate: t.verify_estimate.map(|e| e.0),
+            runs: t
+                .runs
+                .unwrap_or_default()
+                .into_iter()
+                .map(|ObjectOnly(r)| super::RunSpend {
+                    agent: r.agent,
+                    cost_usd: r.cost_usd,
+                    turns: r.turns,
+                })
+                .collect(),
         });
     }
     Ok(read)
@@ -269,10 +279,15 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             )
         })?;
     let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
-    let (agents, integration) = match top.coordination {
-        Some(ObjectOnly(c)) => (c.agents, c.integration),
-        None => (None, None),
+    let (agents, integration, budget_usd) = match top.coordination {
+        Some(ObjectOnly(c)) => (c.agents, c.integration, c.budget_usd),
+        None => (None, None, None),
     };
+    if budget_usd.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
+        return Err(invalid(
+            "coordination.budgetUsd: expected a number of US dollars, 0 or more".into(),
+        ));
+    }
     let agents = match agents {
         Some(agents) => agent_specs(agents).map_err(invalid)?,
         None => Vec::new(),
@@ -315,6 +330,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         join_points,
         agents,
         integration,
+        budget_usd,
     })
 }
 

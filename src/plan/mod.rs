@@ -51,6 +51,30 @@ pub struct Task {
     /// Hours its verification takes when it lands (`verifyEstimate`, else the
     /// integration's), for `plan simulate`.
     pub verify_estimate: Option<f64>,
+    /// What its headless runs reported (`runs`): by whom, what they cost, their turns.
+    pub runs: Vec<RunSpend>,
+}
+
+/// What one recorded run cost.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct RunSpend {
+    /// The agent that ran.
+    pub agent: Option<String>,
+    /// Reported spend in US dollars.
+    pub cost_usd: Option<f64>,
+    /// Reported turns.
+    pub turns: Option<u64>,
+}
+
+impl Task {
+    /// The spend of its runs: dollars and turns (`None` when no run reported any).
+    pub fn spend(&self) -> (Option<f64>, Option<u64>) {
+        let cost = self.runs.iter().filter_map(|r| r.cost_usd);
+        let turns = self.runs.iter().filter_map(|r| r.turns);
+        let cost = cost.reduce(|a, b| a + b);
+        let turns = turns.reduce(|a, b| a + b);
+        (cost, turns)
+    }
 }
 
 /// `coordination.integration`: the branch finished tasks land on, verified.
@@ -64,6 +88,15 @@ pub struct Integration {
     pub verify_timeout: std::time::Duration,
     /// Hours a verification usually takes, when the plan says (`verifyEstimate`).
     pub verify_estimate: Option<f64>,
+}
+
+/// The spend of one recorded run, as written.
+fn run_spend(v: &Value) -> RunSpend {
+    RunSpend {
+        agent: v.get("agent").and_then(Value::as_str).map(str::to_string),
+        cost_usd: v.get("costUsd").and_then(Value::as_f64),
+        turns: v.get("turns").and_then(Value::as_u64),
+    }
 }
 
 /// A named set of tasks that must all be done before integration.
@@ -163,6 +196,8 @@ pub struct Plan {
     pub agents: Vec<AgentSpec>,
     /// The integration branch, when the plan declares one.
     pub integration: Option<Integration>,
+    /// `coordination.budgetUsd`: no claims once the recorded spend reaches it.
+    pub budget_usd: Option<f64>,
 }
 
 impl Plan {
@@ -250,6 +285,7 @@ impl Plan {
             mine.progress = t.progress;
             mine.attempts = t.attempts;
             mine.landed = t.landed;
+            mine.runs = t.runs.clone();
         }
         dropped
     }
@@ -281,6 +317,28 @@ impl Plan {
             .iter()
             .copied()
             .filter(|&b| !self.tasks[b].status.is_done())
+    }
+
+    /// What every run of the plan reported it cost, in US dollars.
+    pub fn spent_usd(&self) -> f64 {
+        self.tasks.iter().filter_map(|t| t.spend().0).sum()
+    }
+
+    /// Why no task may be claimed because the plan's budget is spent, if it is.
+    pub fn budget_spent(&self) -> Option<String> {
+        let budget = self.budget_usd?;
+        let spent = self.spent_usd();
+        (spent >= budget).then(|| {
+            format!(
+                "the plan's budget is spent: ${spent:.2} recorded of ${budget} (coordination.budgetUsd); raise it to go on"
+            )
+        })
+    }
+
+    /// Records the runs of task `i` (`runs`), keeping the typed view in step.
+    pub fn set_runs(&mut self, i: usize, runs: Vec<Value>) {
+        self.tasks[i].runs = runs.iter().map(run_spend).collect();
+        self.set_field(i, "runs", Value::Array(runs));
     }
 
     /// The verify command of task `i`: its own, else the integration's.
@@ -370,6 +428,12 @@ impl Plan {
             "progress" => t.progress = value.as_u64().map(|p| p.min(100) as u8),
             "attempts" => t.attempts = value.as_u64().map_or(0, |a| a.min(u32::MAX as u64) as u32),
             "landed" => t.landed = value.is_object(),
+            "runs" => {
+                t.runs = value
+                    .as_array()
+                    .map(|r| r.iter().map(run_spend).collect())
+                    .unwrap_or_default()
+            }
             _ => {}
         }
         self.set_field(i, key, value);

@@ -234,6 +234,39 @@ impl Txn<'_> {
         (attempts, failed)
     }
 
+    /// A failed attempt at task `i` that its agent tries again at once, in the same worktree
+    /// and session: `attempts` + 1 and `lastFailure`, the claim kept. Returns the attempts
+    /// used.
+    pub fn retry_in_place(&mut self, i: usize, why: String) -> u32 {
+        let attempts = self.plan.tasks[i].attempts + 1;
+        let holder = self.holder(i).map(str::to_string);
+        if let Some(agent) = &holder {
+            self.plan
+                .set_field(i, "lastFailedAgent", agent.as_str().into());
+        }
+        self.plan.set_field(i, "lastFailure", why.as_str().into());
+        self.plan.set_attempts(i, attempts);
+        self.plan_dirty = true;
+        let id = self.plan.tasks[i].id.clone();
+        self.log("retry", holder.as_deref(), Some(&id), None, None, Some(why));
+        attempts
+    }
+
+    /// Appends `run` (what one headless run of an agent reported) to task `i`'s `runs`.
+    pub fn record_run(&mut self, i: usize, agent: &str, run: serde_json::Value) {
+        let mut runs = self
+            .plan
+            .field(i, "runs")
+            .and_then(|r| r.as_array().cloned())
+            .unwrap_or_default();
+        let detail = run.to_string();
+        runs.push(run);
+        self.plan.set_runs(i, runs);
+        self.plan_dirty = true;
+        let id = self.plan.tasks[i].id.clone();
+        self.log("run", Some(agent), Some(&id), None, None, Some(detail));
+    }
+
     /// Logs an event that changes neither file (a merge, a removed worktree, a PR).
     pub fn record(&mut self, event: &str, agent: Option<&str>, detail: String) {
         self.log(event, agent, None, None, None, Some(detail));

@@ -73,10 +73,22 @@ exit 41"#,
 
 /// `launch --headless --agent PRESET` on a two-task plan, the stand-ins answering `result`.
 fn launch(env: &Env, bin: &Path, preset: &str, result: &str) -> std::process::Output {
+    launch_with(env, bin, preset, result, &[])
+}
+
+/// `launch` with `extra` arguments.
+fn launch_with(
+    env: &Env,
+    bin: &Path,
+    preset: &str,
+    result: &str,
+    extra: &[&str],
+) -> std::process::Output {
     let argv = env.repo.parent().unwrap().join("argv");
     std::fs::create_dir_all(&argv).unwrap();
     env.swarm()
         .args(["launch", "--headless", "--agent", preset])
+        .args(extra)
         .env("PATH", path_with(bin))
         .env("FAKE_ARGV", &argv)
         .env("FAKE_RESULT", result)
@@ -162,6 +174,22 @@ fn every_preset_runs_headless_with_its_real_argv_and_is_judged_by_its_output() {
             "{preset}: {}",
             stderr(&o)
         );
+        // What each run reported about itself is kept on the task.
+        let run = &plan["tasks"]["t0000"]["runs"][0];
+        let session = match preset {
+            "claude" => Some("s-1"),
+            "codex" => Some("th-1"),
+            "gemini" => Some("g-1"),
+            _ => None,
+        };
+        assert_eq!(run["sessionId"].as_str(), session, "{preset}: {run}");
+        assert_eq!(run["outcome"], "done", "{preset}: {run}");
+        if preset == "claude" {
+            assert_eq!(
+                (run["costUsd"].as_f64(), run["turns"].as_u64()),
+                (Some(0.01), Some(2))
+            );
+        }
     }
 }
 
@@ -177,7 +205,8 @@ fn every_preset_s_reported_failure_counts_a_failed_attempt_with_its_reason() {
     for (preset, reason) in reasons {
         let env = Env::with_plan(&flat_plan(1));
         let bin = fakes(&env);
-        let o = launch(&env, &bin, preset, "fail");
+        // --fresh: no resumed session (claude and codex would otherwise try again at once).
+        let o = launch_with(&env, &bin, preset, "fail", &["--fresh"]);
         assert!(o.status.success(), "{preset}: {}", stderr(&o));
         let task = &env.plan()["tasks"]["t0000"];
         assert_eq!(task["status"], "pending", "{preset}: {task}");
@@ -185,4 +214,122 @@ fn every_preset_s_reported_failure_counts_a_failed_attempt_with_its_reason() {
         let why = task["lastFailure"].as_str().unwrap_or_default();
         assert!(why.contains(reason), "{preset}: {why:?} lacks {reason:?}");
     }
+}
+
+#[test]
+fn a_failed_claude_run_is_recorded_and_its_session_resumed() {
+    let env = Env::with_plan(&flat_plan(1));
+    let bin = env.repo.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = env.repo.parent().unwrap().join("claude-argv");
+    // Checks the argv it must get; the first run reports an error with exit 0, the resumed
+    // one works and finishes the task.
+    let body = format!(
+        r#"#!/bin/sh
+printf '%s\0' "$@" >> '{log}'; printf '\036' >> '{log}'
+case " $* " in
+  *" -p "*"--output-format stream-json --verbose"*) ;;
+  *) echo "unexpected argv: $*" >&2; exit 64 ;;
+esac
+if [ "$2" = --resume ]; then
+  [ "$3" = s-7 ] || {{ echo "resumed the wrong session: $3" >&2; exit 65; }}
+  echo '{{"type":"system","subtype":"init","session_id":"s-7"}}'
+  echo work > work.txt && git add work.txt && git -c user.name=c -c user.email=c@example.com commit -qm work
+  echo '{{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-7","num_turns":3,"total_cost_usd":0.05,"duration_ms":900}}'
+else
+  echo '{{"type":"system","subtype":"init","session_id":"s-7"}}'
+  echo '{{"type":"assistant","message":{{"content":[{{"type":"text","text":"working"}}]}}}}'
+  echo '{{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["tool crashed"],"session_id":"s-7","num_turns":2,"total_cost_usd":0.02}}'
+fi
+exit 0
+"#,
+        log = log.display()
+    );
+    let path = bin.join("claude");
+    std::fs::write(&path, body).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = env
+        .swarm()
+        .args(["launch", "--headless"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("resuming session s-7"),
+        "{}",
+        stderr(&o)
+    );
+    let task = &env.plan()["tasks"]["t0000"];
+    assert_eq!(task["status"], "completed", "{task}\n{}", stderr(&o));
+    assert_eq!(task["attempts"], 1, "{task}");
+    let runs = task["runs"].as_array().expect("runs recorded");
+    assert_eq!(runs.len(), 2, "{task}");
+    assert_eq!(runs[0]["sessionId"], "s-7");
+    assert_eq!(runs[0]["costUsd"], 0.02);
+    assert!(
+        runs[0]["outcome"]
+            .as_str()
+            .unwrap()
+            .contains("tool crashed"),
+        "{task}"
+    );
+    assert_eq!(runs[1]["sessionId"], "s-7");
+    assert_eq!(runs[1]["costUsd"], 0.05);
+    assert_eq!(runs[1]["turns"], 3);
+    assert_eq!(runs[1]["outcome"], "done");
+    assert!(runs[1]["durationMs"].is_u64());
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.split('\u{1e}').filter(|c| !c.is_empty()).collect();
+    assert_eq!(calls.len(), 2, "{calls:?}");
+    assert!(!calls[0].contains("--resume"));
+    assert!(
+        calls[1].starts_with("-p\0--resume\0s-7\0"),
+        "{:?}",
+        calls[1]
+    );
+    assert!(
+        calls[1].contains("tool crashed"),
+        "the resumed prompt says what happened"
+    );
+}
+
+#[test]
+fn a_spent_plan_budget_stops_new_claims_and_says_why() {
+    let mut plan = flat_plan(3);
+    plan.insert_str(1, r#""coordination": {"budgetUsd": 0.015}, "#);
+    let env = Env::with_plan(&plan);
+    let bin = fakes(&env);
+    // Each stand-in claude run reports $0.01: the second run passes the budget.
+    let o = launch(&env, &bin, "claude", "ok");
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("budget is spent: $0.02 recorded of $0.015"),
+        "{}",
+        stderr(&o)
+    );
+    let p = env.plan();
+    assert_eq!(
+        crate::support::count_tasks(&p, "status", "completed"),
+        2,
+        "{p}"
+    );
+    assert_eq!(p["tasks"]["t0002"]["status"], "pending");
+    let o = env.run(&["task", "claim", "--next", "--agent", "someone"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(
+        stderr(&o).contains("coordination.budgetUsd"),
+        "{}",
+        stderr(&o)
+    );
+    let o = env.run(&["task", "claim", "t0002", "--agent", "someone"]);
+    assert_eq!(o.status.code(), Some(3));
+    assert!(stderr(&o).contains("budget is spent"), "{}", stderr(&o));
+    let o = env.run(&["list"]);
+    assert!(
+        stderr(&o).contains("$0.02 and 4 turns spent"),
+        "{}",
+        stderr(&o)
+    );
 }

@@ -107,7 +107,7 @@ pub fn supervise(
             None => crate::git::leftovers::head(&place.worktree).ok(),
         };
         let started = Instant::now();
-        let ending = run::run_one(
+        let (ending, report) = run::run_one(
             ws,
             &actor,
             &command,
@@ -139,6 +139,47 @@ pub fn supervise(
         // task stays done (`settle_failed`), so its commits stay on the branch too.
         let done_anyway =
             matches!(ending, Ending::Failed(_) | Ending::TimedOut) && settle::is_done(ws, &task);
+        let why = match &ending {
+            Ending::Failed(why) => why.clone(),
+            _ => format!("timed out after {}", human(took)),
+        };
+        // A failed run that left a session is tried again at once, here, resuming that
+        // session (Claude Code keeps sessions per directory), with what happened: the work so
+        // far stays in the worktree. `--fresh`, or the last attempt, settles it as before.
+        let session = report
+            .session_id
+            .as_deref()
+            .filter(|_| !req.fresh && !done_anyway);
+        if let (Ending::Failed(_) | Ending::TimedOut, Some(session)) = (&ending, session) {
+            let prompt = crate::agent::prompt::resume(&task, &why);
+            if let Some(argv) = req.source.resume_argv(session, &prompt)? {
+                if let Some(n) = settle::retry_in_place(ws, &actor, &task, why.clone())? {
+                    settle::record_run(
+                        ws,
+                        &actor,
+                        &task,
+                        &report,
+                        &format!("failed: {why}"),
+                        took,
+                    )?;
+                    say(format!(
+                        "{}: {task}: {why}; trying again (attempt {}), resuming session {session}",
+                        actor.id,
+                        n + 1
+                    ));
+                    out.runs.push(Run {
+                        task: task.clone(),
+                        ending: ending.clone(),
+                        took,
+                    });
+                    command = crate::agent::AgentCommand {
+                        argv,
+                        ..command.clone()
+                    };
+                    continue;
+                }
+            }
+        }
         // The next task in this worktree starts from the agent's finished work only (see
         // `tidy`); uncommitted leftovers or a surprise in git stop the supervisor below.
         let tidy_as = if done_anyway { &Ending::Done } else { &ending };
@@ -215,6 +256,13 @@ pub fn supervise(
                 out.signal = Some(*sig);
             }
         }
+        let outcome = match &ending {
+            _ if done_anyway => "done".to_string(),
+            Ending::Done => "done".to_string(),
+            Ending::Failed(_) | Ending::TimedOut => format!("failed: {why}"),
+            Ending::Interrupted(sig) => format!("interrupted by {}", signal_name(*sig)),
+        };
+        settle::record_run(ws, &actor, &task, &report, &outcome, took)?;
         out.runs.push(Run {
             task: task.clone(),
             ending: ending.clone(),

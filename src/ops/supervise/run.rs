@@ -3,7 +3,7 @@
 //! it works, stopped on a signal or a timeout.
 
 use super::{Ending, SuperviseOptions};
-use crate::agent::{outcome, AgentCommand, Outcome, Verdict};
+use crate::agent::{outcome, AgentCommand, Outcome, RunReport, Verdict};
 use crate::store::Actor;
 use crate::workspace::Workspace;
 use anyhow::{Context, Result};
@@ -19,7 +19,8 @@ use std::time::{Duration, Instant};
 /// lines are kept, the last one always.
 const TAIL: usize = 1 << 20;
 
-/// Runs the agent on one task and judges the outcome (the files are not changed here).
+/// Runs the agent on one task and judges the outcome (the files are not changed here), with
+/// what the run reported about itself (its session, spend and turns).
 pub(super) fn run_one(
     ws: &Workspace,
     actor: &Actor,
@@ -28,10 +29,10 @@ pub(super) fn run_one(
     log_path: &Path,
     opts: &SuperviseOptions,
     signal: &AtomicUsize,
-) -> Result<Ending> {
+) -> Result<(Ending, RunReport)> {
     let sig = signal.load(Ordering::SeqCst);
     if sig != 0 {
-        return Ok(Ending::Interrupted(sig as i32));
+        return Ok((Ending::Interrupted(sig as i32), RunReport::default()));
     }
     let mut log = crate::coord::append(log_path)?;
     writeln!(
@@ -73,6 +74,11 @@ pub(super) fn run_one(
     let output = child.stdout.take().map(|out| Output::read(out, output_log));
     let started = Instant::now();
     let mut beat = Instant::now();
+    // Stopped before it ended: how, and what it said about itself so far (its session).
+    let cut_short = |ending: Ending, output: Option<Output>| {
+        let tail = output.map(|o| o.finish(opts.grace)).unwrap_or_default();
+        Ok((ending, outcome::report(verdict, &tail)))
+    };
     let status = loop {
         match child.try_wait() {
             Ok(Some(status)) => break status,
@@ -85,11 +91,11 @@ pub(super) fn run_one(
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
             stop(&mut child, opts.grace);
-            return Ok(Ending::Interrupted(sig as i32));
+            return cut_short(Ending::Interrupted(sig as i32), output);
         }
         if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             stop(&mut child, opts.grace);
-            return Ok(Ending::TimedOut);
+            return cut_short(Ending::TimedOut, output);
         }
         if beat.elapsed() >= opts.heartbeat {
             if let Err(e) = ws.begin(Some(actor)).and_then(|t| t.commit()) {
@@ -109,14 +115,15 @@ pub(super) fn run_one(
     }
     drop(guard);
     let tail = output.map(|o| o.finish(opts.grace)).unwrap_or_default();
-    Ok(match outcome::judge(verdict, status.code(), &tail) {
+    let ending = match outcome::judge(verdict, status.code(), &tail) {
         Outcome::Succeeded => Ending::Done,
         Outcome::Failed(why) => Ending::Failed(why),
         Outcome::AskTheTask if super::settle::is_done(ws, task) => Ending::Done,
         Outcome::AskTheTask => {
             Ending::Failed("the agent exited 0 without marking the task done".into())
         }
-    })
+    };
+    Ok((ending, outcome::report(verdict, &tail)))
 }
 
 /// The agent's stdout, copied line by line into its log by a thread as it comes; the end of

@@ -50,6 +50,56 @@ pub(super) fn land_if_needed(
     )))
 }
 
+/// Records what a run reported on its task (`runs`): agent, session, spend, turns, time and
+/// how it ended.
+pub(super) fn record_run(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    report: &crate::agent::RunReport,
+    outcome: &str,
+    took: Duration,
+) -> Result<()> {
+    // Not as the agent: a supervisor stopped by a signal has retired it already.
+    let mut txn = ws.begin(None)?;
+    if let Some(i) = txn.plan.find(task) {
+        let run = serde_json::json!({
+            "agent": actor.id,
+            "sessionId": report.session_id,
+            "costUsd": report.cost_usd,
+            "turns": report.turns,
+            "durationMs": took.as_millis() as u64,
+            "outcome": outcome,
+        });
+        txn.record_run(i, &actor.id, run);
+    }
+    txn.commit()
+}
+
+/// Counts a failed attempt at `task` that the agent tries again at once, in place (resuming
+/// its session), keeping the claim: the attempt number, or `None` when the task is no longer
+/// the agent's or this was its last attempt (then it is settled as any failure).
+pub(super) fn retry_in_place(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    why: String,
+) -> Result<Option<u32>> {
+    let mut txn = ws.begin(Some(actor))?;
+    let Some(i) = txn.plan.find(task) else {
+        txn.commit()?;
+        return Ok(None);
+    };
+    let last = txn.plan.tasks[i].attempts + 1 >= ws.settings.max_attempts;
+    if txn.holder(i) != Some(actor.id.as_str()) || txn.plan.tasks[i].status.is_done() || last {
+        txn.commit()?;
+        return Ok(None);
+    }
+    let attempt = txn.retry_in_place(i, why);
+    txn.commit()?;
+    Ok(Some(attempt))
+}
+
 pub(super) fn settle_done(
     ws: &Workspace,
     actor: &Actor,
