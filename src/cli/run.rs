@@ -69,6 +69,13 @@ pub struct LaunchArgs {
     /// a bare number is minutes); the task counts a failed attempt.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// When nothing is ready but other agents' work may make a task ready, wait for it
+    /// instead of exiting 3 (the default with -n N).
+    #[arg(long, conflicts_with_all = ["no_wait", "no_exec", "dry_run"])]
+    pub wait: bool,
+    /// With -n N: exit 3 at once when nothing is ready, instead of waiting.
+    #[arg(long)]
+    pub no_wait: bool,
     /// Headless: retry a failed task in a new session, instead of resuming the failed
     /// attempt's session (claude, codex).
     #[arg(long)]

@@ -9,7 +9,7 @@ use crate::ops::{fleet, supervise};
 use anyhow::Result;
 use serde::Serialize;
 use std::ffi::OsString;
-use std::sync::atomic::{AtomicBool, AtomicUsize};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -64,7 +64,7 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         None
     };
     let ws = ctx.workspace()?;
-    let req = LaunchRequest {
+    let mut req = LaunchRequest {
         as_agent: args.as_agent.clone(),
         source: match &args.agent_cmd {
             Some(t) => CommandSource::Template(t.clone()),
@@ -79,18 +79,52 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         worktree_root: args.worktree_root.clone(),
         exec: !args.no_exec,
         fresh: args.fresh,
+        agent_id: None,
     };
     if args.dry_run {
         return preview(ctx, &ws, &req, args.json);
     }
-    let launched = match launch::launch(&ws, &req)? {
-        LaunchOutcome::NotReady(why) => {
-            ctx.ui.note(&format!(
-                "swarm: nothing to launch: {why}; no branch or worktree was created"
-            ));
-            return Ok(EXIT_NOT_READY);
+    // --wait (the default for -n N): while nothing is ready but other agents' work may make
+    // something ready, wait for it instead of quitting.
+    let wait = (args.wait || args.count.is_some()) && !args.no_wait && !args.no_exec;
+    let mut told = false;
+    let launched = loop {
+        match launch::launch(&ws, &req)? {
+            LaunchOutcome::Ready(l) => break l,
+            LaunchOutcome::NotReady(why) if wait && launch::may_become_ready(&ws)? => {
+                if !told {
+                    req.agent_id = Some(launch::register_waiting(&ws, &req)?);
+                    ctx.ui
+                        .note(&format!("swarm: waiting for a task to become ready: {why}"));
+                    told = true;
+                }
+                let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+                while std::time::Instant::now() < until {
+                    if let Some(sig) = signal.as_ref().map(|s| s.load(Ordering::SeqCst)) {
+                        if sig != 0 {
+                            if let Some(id) = &req.agent_id {
+                                launch::stop_waiting(&ws, id)?;
+                            }
+                            ctx.ui.note(&format!(
+                                "swarm: stopped by {} while waiting; nothing was claimed",
+                                crate::ops::supervise::signal_name(sig as i32)
+                            ));
+                            return Ok(signal_exit(sig as i32));
+                        }
+                    }
+                    std::thread::sleep(std::time::Duration::from_millis(100));
+                }
+            }
+            LaunchOutcome::NotReady(why) => {
+                if let Some(id) = &req.agent_id {
+                    launch::stop_waiting(&ws, id)?;
+                }
+                ctx.ui.note(&format!(
+                    "swarm: nothing to launch: {why}; no branch or worktree was created"
+                ));
+                return Ok(EXIT_NOT_READY);
+            }
         }
-        LaunchOutcome::Ready(l) => l,
     };
     let ui = &ctx.ui;
     ui.note(&format!(

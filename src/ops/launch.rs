@@ -31,6 +31,8 @@ pub struct LaunchRequest {
     pub exec: bool,
     /// `--fresh`: a retry starts a new session instead of resuming the failed attempt's.
     pub fresh: bool,
+    /// The agent id, once this launch has one (it registered while waiting for a task).
+    pub agent_id: Option<String>,
 }
 
 /// An agent ready to start.
@@ -279,6 +281,15 @@ pub fn next_ready(
     })
 }
 
+/// Whether waiting may make a task ready: some agent works, and some task it may unblock is
+/// not cut off by a failure (nor the plan's budget spent).
+pub fn may_become_ready(ws: &Workspace) -> Result<bool> {
+    let (plan, registry) = ws.snapshot()?;
+    Ok(scheduler::may_become_ready(&plan, |id| {
+        registry.claimed_tasks.contains_key(id)
+    }))
+}
+
 /// What `launch` would do, changing nothing.
 pub fn preview(ws: &Workspace, req: &LaunchRequest) -> Result<Preview> {
     let plan = ws.load_plan()?;
@@ -315,13 +326,51 @@ fn place(ws: &Workspace, plan: &crate::plan::Plan, req: &LaunchRequest) -> Resul
         CommandSource::Preset(p) => p.program(),
         CommandSource::Template(_) => "agent",
     };
-    Place::for_launch(
+    let place = Place::for_launch(
         ws,
         plan,
         req.as_agent.as_deref(),
         kind,
         req.worktree_root.as_deref(),
-    )
+    )?;
+    Ok(match (&req.agent_id, req.as_agent.is_none()) {
+        // The id it waited under, and the worktree and branch named after it.
+        (Some(id), true) => Place {
+            worktree: place
+                .worktree
+                .with_file_name(format!("{}-{id}", ws.project)),
+            branch: format!("work/{id}"),
+            agent: id.clone(),
+            ..place
+        },
+        _ => place,
+    })
+}
+
+/// Registers this launch's agent as waiting for a task (`state: waiting`), so that agents
+/// finishing a task leave newly ready ones to it; returns its id, to launch under.
+pub fn register_waiting(ws: &Workspace, req: &LaunchRequest) -> Result<String> {
+    let plan = ws.load_plan()?;
+    let place = place(ws, &plan, req)?;
+    drop(plan);
+    let actor = Actor {
+        id: place.agent.clone(),
+        pid: Some(std::process::id()),
+    };
+    let mut txn = ws.begin(Some(&actor))?;
+    if let Some(entry) = txn.registry.agents.get_mut(&actor.id) {
+        entry.state = Some("waiting".into());
+        entry.name = Some(place.name.clone());
+    }
+    txn.commit()?;
+    Ok(place.agent)
+}
+
+/// Ends a launch that waited and found nothing left to do.
+pub fn stop_waiting(ws: &Workspace, agent: &str) -> Result<()> {
+    let mut txn = ws.begin(None)?;
+    txn.retire(agent, "nothing left to do");
+    txn.commit()
 }
 
 /// Fails early, before anything changes, when the agent's program is not on PATH.
@@ -367,7 +416,9 @@ fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
         .filter(|(_, c)| c.agent == actor.id)
         .map(|(t, _)| t.as_str())
         .collect();
-    if entry.pid.is_none() && held.is_empty() {
+    // No process of its own and nothing held, or this very process (registered while it
+    // waited for a task).
+    if entry.pid.is_none() && held.is_empty() || entry.pid == Some(std::process::id()) {
         return Ok(());
     }
     let verdict = liveness::judge(

@@ -510,3 +510,48 @@ fn a_second_sigint_ends_a_supervisor_blocked_on_the_lock() {
         .unwrap()
         .is_empty());
 }
+
+#[test]
+fn agents_launched_together_wait_for_work_instead_of_quitting() {
+    // One task ready; two become ready after it. Three agents: the two with nothing to do at
+    // first wait, and get the two tasks when they become ready.
+    let env = Env::with_plan(
+        r#"{"tasks": {
+  "a": {"title": "first"},
+  "b": {"title": "second", "blockedBy": ["a"]},
+  "c": {"title": "third", "blockedBy": ["a"]}
+}}"#,
+    );
+    let cmd = script(
+        &env,
+        "slow.sh",
+        "#!/bin/sh\nsleep 1\necho \"$SWARM_TASK\" > \"w-$SWARM_TASK.txt\"\ngit add . && git -c user.name=a -c user.email=a@example.com commit -q -m \"$SWARM_TASK\"\n",
+    );
+    let o = env.run(&["launch", "--headless", "-n", "3", "--agent-cmd", &cmd]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let plan = env.plan();
+    let by: Vec<&str> = ["a", "b", "c"]
+        .iter()
+        .map(|t| plan["tasks"][t]["agent"].as_str().unwrap_or("-"))
+        .collect();
+    assert!(
+        ["a", "b", "c"]
+            .iter()
+            .all(|t| plan["tasks"][t]["status"] == "completed"),
+        "{plan}"
+    );
+    let mut distinct = by.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(
+        distinct.len(),
+        3,
+        "each agent did one task: {by:?}\n{}",
+        stderr(&o)
+    );
+    assert!(
+        stderr(&o).contains("waiting for a task to become ready"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -245,6 +245,22 @@ pub(super) fn claim_next(
             ready[i] = false;
         }
     }
+    // Agents launched to wait for work get what became ready first: one that just finished
+    // a task takes one only when there are more ready tasks than agents waiting.
+    let waiting = txn
+        .registry
+        .agents
+        .iter()
+        .filter(|(id, a)| **id != actor.id && a.state.as_deref() == Some("waiting"))
+        .count();
+    let ready_now = ready.iter().filter(|r| **r).count();
+    if waiting > 0 && ready_now > 0 && ready_now <= waiting {
+        txn.commit()?;
+        let why = format!(
+            "{ready_now} ready task(s) left to {waiting} agent(s) that were waiting for work"
+        );
+        return Ok(Err((why, true)));
+    }
     let Some(i) = scheduler::pick_next(&txn.plan, &ready, &preferred) else {
         let why = if skipped.is_empty() {
             scheduler::explain_nothing_ready(&txn.plan, |i| txn.holder(i))
