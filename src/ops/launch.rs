@@ -111,6 +111,20 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     // Claim first, under the lock: a launch that finds nothing ready creates nothing.
     let mut txn = ws.begin(None)?;
     refuse_running_twice(&txn, &actor)?;
+    if let Some(max) = txn.plan.max_agents {
+        let others = txn
+            .registry
+            .agents
+            .iter()
+            .filter(|(id, a)| **id != actor.id && !a.is_retired())
+            .count();
+        if others >= max as usize {
+            txn.commit()?;
+            return Ok(LaunchOutcome::NotReady(format!(
+                "{others} agents are alive and coordination.maxAgents is {max}"
+            )));
+        }
+    }
     let preferred = txn.plan.preferred_tasks(req.as_agent.as_deref())?;
     let i = match next_ready(&txn.plan, &txn.registry, &preferred) {
         Ok(i) => i,

@@ -130,6 +130,8 @@ pub(crate) struct CoordinationFile<'a> {
     pub integration: Option<ObjectOnly<IntegrationFile>>,
     #[serde(default, rename = "budgetUsd")]
     pub budget_usd: Option<f64>,
+    #[serde(default, rename = "maxAgents")]
+    pub max_agents: Option<u32>,
 }
 
 /// `coordination.integration`: where finished tasks land, and how they are verified.

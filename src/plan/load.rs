@@ -279,10 +279,15 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             )
         })?;
     let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
-    let (agents, integration, budget_usd) = match top.coordination {
-        Some(ObjectOnly(c)) => (c.agents, c.integration, c.budget_usd),
-        None => (None, None, None),
+    let (agents, integration, budget_usd, max_agents) = match top.coordination {
+        Some(ObjectOnly(c)) => (c.agents, c.integration, c.budget_usd, c.max_agents),
+        None => (None, None, None, None),
     };
+    if max_agents == Some(0) {
+        return Err(invalid(
+            "coordination.maxAgents: 0 would let no agent start; give 1 or more".into(),
+        ));
+    }
     if budget_usd.is_some_and(|b| !(b.is_finite() && b >= 0.0)) {
         return Err(invalid(
             "coordination.budgetUsd: expected a number of US dollars, 0 or more".into(),
@@ -331,6 +336,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         agents,
         integration,
         budget_usd,
+        max_agents,
     })
 }
 

@@ -198,6 +198,8 @@ pub struct Plan {
     pub integration: Option<Integration>,
     /// `coordination.budgetUsd`: no claims once the recorded spend reaches it.
     pub budget_usd: Option<f64>,
+    /// `coordination.maxAgents`: how many agents `launch` lets be alive at once.
+    pub max_agents: Option<u32>,
 }
 
 impl Plan {

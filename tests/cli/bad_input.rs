@@ -70,6 +70,10 @@ fn cases() -> Vec<Case> {
         c("verify has an open quote", "{\"tasks\": {\n \"a\": {\"verify\": \"cargo 'test\"}}}", LIST, &["status.json:2:", "tasks.a.verify", "never closed"]),
         c("verify timeout too short", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verifyTimeout\": 0}}}", LIST, &["status.json", "verifyTimeout", "too short"]),
         c("verify timeout too long", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"integration\": {\"verifyTimeout\": 1e16}}}", LIST, &["status.json", "verifyTimeout", "more than a year"]),
+        c("budget is negative", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"budgetUsd\": -5}}", LIST, &["status.json", "coordination.budgetUsd", "0 or more"]),
+        c("budget is a string", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"budgetUsd\": \"25\"}}", LIST, &["status.json:1:", "coordination.budgetUsd"]),
+        c("max agents is zero", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"maxAgents\": 0}}", LIST, &["status.json", "coordination.maxAgents", "1 or more"]),
+        c("runs is an object", "{\"tasks\": {\"a\": {\"runs\": {}}}}", LIST, &["status.json:1:", "tasks.a.runs"]),
         c("files is a string", "{\"tasks\": {\"a\": {\"files\": \"src/**\"}}}", LIST, &["status.json:1:", "tasks.a.files", "sequence"]),
         Case { name: "missing plan", plan: None, prepare: nothing, args: CLAIM, expect: &["status.json", "no plan here"] },
         Case {

@@ -555,3 +555,20 @@ fn agents_launched_together_wait_for_work_instead_of_quitting() {
         stderr(&o)
     );
 }
+
+#[test]
+fn launch_respects_the_plans_cap_on_live_agents() {
+    let mut plan = crate::support::flat_plan(3);
+    plan.insert_str(1, r#""coordination": {"maxAgents": 1}, "#);
+    let env = Env::with_plan(&plan);
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("1 agents are alive and coordination.maxAgents is 1"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(count_tasks(&env.plan(), "status", "in-progress"), 1);
+}
