@@ -6,7 +6,7 @@ pub mod prompt;
 pub mod template;
 
 pub use outcome::{Outcome, RunReport, Verdict};
-pub use preset::{Mode, Preset};
+pub use preset::{AgentOptions, Mode, Permissions, Preset};
 
 use anyhow::{bail, Result};
 use std::ffi::OsString;
@@ -48,6 +48,8 @@ pub struct CommandInput<'a> {
     pub worktree: &'a Path,
     /// The prompt written to a file, for agents that read it from one (aider).
     pub prompt_file: &'a Path,
+    /// Permissions and limits.
+    pub options: &'a AgentOptions,
 }
 
 impl CommandSource {
@@ -61,9 +63,14 @@ impl CommandSource {
 
     /// The argv that resumes headless session `session` with `prompt`, when the agent CLI
     /// can (templates cannot: they say exactly what to run).
-    pub fn resume_argv(&self, session: &str, prompt: &str) -> Result<Option<Vec<String>>> {
+    pub fn resume_argv(
+        &self,
+        session: &str,
+        prompt: &str,
+        options: &AgentOptions,
+    ) -> Result<Option<Vec<String>>> {
         let argv = match self {
-            CommandSource::Preset(p) => p.resume_argv(session, prompt),
+            CommandSource::Preset(p) => p.resume_argv(session, prompt, options),
             CommandSource::Template(_) => None,
         };
         if let Some(a) = &argv {
@@ -75,7 +82,9 @@ impl CommandSource {
     /// Builds the argv for `mode` (templates ignore the mode: they say exactly what to run).
     pub fn argv(&self, mode: Mode, input: &CommandInput<'_>) -> Result<Vec<String>> {
         let argv = match self {
-            CommandSource::Preset(p) => p.argv(mode, input.prompt, input.prompt_file),
+            CommandSource::Preset(p) => {
+                p.argv(mode, input.prompt, input.prompt_file, input.options)
+            }
             CommandSource::Template(t) => template::expand(t, input)?,
         };
         check_size(&argv)?;

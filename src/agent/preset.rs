@@ -25,6 +25,34 @@ pub enum Preset {
     Opencode,
 }
 
+/// What an agent may do without asking (`launch --permissions`), mapped to each CLI's own
+/// flags. Whatever the policy, the commands swarm tells the agent to run are pre-approved
+/// where the CLI allows it (Claude Code's `permissions.allow`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Permissions {
+    /// Ask before edits and commands (the CLI's default; a headless agent cannot ask).
+    Ask,
+    /// Edit files in the worktree without asking; ask before other commands.
+    #[default]
+    Edits,
+    /// Let the CLI approve what it judges safe (Claude's auto mode, Codex without prompts).
+    Auto,
+    /// Approve everything, no sandbox: for disposable machines only.
+    Bypass,
+}
+
+/// What else an agent's command line carries: its permissions and limits.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct AgentOptions {
+    /// The permission policy.
+    pub permissions: Permissions,
+    /// `--max-turns` (Claude, headless).
+    pub max_turns: Option<u32>,
+    /// `--max-budget-usd` (Claude, headless).
+    pub max_budget_usd: Option<f64>,
+}
+
 /// Interactive (a person watches the agent's terminal) or headless (one prompt, then exit).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
@@ -59,7 +87,12 @@ impl Preset {
 
     /// The argv that resumes headless session `session` with `prompt` (Claude Code's
     /// `-p --resume`, `codex exec resume`), for the CLIs that can.
-    pub fn resume_argv(self, session: &str, prompt: &str) -> Option<Vec<String>> {
+    pub fn resume_argv(
+        self,
+        session: &str,
+        prompt: &str,
+        opts: &AgentOptions,
+    ) -> Option<Vec<String>> {
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let mut v = match self {
             Preset::Claude => words(&[
@@ -74,34 +107,99 @@ impl Preset {
             Preset::Codex => words(&["codex", "exec", "resume", "--json", session]),
             Preset::Gemini | Preset::Aider | Preset::Opencode => return None,
         };
+        v.extend(self.policy(Mode::Headless, opts));
         v.push(prompt.to_string());
         Some(v)
     }
 
+    /// The flags that carry `opts` for this CLI in `mode` (FACTS.md): Claude's
+    /// `--permission-mode` (and, headless, `--max-turns`, `--max-budget-usd`); Codex's sandbox
+    /// and approval policy (`exec` cannot ask: never); Gemini's `--approval-mode` (with
+    /// `--skip-trust`, without which a new worktree's folder is untrusted and the mode is
+    /// ignored); Aider's `--yes-always`. opencode reads its permissions from its own config.
+    pub fn policy(self, mode: Mode, opts: &AgentOptions) -> Vec<String> {
+        let p = opts.permissions;
+        let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+        let mut v = match self {
+            Preset::Claude => {
+                let m = match p {
+                    Permissions::Ask => "default",
+                    Permissions::Edits => "acceptEdits",
+                    Permissions::Auto => "auto",
+                    Permissions::Bypass => "bypassPermissions",
+                };
+                words(&["--permission-mode", m])
+            }
+            Preset::Codex => {
+                let sandbox = match p {
+                    Permissions::Bypass => "danger-full-access",
+                    _ => "workspace-write",
+                };
+                let approval = match (mode, p) {
+                    (Mode::Headless, _) | (_, Permissions::Auto | Permissions::Bypass) => "never",
+                    (_, Permissions::Ask) => "untrusted",
+                    (_, Permissions::Edits) => "on-request",
+                };
+                words(&["-s", sandbox, "-c", &format!("approval_policy={approval}")])
+            }
+            Preset::Gemini => match p {
+                Permissions::Ask => words(&["--approval-mode", "default"]),
+                Permissions::Edits | Permissions::Auto => {
+                    words(&["--approval-mode", "auto_edit", "--skip-trust"])
+                }
+                Permissions::Bypass => words(&["--approval-mode", "yolo", "--skip-trust"]),
+            },
+            // Headless aider always confirms (it cannot ask); interactive only past `ask`.
+            Preset::Aider if mode == Mode::Interactive && p != Permissions::Ask => {
+                words(&["--yes-always"])
+            }
+            Preset::Aider | Preset::Opencode => Vec::new(),
+        };
+        if self == Preset::Claude && mode == Mode::Headless {
+            if let Some(n) = opts.max_turns {
+                v.extend(["--max-turns".to_string(), n.to_string()]);
+            }
+            if let Some(usd) = opts.max_budget_usd {
+                v.extend(["--max-budget-usd".to_string(), usd.to_string()]);
+            }
+        }
+        v
+    }
+
     /// The argv that starts this agent on `prompt`. Aider has no flag for a first message in
     /// interactive mode, so it gets the prompt as a read-only file in its chat (`--read`).
-    pub fn argv(self, mode: Mode, prompt: &str, prompt_file: &Path) -> Vec<String> {
+    pub fn argv(
+        self,
+        mode: Mode,
+        prompt: &str,
+        prompt_file: &Path,
+        opts: &AgentOptions,
+    ) -> Vec<String> {
         let p = prompt.to_string();
+        let policy = self.policy(mode, opts);
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
         let rest: Vec<String> = match (self, mode) {
-            (Preset::Claude, Mode::Interactive) => vec![p],
+            (Preset::Claude, Mode::Interactive) => [policy, vec![p]].concat(),
             // stream-json needs --verbose in print mode; the last event is the result.
-            (Preset::Claude, Mode::Headless) => {
-                let mut v = words(&["-p", "--output-format", "stream-json", "--verbose"]);
-                v.push(p);
-                v
-            }
-            (Preset::Codex, Mode::Interactive) => vec![p],
+            (Preset::Claude, Mode::Headless) => [
+                words(&["-p", "--output-format", "stream-json", "--verbose"]),
+                policy,
+                vec![p],
+            ]
+            .concat(),
+            (Preset::Codex, Mode::Interactive) => [policy, vec![p]].concat(),
             (Preset::Codex, Mode::Headless) => {
-                let mut v = words(&["exec", "--json"]);
-                v.push(p);
-                v
+                [words(&["exec", "--json"]), policy, vec![p]].concat()
             }
-            (Preset::Gemini, Mode::Interactive) => vec!["-i".into(), p],
-            (Preset::Gemini, Mode::Headless) => vec!["-p".into(), p, "-o".into(), "json".into()],
-            (Preset::Aider, Mode::Interactive) => {
-                vec!["--read".into(), prompt_file.display().to_string()]
+            (Preset::Gemini, Mode::Interactive) => [policy, vec!["-i".into(), p]].concat(),
+            (Preset::Gemini, Mode::Headless) => {
+                [policy, vec!["-p".into(), p, "-o".into(), "json".into()]].concat()
             }
+            (Preset::Aider, Mode::Interactive) => [
+                policy,
+                vec!["--read".into(), prompt_file.display().to_string()],
+            ]
+            .concat(),
             (Preset::Aider, Mode::Headless) => {
                 vec!["--yes-always".into(), "--message".into(), p]
             }
@@ -121,7 +219,17 @@ mod tests {
     const PROMPT: &str = "do $(this) `now`; rm -rf / \"quoted\"\nline 2";
 
     fn argv(p: Preset, m: Mode) -> Vec<String> {
-        p.argv(m, PROMPT, Path::new("/coord/prompts/agent-1.md"))
+        let ask = AgentOptions {
+            permissions: Permissions::Ask,
+            ..AgentOptions::default()
+        };
+        let mut v = p.argv(m, PROMPT, Path::new("/coord/prompts/agent-1.md"), &ask);
+        // The policy's flags are tested on their own (`policies`).
+        for flag in p.policy(m, &ask) {
+            let at = v.iter().position(|w| *w == flag).unwrap();
+            v.remove(at);
+        }
+        v
     }
 
     #[test]
@@ -142,8 +250,9 @@ mod tests {
 
     #[test]
     fn resume() {
+        let o = AgentOptions::default();
         assert_eq!(
-            Preset::Claude.resume_argv("s-1", "go on").unwrap(),
+            Preset::Claude.resume_argv("s-1", "go on", &o).unwrap(),
             [
                 "claude",
                 "-p",
@@ -152,14 +261,122 @@ mod tests {
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--permission-mode",
+                "acceptEdits",
                 "go on"
             ]
         );
         assert_eq!(
-            Preset::Codex.resume_argv("t-1", "go on").unwrap(),
-            ["codex", "exec", "resume", "--json", "t-1", "go on"]
+            Preset::Codex.resume_argv("t-1", "go on", &o).unwrap(),
+            [
+                "codex",
+                "exec",
+                "resume",
+                "--json",
+                "t-1",
+                "-s",
+                "workspace-write",
+                "-c",
+                "approval_policy=never",
+                "go on"
+            ]
         );
-        assert!(Preset::Gemini.resume_argv("g", "go on").is_none());
+        assert!(Preset::Gemini.resume_argv("g", "go on", &o).is_none());
+    }
+
+    #[test]
+    fn policies() {
+        let with = |p| AgentOptions {
+            permissions: p,
+            max_turns: Some(30),
+            max_budget_usd: Some(2.5),
+        };
+        use Permissions::*;
+        let cases: &[(Preset, Mode, Permissions, &[&str])] = &[
+            (
+                Preset::Claude,
+                Mode::Interactive,
+                Ask,
+                &["--permission-mode", "default"],
+            ),
+            (
+                Preset::Claude,
+                Mode::Interactive,
+                Edits,
+                &["--permission-mode", "acceptEdits"],
+            ),
+            (
+                Preset::Claude,
+                Mode::Interactive,
+                Auto,
+                &["--permission-mode", "auto"],
+            ),
+            (
+                Preset::Claude,
+                Mode::Headless,
+                Bypass,
+                &[
+                    "--permission-mode",
+                    "bypassPermissions",
+                    "--max-turns",
+                    "30",
+                    "--max-budget-usd",
+                    "2.5",
+                ],
+            ),
+            (
+                Preset::Codex,
+                Mode::Interactive,
+                Ask,
+                &["-s", "workspace-write", "-c", "approval_policy=untrusted"],
+            ),
+            (
+                Preset::Codex,
+                Mode::Interactive,
+                Edits,
+                &["-s", "workspace-write", "-c", "approval_policy=on-request"],
+            ),
+            (
+                Preset::Codex,
+                Mode::Headless,
+                Edits,
+                &["-s", "workspace-write", "-c", "approval_policy=never"],
+            ),
+            (
+                Preset::Codex,
+                Mode::Headless,
+                Bypass,
+                &["-s", "danger-full-access", "-c", "approval_policy=never"],
+            ),
+            (
+                Preset::Gemini,
+                Mode::Headless,
+                Ask,
+                &["--approval-mode", "default"],
+            ),
+            (
+                Preset::Gemini,
+                Mode::Headless,
+                Edits,
+                &["--approval-mode", "auto_edit", "--skip-trust"],
+            ),
+            (
+                Preset::Gemini,
+                Mode::Interactive,
+                Bypass,
+                &["--approval-mode", "yolo", "--skip-trust"],
+            ),
+            (Preset::Aider, Mode::Interactive, Ask, &[]),
+            (Preset::Aider, Mode::Interactive, Edits, &["--yes-always"]),
+            (Preset::Opencode, Mode::Headless, Bypass, &[]),
+        ];
+        for (preset, mode, p, want) in cases {
+            assert_eq!(
+                preset.policy(*mode, &with(*p)),
+                *want,
+                "{preset:?} {mode:?} {p:?}"
+            );
+        }
     }
 
     #[test]

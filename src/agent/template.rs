@@ -120,6 +120,11 @@ mod tests {
             task: "phase/a",
             worktree: Path::new("/w/x y"),
             prompt_file: Path::new("/p.md"),
+            options: &crate::agent::AgentOptions {
+                permissions: crate::agent::Permissions::Edits,
+                max_turns: None,
+                max_budget_usd: None,
+            },
         }
     }
 

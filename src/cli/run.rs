@@ -69,6 +69,17 @@ pub struct LaunchArgs {
     /// a bare number is minutes); the task counts a failed attempt.
     #[arg(long, value_name = "DURATION", value_parser = parse_duration)]
     pub timeout: Option<std::time::Duration>,
+    /// What the agent may do without asking, mapped to its CLI's flags (default: the plan's
+    /// coordination.permissions, else edits). swarm's own commands are pre-approved.
+    #[arg(long, value_enum, value_name = "POLICY")]
+    pub permissions: Option<crate::agent::Permissions>,
+    /// Headless claude: stop a run after N turns (--max-turns).
+    #[arg(long, value_name = "N")]
+    pub max_turns: Option<u32>,
+    /// Headless claude: stop a run that spends more than this many US dollars
+    /// (--max-budget-usd).
+    #[arg(long, value_name = "USD")]
+    pub max_budget_usd: Option<f64>,
     /// When nothing is ready but other agents' work may make a task ready, wait for it
     /// instead of exiting 3 (the default with -n N).
     #[arg(long, conflicts_with_all = ["no_wait", "no_exec", "dry_run"])]

@@ -80,6 +80,14 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         exec: !args.no_exec,
         fresh: args.fresh,
         agent_id: None,
+        options: crate::agent::AgentOptions {
+            permissions: match args.permissions {
+                Some(p) => p,
+                None => ws.load_plan()?.permissions.unwrap_or_default(),
+            },
+            max_turns: args.max_turns,
+            max_budget_usd: args.max_budget_usd,
+        },
     };
     if args.dry_run {
         return preview(ctx, &ws, &req, args.json);

@@ -33,6 +33,8 @@ pub struct LaunchRequest {
     pub fresh: bool,
     /// The agent id, once this launch has one (it registered while waiting for a task).
     pub agent_id: Option<String>,
+    /// Permissions and limits passed to the agent CLI.
+    pub options: crate::agent::AgentOptions,
 }
 
 /// An agent ready to start.
@@ -88,6 +90,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let place = place(ws, &plan, req)?;
     drop(plan);
     check_program(&req.source)?;
+    check_permissions(req)?;
     let repo = git::open(&ws.main_root)?;
     let mut base = git::base_commit(&repo, req.base.as_deref())?;
     // With an integration branch, new work starts from what landed (created here when
@@ -238,6 +241,7 @@ pub fn agent_command(
     });
     let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
     let input = CommandInput {
+        options: &req.options,
         prompt: &prompt_text,
         task: &task.id,
         worktree: &place.worktree,
@@ -385,6 +389,23 @@ pub fn stop_waiting(ws: &Workspace, agent: &str) -> Result<()> {
     let mut txn = ws.begin(None)?;
     txn.retire(agent, "nothing left to do");
     txn.commit()
+}
+
+/// Claude Code refuses `bypassPermissions` as root outside a sandbox it recognises: said
+/// before anything changes, instead of a failed run.
+fn check_permissions(req: &LaunchRequest) -> Result<()> {
+    let claude = matches!(
+        req.source,
+        CommandSource::Preset(crate::agent::Preset::Claude)
+    );
+    let bypass = req.options.permissions == crate::agent::Permissions::Bypass;
+    let sandbox = std::env::var_os("IS_SANDBOX").is_some_and(|v| v == "1");
+    if claude && bypass && rustix::process::geteuid().is_root() && !sandbox {
+        bail!(
+            "--permissions bypass: Claude Code refuses to skip permissions as root outside a sandbox it recognises; run swarm as a normal user, choose --permissions auto, or set IS_SANDBOX=1 if this machine really is a disposable sandbox"
+        );
+    }
+    Ok(())
 }
 
 /// Fails early, before anything changes, when the agent's program is not on PATH.

@@ -132,6 +132,8 @@ pub(crate) struct CoordinationFile<'a> {
     pub budget_usd: Option<f64>,
     #[serde(default, rename = "maxAgents")]
     pub max_agents: Option<u32>,
+    #[serde(default)]
+    pub permissions: Option<crate::agent::Permissions>,
 }
 
 /// `coordination.integration`: where finished tasks land, and how they are verified.

@@ -279,9 +279,15 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             )
         })?;
     let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
-    let (agents, integration, budget_usd, max_agents) = match top.coordination {
-        Some(ObjectOnly(c)) => (c.agents, c.integration, c.budget_usd, c.max_agents),
-        None => (None, None, None, None),
+    let (agents, integration, budget_usd, max_agents, permissions) = match top.coordination {
+        Some(ObjectOnly(c)) => (
+            c.agents,
+            c.integration,
+            c.budget_usd,
+            c.max_agents,
+            c.permissions,
+        ),
+        None => (None, None, None, None, None),
     };
     if max_agents == Some(0) {
         return Err(invalid(
@@ -337,6 +343,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         integration,
         budget_usd,
         max_agents,
+        permissions,
     })
 }
 

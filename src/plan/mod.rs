@@ -200,6 +200,8 @@ pub struct Plan {
     pub budget_usd: Option<f64>,
     /// `coordination.maxAgents`: how many agents `launch` lets be alive at once.
     pub max_agents: Option<u32>,
+    /// `coordination.permissions`: the default permission policy of `launch`.
+    pub permissions: Option<crate::agent::Permissions>,
 }
 
 impl Plan {

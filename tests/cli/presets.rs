@@ -137,11 +137,37 @@ fn every_preset_runs_headless_with_its_real_argv_and_is_judged_by_its_output() {
                 "--output-format",
                 "stream-json",
                 "--verbose",
+                "--permission-mode",
+                "acceptEdits",
                 "<prompt>",
             ],
         ),
-        ("codex", &["codex", "exec", "--json", "<prompt>"]),
-        ("gemini", &["gemini", "-p", "<prompt>", "-o", "json"]),
+        (
+            "codex",
+            &[
+                "codex",
+                "exec",
+                "--json",
+                "-s",
+                "workspace-write",
+                "-c",
+                "approval_policy=never",
+                "<prompt>",
+            ],
+        ),
+        (
+            "gemini",
+            &[
+                "gemini",
+                "--approval-mode",
+                "auto_edit",
+                "--skip-trust",
+                "-p",
+                "<prompt>",
+                "-o",
+                "json",
+            ],
+        ),
         ("aider", &["aider", "--yes-always", "--message", "<prompt>"]),
         ("opencode", &["opencode", "run", "<prompt>"]),
     ];
@@ -332,4 +358,81 @@ fn a_spent_plan_budget_stops_new_claims_and_says_why() {
         "{}",
         stderr(&o)
     );
+}
+
+#[test]
+fn each_preset_gets_the_permission_flags_of_each_policy() {
+    // What each CLI documents (FACTS.md), for each policy, as its stand-in received it.
+    let expected: &[(&str, &str, &[&str])] = &[
+        ("claude", "ask", &["--permission-mode", "default"]),
+        ("claude", "edits", &["--permission-mode", "acceptEdits"]),
+        ("claude", "auto", &["--permission-mode", "auto"]),
+        (
+            "claude",
+            "bypass",
+            &["--permission-mode", "bypassPermissions"],
+        ),
+        (
+            "codex",
+            "ask",
+            &["-s", "workspace-write", "-c", "approval_policy=never"],
+        ),
+        (
+            "codex",
+            "bypass",
+            &["-s", "danger-full-access", "-c", "approval_policy=never"],
+        ),
+        ("gemini", "ask", &["--approval-mode", "default"]),
+        (
+            "gemini",
+            "edits",
+            &["--approval-mode", "auto_edit", "--skip-trust"],
+        ),
+        (
+            "gemini",
+            "auto",
+            &["--approval-mode", "auto_edit", "--skip-trust"],
+        ),
+        (
+            "gemini",
+            "bypass",
+            &["--approval-mode", "yolo", "--skip-trust"],
+        ),
+        ("aider", "ask", &["--yes-always"]),
+        ("opencode", "bypass", &[]),
+    ];
+    for (preset, policy, flags) in expected {
+        let env = Env::with_plan(&flat_plan(1));
+        let bin = fakes(&env);
+        let o = launch_with(&env, &bin, preset, "ok", &["--permissions", policy]);
+        if *preset == "claude" && *policy == "bypass" && !o.status.success() {
+            // As root outside a sandbox swarm refuses, as Claude Code would.
+            assert!(stderr(&o).contains("IS_SANDBOX=1"), "{}", stderr(&o));
+            continue;
+        }
+        assert!(o.status.success(), "{preset} {policy}: {}", stderr(&o));
+        let words = argv(&env, preset, "t0000");
+        let found = flags.is_empty() || words.windows(flags.len()).any(|w| w == *flags);
+        assert!(found, "{preset} {policy}: {flags:?} not in {words:?}");
+        if *preset == "claude" {
+            let modes = words.iter().filter(|w| *w == "--permission-mode").count();
+            assert_eq!(modes, 1, "{words:?}");
+        }
+    }
+    // With IS_SANDBOX=1 (or not root), bypass reaches claude.
+    let env = Env::with_plan(&flat_plan(1));
+    let bin = fakes(&env);
+    let argv_dir = env.repo.parent().unwrap().join("argv");
+    std::fs::create_dir_all(&argv_dir).unwrap();
+    let o = env
+        .swarm()
+        .args(["launch", "--headless", "--permissions", "bypass"])
+        .env("PATH", path_with(&bin))
+        .env("FAKE_ARGV", &argv_dir)
+        .env("FAKE_RESULT", "ok")
+        .env("IS_SANDBOX", "1")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(argv(&env, "claude", "t0000").contains(&"bypassPermissions".to_string()));
 }
