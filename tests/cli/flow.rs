@@ -182,10 +182,28 @@ fn no_exec_prints_the_exact_argv_of_every_preset() {
     let env = Env::with_plan(&crate::support::flat_plan(8));
     let path = fake_agents(&env);
     let expect: [(&str, &[&str]); 5] = [
-        ("claude", &["claude"]),
-        ("codex", &["codex"]),
-        ("gemini", &["gemini", "-i"]),
-        ("aider", &["aider", "--read"]),
+        ("claude", &["claude", "--permission-mode", "acceptEdits"]),
+        (
+            "codex",
+            &[
+                "codex",
+                "-s",
+                "workspace-write",
+                "-c",
+                "approval_policy=on-request",
+            ],
+        ),
+        (
+            "gemini",
+            &[
+                "gemini",
+                "--approval-mode",
+                "auto_edit",
+                "--skip-trust",
+                "-i",
+            ],
+        ),
+        ("aider", &["aider", "--yes-always", "--read"]),
         ("opencode", &["opencode", "--prompt"]),
     ];
     for (preset, head) in expect {
@@ -316,7 +334,14 @@ fn setup_makes_preassigned_worktrees_once_and_launch_as_uses_them() {
         Path::new(v["worktree"].as_str().unwrap()),
         wt.canonicalize().unwrap()
     );
-    assert!(v["argv"][1].as_str().unwrap().contains("--as agent-a"));
+    assert!(v["argv"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .contains("--as agent-a"));
 
     // A second launch as the same agent while it works (alive by its lease, holding y) would
     // share its worktree: refused, until the task is given back.
