@@ -137,3 +137,14 @@ pub fn hours(h: f64) -> String {
         format!("{}d {}h", (h / 24.0).floor(), (h % 24.0).round())
     }
 }
+
+/// How long ago `then` was, in its largest unit: `42s`, `3m`, `2h`, `5d`.
+pub fn ago(now: chrono::DateTime<chrono::Utc>, then: chrono::DateTime<chrono::Utc>) -> String {
+    let s = (now - then).num_seconds().max(0);
+    match s {
+        0..60 => format!("{s}s"),
+        60..3600 => format!("{}m", s / 60),
+        3600..86400 => format!("{}h", s / 3600),
+        _ => format!("{}d", s / 86400),
+    }
+}

@@ -311,7 +311,7 @@ fn check_project_name(name: &str) -> Result<()> {
 }
 
 /// Appends `line` to an ignore file unless it is already there. True when it wrote.
-fn add_ignore_line(file: &Path, line: &str) -> Result<bool> {
+pub(crate) fn add_ignore_line(file: &Path, line: &str) -> Result<bool> {
     let current = match fs::read_to_string(file) {
         Ok(t) => t,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),

@@ -1,5 +1,6 @@
 //! Starting coding agents: presets, command templates, the work prompt, the environment.
 
+pub mod claude;
 pub mod outcome;
 pub mod preset;
 pub mod prompt;

@@ -5,7 +5,7 @@ mod task;
 mod view;
 
 pub use self::run::{CompleteArgs, DemoAgentArgs, DemoArgs, LaunchArgs, SetupArgs};
-pub use self::task::{AgentArg, AgentCommand, PlanCommand, TaskCommand};
+pub use self::task::{AgentArg, AgentCommand, HookEvent, PlanCommand, TaskCommand};
 pub use self::view::{
     AgentsArgs, ConflictsArgs, JoinStatusArgs, ListArgs, LogArgs, RecoverArgs, WatchArgs,
 };

@@ -73,6 +73,10 @@ pub struct LaunchArgs {
     /// coordination.permissions, else edits). swarm's own commands are pre-approved.
     #[arg(long, value_enum, value_name = "POLICY")]
     pub permissions: Option<crate::agent::Permissions>,
+    /// Claude: do not install swarm's hooks (needs-input, stop check, heartbeat) in the
+    /// worktree's .claude/settings.local.json (its permission rules are still written).
+    #[arg(long)]
+    pub no_hooks: bool,
     /// Headless claude: stop a run after N turns (--max-turns).
     #[arg(long, value_name = "N")]
     pub max_turns: Option<u32>,

@@ -127,4 +127,36 @@ pub enum AgentCommand {
         #[command(flatten)]
         agent: AgentArg,
     },
+    /// Record that the agent waits for a person (shown by agents, watch) until it acts again.
+    /// Without --message, reads a Claude Code Notification hook's JSON on stdin.
+    NeedsInput {
+        #[command(flatten)]
+        agent: AgentArg,
+        /// What it waits for (permission_prompt, idle_prompt, …).
+        #[arg(long = "type", value_name = "TYPE")]
+        kind: Option<String>,
+        /// The message to show.
+        #[arg(long)]
+        message: Option<String>,
+    },
+    /// Claude Code hooks (installed by launch): EVENT is notification, stop or session-start;
+    /// the hook's JSON comes on stdin.
+    Hook {
+        /// The hook event.
+        #[arg(value_enum)]
+        event: HookEvent,
+        #[command(flatten)]
+        agent: AgentArg,
+    },
+}
+
+/// The Claude Code hook events swarm handles.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum HookEvent {
+    /// The agent waits for a person (Notification).
+    Notification,
+    /// The agent is about to stop (Stop): blocked while its task is still in progress.
+    Stop,
+    /// A session starts (SessionStart): a heartbeat.
+    SessionStart,
 }

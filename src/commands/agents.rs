@@ -25,6 +25,9 @@ struct AgentRow {
     /// Their turns, summed.
     #[serde(skip_serializing_if = "Option::is_none")]
     turns: Option<u64>,
+    /// What it waits for a person to answer, since when.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    needs_input: Option<crate::registry::model::NeedsInput>,
 }
 
 pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
@@ -65,6 +68,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
                 .iter()
                 .filter_map(|r| r.turns)
                 .reduce(|x, y| x + y),
+            needs_input: a.needs_input.clone(),
         })
         .collect();
     if args.json {
@@ -90,6 +94,18 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
             r.pid.map_or("-".into(), |p| p.to_string()),
             r.heartbeat.as_deref().unwrap_or("-"),
         ));
+    }
+    let now = chrono::Utc::now();
+    for r in &rows {
+        if let Some(n) = &r.needs_input {
+            let since = crate::registry::model::parse_time(&n.since)
+                .map(|t| crate::ui::ago(now, t))
+                .unwrap_or_else(|| n.since.clone());
+            lines.push(format!(
+                "  {} waits for you ({}, {since}): {}",
+                r.id, n.kind, n.message
+            ));
+        }
     }
     crate::output::lines(lines)?;
     let hidden = registry.agents.len() - rows.len();

@@ -88,6 +88,7 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
             max_turns: args.max_turns,
             max_budget_usd: args.max_budget_usd,
         },
+        hooks: !args.no_hooks,
     };
     if args.dry_run {
         return preview(ctx, &ws, &req, args.json);

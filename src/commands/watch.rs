@@ -8,6 +8,7 @@ use crate::ops::{join, list};
 use crate::plan::{Plan, Status};
 use crate::registry::model::parse_time;
 use crate::registry::{AgentEntry, Registry};
+use crate::ui::ago;
 use crate::ui::{self, Ui};
 use anyhow::Result;
 use chrono::{DateTime, Utc};
@@ -212,17 +213,6 @@ fn event_line(e: &Event, now: DateTime<Utc>) -> String {
         .collect::<Vec<_>>()
         .join(" ");
     format!("{when}  {rest}")
-}
-
-/// "4s", "3m", "2h", "5d".
-fn ago(now: DateTime<Utc>, then: DateTime<Utc>) -> String {
-    let s = (now - then).num_seconds().max(0);
-    match s {
-        0..60 => format!("{s}s"),
-        60..3600 => format!("{}m", s / 60),
-        3600..86400 => format!("{}h", s / 3600),
-        _ => format!("{}d", s / 86400),
-    }
 }
 
 #[cfg(test)]

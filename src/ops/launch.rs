@@ -8,7 +8,7 @@ use crate::registry::liveness::{self, Liveness};
 use crate::scheduler;
 use crate::store::{Actor, Txn};
 use crate::workspace::Workspace;
-use anyhow::{bail, Result};
+use anyhow::{bail, Context, Result};
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 
@@ -35,6 +35,8 @@ pub struct LaunchRequest {
     pub agent_id: Option<String>,
     /// Permissions and limits passed to the agent CLI.
     pub options: crate::agent::AgentOptions,
+    /// Claude: install swarm's hooks in the worktree's settings (not with `--no-hooks`).
+    pub hooks: bool,
 }
 
 /// An agent ready to start.
@@ -166,6 +168,15 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         branch: added.branch.clone(),
         ..place
     };
+    // Claude Code: swarm's commands pre-approved, and its hooks, in the worktree's settings.
+    if matches!(
+        req.source,
+        CommandSource::Preset(crate::agent::Preset::Claude)
+    ) {
+        if let Err(e) = claude_settings(ws, &added.path, req.hooks) {
+            eprintln!("swarm: warning: {e:#}");
+        }
+    }
     // A worktree kept from before, or started from a previous attempt's branch, takes in
     // what landed since.
     let tip = integration
@@ -389,6 +400,29 @@ pub fn stop_waiting(ws: &Workspace, agent: &str) -> Result<()> {
     let mut txn = ws.begin(None)?;
     txn.retire(agent, "nothing left to do");
     txn.commit()
+}
+
+/// Writes the worktree's `.claude/settings.local.json` (see `agent::claude`), kept out of git
+/// through `.git/info/exclude`; one the repository tracks is left alone.
+fn claude_settings(ws: &Workspace, worktree: &Path, hooks: bool) -> Result<()> {
+    let rel = ".claude/settings.local.json";
+    let tracked = git2::Repository::open(worktree)
+        .ok()
+        .and_then(|r| r.index().ok())
+        .is_some_and(|i| i.get_path(Path::new(rel), 0).is_some());
+    if tracked {
+        bail!(
+            "{}: the repository tracks {rel}, so swarm does not write it; the agent will ask before running swarm's commands",
+            worktree.display()
+        );
+    }
+    crate::workspace::add_ignore_line(
+        &ws.git_dir.join("info").join("exclude"),
+        &format!("/{rel}"),
+    )?;
+    let exe = std::env::current_exe().context("cannot find the swarm executable")?;
+    crate::agent::claude::install(worktree, &exe, hooks)?;
+    Ok(())
 }
 
 /// Claude Code refuses `bypassPermissions` as root outside a sandbox it recognises: said

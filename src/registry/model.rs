@@ -97,6 +97,10 @@ pub struct AgentEntry {
     /// When it was retired (marked dead, exited or done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retired_at: Option<String>,
+    /// What it waits for a person to answer, until it acts again (Claude Code's
+    /// `Notification` hook).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub needs_input: Option<NeedsInput>,
     /// Fields swarm does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,
@@ -120,6 +124,18 @@ impl AgentEntry {
     pub fn is_retired(&self) -> bool {
         matches!(self.state.as_deref(), Some("dead" | "exited" | "done"))
     }
+}
+
+/// An agent waiting for a person: what its CLI said, and since when.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeedsInput {
+    /// The kind (`permission_prompt`, `idle_prompt`, …).
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// The message the CLI showed.
+    pub message: String,
+    /// When it started waiting.
+    pub since: String,
 }
 
 /// One live claim.

@@ -184,6 +184,8 @@ impl Txn<'_> {
             });
         entry.heartbeat = Some(now);
         entry.state = Some("alive".into());
+        // It acts: it no longer waits for a person.
+        entry.needs_input = None;
         if let Some(pid) = actor.pid {
             entry.pid = Some(pid);
             entry.pid_start = registry::liveness::process_start(pid);

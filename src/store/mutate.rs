@@ -267,6 +267,22 @@ impl Txn<'_> {
         self.log("run", Some(agent), Some(&id), None, None, Some(detail));
     }
 
+    /// Records that `agent` waits for a person (cleared when it acts again).
+    pub fn set_needs_input(&mut self, agent: &str, needs: crate::registry::model::NeedsInput) {
+        if let Some(a) = self.registry.agents.get_mut(agent) {
+            a.needs_input = Some(needs.clone());
+            self.registry_dirty = true;
+        }
+        self.log(
+            "needs-input",
+            Some(agent),
+            None,
+            None,
+            None,
+            Some(needs.message),
+        );
+    }
+
     /// Logs an event that changes neither file (a merge, a removed worktree, a PR).
     pub fn record(&mut self, event: &str, agent: Option<&str>, detail: String) {
         self.log(event, agent, None, None, None, Some(detail));

@@ -436,3 +436,175 @@ fn each_preset_gets_the_permission_flags_of_each_policy() {
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(argv(&env, "claude", "t0000").contains(&"bypassPermissions".to_string()));
 }
+
+/// A plan with pre-assigned agent `a` (its worktree made by setup), and stand-ins on PATH.
+fn claude_worktree(env: &Env) -> (PathBuf, PathBuf) {
+    env.write_plan(
+        r#"{"tasks": {"t": {"title": "T"}},
+  "coordination": {"agents": {"a": {"worktree": "../proj-a", "branch": "work/a"}}}}"#,
+    );
+    assert!(env.run(&["setup", "-q"]).status.success());
+    (env.repo.parent().unwrap().join("proj-a"), fakes(env))
+}
+
+/// Runs the hook command swarm installed for `event` in `worktree`, as Claude Code would:
+/// through a shell, the hook's JSON on stdin, with the agent's environment.
+fn run_hook(env: &Env, worktree: &Path, event: &str, agent: &str, payload: &str) -> String {
+    let settings: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(worktree.join(".claude/settings.local.json")).unwrap(),
+    )
+    .unwrap();
+    let groups = settings["hooks"][event].as_array().unwrap();
+    let command = groups
+        .iter()
+        .flat_map(|g| g["hooks"].as_array().unwrap())
+        .map(|h| h["command"].as_str().unwrap())
+        .find(|c| c.contains("agent hook"))
+        .unwrap();
+    let mut child = std::process::Command::new("sh")
+        .args(["-c", command])
+        .current_dir(worktree)
+        .env("SWARM_AGENT_ID", agent)
+        .env("SWARM_TASKS_DIR", &env.tasks)
+        .env("CLAUDE_PROJECT_DIR", worktree)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(payload.as_bytes())
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success(), "{event}: {}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn claude_settings_allow_swarms_commands_keep_a_persons_rules_and_stay_out_of_git() {
+    let env = Env::new();
+    let (wt, bin) = claude_worktree(&env);
+    std::fs::create_dir_all(wt.join(".claude")).unwrap();
+    std::fs::write(
+        wt.join(".claude/settings.local.json"),
+        r#"{"permissions": {"allow": ["Bash(npm test)"]}, "env": {"FOO": "1"}}"#,
+    )
+    .unwrap();
+    let o = env
+        .swarm()
+        .args(["launch", "--no-exec", "--as", "a"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(wt.join(".claude/settings.local.json")).unwrap(),
+    )
+    .unwrap();
+    let allow: Vec<&str> = v["permissions"]["allow"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r.as_str().unwrap())
+        .collect();
+    for rule in [
+        "Bash(npm test)",
+        "Bash(swarm task *)",
+        "Bash(git add *)",
+        "Bash(git commit *)",
+    ] {
+        assert!(allow.contains(&rule), "{rule} missing: {allow:?}");
+    }
+    assert_eq!(v["env"]["FOO"], "1");
+    for event in ["Notification", "Stop", "SessionStart"] {
+        assert!(v["hooks"][event].is_array(), "{event}: {v}");
+    }
+    assert_eq!(crate::support::git(&wt, &["status", "--porcelain"]), "");
+    let ignored = crate::support::git(&wt, &["check-ignore", ".claude/settings.local.json"]);
+    assert_eq!(ignored.trim(), ".claude/settings.local.json");
+    // --no-hooks: the rules, no hooks.
+    let env = Env::new();
+    let (wt, bin) = claude_worktree(&env);
+    let o = env
+        .swarm()
+        .args(["launch", "--no-exec", "--as", "a", "--no-hooks"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(wt.join(".claude/settings.local.json")).unwrap(),
+    )
+    .unwrap();
+    assert!(v["hooks"].is_null(), "{v}");
+    assert!(v["permissions"]["allow"].is_array());
+}
+
+#[test]
+fn claude_hooks_show_an_agent_waiting_for_a_person_and_hold_a_stop_while_its_task_is_open() {
+    let env = Env::new();
+    let (wt, bin) = claude_worktree(&env);
+    let o = env
+        .swarm()
+        .args(["launch", "--no-exec", "--as", "a"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let payload = r#"{"session_id":"s-1","transcript_path":"/tmp/t.jsonl","cwd":"/w","hook_event_name":"Notification","message":"Claude needs your permission to use Bash","notification_type":"permission_prompt"}"#;
+    run_hook(&env, &wt, "Notification", "a", payload);
+    let agents: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&env.run(&["agents", "--json"]))).unwrap();
+    let a = agents
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["id"] == "a")
+        .unwrap();
+    assert_eq!(a["needsInput"]["type"], "permission_prompt", "{a}");
+    assert_eq!(
+        a["needsInput"]["message"],
+        "Claude needs your permission to use Bash"
+    );
+    assert!(a["needsInput"]["since"].is_string());
+    let text = crate::support::stdout(&env.run(&["agents"]));
+    assert!(
+        text.contains("a waits for you (permission_prompt"),
+        "{text}"
+    );
+
+    // Stop while the task is in progress: blocked, with what to do; a stop that is already a
+    // continuation is let through.
+    let stop = r#"{"session_id":"s-1","hook_event_name":"Stop","stop_hook_active":false}"#;
+    let out = run_hook(&env, &wt, "Stop", "a", stop);
+    let reply: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(reply["decision"], "block");
+    assert!(
+        reply["reason"]
+            .as_str()
+            .unwrap()
+            .contains("swarm task done t"),
+        "{reply}"
+    );
+    let again = r#"{"session_id":"s-1","hook_event_name":"Stop","stop_hook_active":true}"#;
+    assert_eq!(run_hook(&env, &wt, "Stop", "a", again).trim(), "");
+    // The agent acted: it no longer waits for a person.
+    let agents: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&env.run(&["agents", "--json"]))).unwrap();
+    assert!(agents[0]["needsInput"].is_null(), "{agents}");
+    // Done: the stop is allowed.
+    let o = env
+        .swarm_in(&wt)
+        .args(["task", "done", "t"])
+        .env("SWARM_AGENT_ID", "a")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(run_hook(&env, &wt, "Stop", "a", stop).trim(), "");
+    let start = r#"{"session_id":"s-1","hook_event_name":"SessionStart","source":"startup"}"#;
+    run_hook(&env, &wt, "SessionStart", "a", start);
+}
