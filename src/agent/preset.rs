@@ -43,7 +43,7 @@ pub enum Permissions {
 }
 
 /// What else an agent's command line carries: its permissions and limits.
-#[derive(Debug, Clone, Copy, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct AgentOptions {
     /// The permission policy.
     pub permissions: Permissions,
@@ -51,6 +51,9 @@ pub struct AgentOptions {
     pub max_turns: Option<u32>,
     /// `--max-budget-usd` (Claude, headless).
     pub max_budget_usd: Option<f64>,
+    /// Directories outside the worktree the agent's `swarm task …` commands write to (the
+    /// coordination dir, the plan's): writable in Codex's sandbox (`--add-dir`).
+    pub writable: Vec<std::path::PathBuf>,
 }
 
 /// Interactive (a person watches the agent's terminal) or headless (one prompt, then exit).
@@ -140,7 +143,13 @@ impl Preset {
                     (_, Permissions::Ask) => "untrusted",
                     (_, Permissions::Edits) => "on-request",
                 };
-                words(&["-s", sandbox, "-c", &format!("approval_policy={approval}")])
+                let mut v = words(&["-s", sandbox, "-c", &format!("approval_policy={approval}")]);
+                if p != Permissions::Bypass {
+                    for dir in &opts.writable {
+                        v.extend(["--add-dir".to_string(), dir.display().to_string()]);
+                    }
+                }
+                v
             }
             Preset::Gemini => match p {
                 Permissions::Ask => words(&["--approval-mode", "default"]),
@@ -282,6 +291,12 @@ mod tests {
             ]
         );
         assert!(Preset::Gemini.resume_argv("g", "go on", &o).is_none());
+        let writable = AgentOptions {
+            writable: vec!["/repo/.claude-agents".into()],
+            ..AgentOptions::default()
+        };
+        let codex = Preset::Codex.policy(Mode::Headless, &writable);
+        assert_eq!(codex[4..], ["--add-dir", "/repo/.claude-agents"]);
     }
 
     #[test]
@@ -290,6 +305,7 @@ mod tests {
             permissions: p,
             max_turns: Some(30),
             max_budget_usd: Some(2.5),
+            writable: Vec::new(),
         };
         use Permissions::*;
         let cases: &[(Preset, Mode, Permissions, &[&str])] = &[

@@ -114,17 +114,20 @@ mod tests {
     use super::*;
     use std::path::Path;
 
+    static OPTIONS: crate::agent::AgentOptions = crate::agent::AgentOptions {
+        permissions: crate::agent::Permissions::Edits,
+        max_turns: None,
+        max_budget_usd: None,
+        writable: Vec::new(),
+    };
+
     fn input() -> CommandInput<'static> {
         CommandInput {
             prompt: "the prompt {task}",
             task: "phase/a",
             worktree: Path::new("/w/x y"),
             prompt_file: Path::new("/p.md"),
-            options: &crate::agent::AgentOptions {
-                permissions: crate::agent::Permissions::Edits,
-                max_turns: None,
-                max_budget_usd: None,
-            },
+            options: &OPTIONS,
         }
     }
 

@@ -87,6 +87,8 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
             },
             max_turns: args.max_turns,
             max_budget_usd: args.max_budget_usd,
+            // Where `swarm task …` writes, outside the worktree.
+            writable: vec![ws.coord_dir.clone(), ws.plan_dir()],
         },
         hooks: !args.no_hooks,
     };

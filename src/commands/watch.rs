@@ -157,6 +157,15 @@ pub(crate) fn dashboard(
                 "{name:name_w$}  {task:task_w$}  {progress:>8}  {seen}"
             ));
         }
+        // Agents waiting for a person, with what they asked and for how long.
+        for (id, a) in &live {
+            if let Some(n) = &a.needs_input {
+                let since = crate::registry::model::parse_time(&n.since)
+                    .map(|t| ago(now, t))
+                    .unwrap_or_default();
+                out.push(ui.bold_out(&format!("! {id} waits for you ({since}): {}", n.message)));
+            }
+        }
     }
 
     // Join points.

@@ -117,13 +117,16 @@ fn argv(env: &Env, program: &str, task: &str) -> Vec<String> {
 
 /// The flags before the prompt (and after it, for gemini), the prompt replaced by `<prompt>`.
 fn shape(words: &[String]) -> Vec<String> {
-    words
-        .iter()
-        .map(|w| match w.starts_with("You are ") {
-            true => "<prompt>".to_string(),
-            false => w.clone(),
-        })
-        .collect()
+    let mut out: Vec<String> = Vec::new();
+    for w in words {
+        let shown = match (w.starts_with("You are "), out.last().map(String::as_str)) {
+            (true, _) => "<prompt>".to_string(),
+            (false, Some("--add-dir")) => "<dir>".to_string(),
+            _ => w.clone(),
+        };
+        out.push(shown);
+    }
+    out
 }
 
 #[test]
@@ -152,6 +155,10 @@ fn every_preset_runs_headless_with_its_real_argv_and_is_judged_by_its_output() {
                 "workspace-write",
                 "-c",
                 "approval_policy=never",
+                "--add-dir",
+                "<dir>",
+                "--add-dir",
+                "<dir>",
                 "<prompt>",
             ],
         ),
