@@ -32,8 +32,21 @@ pub enum Outcome {
 }
 
 /// Judges a run that ended with exit code `code` (`None`: killed by a signal) and printed
-/// `stdout` (its tail: the verdicts read the end of the output).
-pub fn judge(verdict: Verdict, code: Option<i32>, stdout: &str) -> Outcome {
+/// `stdout` and `stderr` (their tails: the verdicts read the end of the output). Gemini
+/// prints its JSON result on stdout, but its JSON error on stderr.
+pub fn judge(verdict: Verdict, code: Option<i32>, stdout: &str, stderr: &str) -> Outcome {
+    judge_output(verdict, code, gemini_stream(verdict, stdout, stderr))
+}
+
+/// The output where Gemini's JSON object is: stdout, else stderr.
+fn gemini_stream<'a>(verdict: Verdict, stdout: &'a str, stderr: &'a str) -> &'a str {
+    match verdict == Verdict::GeminiJson && gemini_object(stdout).is_none() {
+        true => stderr,
+        false => stdout,
+    }
+}
+
+fn judge_output(verdict: Verdict, code: Option<i32>, stdout: &str) -> Outcome {
     let exit = || match code {
         Some(c) => format!("the agent exited with status {c}"),
         None => "the agent was killed by a signal".to_string(),
@@ -133,15 +146,21 @@ fn codex(stdout: &str, code: Option<i32>) -> Option<Outcome> {
     }
 }
 
-/// Gemini's JSON object (`{response, stats, error?, session_id}`) and its exit codes.
-fn gemini(stdout: &str, code: Option<i32>, exit: String) -> Outcome {
-    let object = serde_json::from_str::<Value>(stdout.trim())
+/// Gemini's JSON object in `text`: the whole of it, or from the first line that starts one
+/// (anything printed before it, a warning, is skipped).
+fn gemini_object(text: &str) -> Option<Value> {
+    serde_json::from_str::<Value>(text.trim())
         .ok()
         .or_else(|| {
-            // Anything printed before the object (a warning): the object starts on its own line.
-            let at = stdout.find("\n{")? + 1;
-            serde_json::from_str::<Value>(stdout[at..].trim()).ok()
-        });
+            let at = text.find("\n{")? + 1;
+            serde_json::from_str::<Value>(text[at..].trim()).ok()
+        })
+        .filter(Value::is_object)
+}
+
+/// Gemini's JSON object (`{response, stats, error?, session_id}`) and its exit codes.
+fn gemini(stdout: &str, code: Option<i32>, exit: String) -> Outcome {
+    let object = gemini_object(stdout);
     let error = object
         .as_ref()
         .and_then(|o| o.get("error"))
@@ -183,7 +202,8 @@ pub struct RunReport {
 }
 
 /// Reads what the run's output says about it (nothing for templates, aider and opencode).
-pub fn report(verdict: Verdict, stdout: &str) -> RunReport {
+pub fn report(verdict: Verdict, stdout: &str, stderr: &str) -> RunReport {
+    let stdout = gemini_stream(verdict, stdout, stderr);
     let events = || {
         stdout
             .lines()
@@ -224,12 +244,7 @@ pub fn report(verdict: Verdict, stdout: &str) -> RunReport {
             out
         }
         Verdict::GeminiJson => {
-            let object = serde_json::from_str::<Value>(stdout.trim())
-                .ok()
-                .or_else(|| {
-                    let at = stdout.find("\n{")? + 1;
-                    serde_json::from_str::<Value>(stdout[at..].trim()).ok()
-                });
+            let object = gemini_object(stdout);
             RunReport {
                 session_id: object.as_ref().and_then(|o| text(o, "session_id")),
                 ..RunReport::default()
@@ -265,12 +280,12 @@ mod tests {
         let ok = r#"{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s1"}"#;
         let stream = format!("{init}\n{{\"type\":\"assistant\"}}\n{ok}\n");
         assert_eq!(
-            judge(Verdict::ClaudeResult, Some(0), &stream),
+            judge(Verdict::ClaudeResult, Some(0), &stream, ""),
             Outcome::Succeeded
         );
         // Exit 1 with a successful result: the result decides.
         assert_eq!(
-            judge(Verdict::ClaudeResult, Some(1), &stream),
+            judge(Verdict::ClaudeResult, Some(1), &stream, ""),
             Outcome::Succeeded
         );
         // What the real CLI prints when not logged in: an error whose subtype is "success".
@@ -280,30 +295,36 @@ mod tests {
                 Verdict::ClaudeResult,
                 Some(1),
                 &format!("{init}\n{login}\n"),
+                "",
             ),
             "Not logged in",
         );
         let turns = r#"{"type":"result","subtype":"error_max_turns","is_error":true,"errors":["Reached max turns (3)"]}"#;
         failed(
-            judge(Verdict::ClaudeResult, Some(0), turns),
+            judge(Verdict::ClaudeResult, Some(0), turns, ""),
             "error_max_turns",
         );
         failed(
-            judge(Verdict::ClaudeResult, Some(0), turns),
+            judge(Verdict::ClaudeResult, Some(0), turns, ""),
             "Reached max turns",
         );
         // `--output-format json` with `--verbose`: an array of messages, the result last.
         let array = format!("[{init}, {ok}]");
         assert_eq!(
-            judge(Verdict::ClaudeResult, Some(0), &array),
+            judge(Verdict::ClaudeResult, Some(0), &array, ""),
             Outcome::Succeeded
         );
         failed(
-            judge(Verdict::ClaudeResult, Some(0), "API Error: 529 overloaded"),
+            judge(
+                Verdict::ClaudeResult,
+                Some(0),
+                "API Error: 529 overloaded",
+                "",
+            ),
             "no result event",
         );
         failed(
-            judge(Verdict::ClaudeResult, Some(0), init),
+            judge(Verdict::ClaudeResult, Some(0), init, ""),
             "no result event",
         );
     }
@@ -314,19 +335,25 @@ mod tests {
         let done = r#"{"type":"turn.completed","usage":{"input_tokens":10,"output_tokens":5}}"#;
         let ok = format!("{started}\n{{\"type\":\"turn.started\"}}\n{done}\n");
         assert_eq!(
-            judge(Verdict::CodexEvents, Some(0), &ok),
+            judge(Verdict::CodexEvents, Some(0), &ok, ""),
             Outcome::Succeeded
         );
         let fail = format!(
             "{started}\n{{\"type\":\"turn.failed\",\"error\":{{\"message\":\"rate limited\"}}}}\n"
         );
-        failed(judge(Verdict::CodexEvents, Some(1), &fail), "rate limited");
+        failed(
+            judge(Verdict::CodexEvents, Some(1), &fail, ""),
+            "rate limited",
+        );
         // What the real CLI prints without a network, until it is stopped.
         let offline =
             format!("{started}\n{{\"type\":\"error\",\"message\":\"Reconnecting... 1/5\"}}\n");
-        failed(judge(Verdict::CodexEvents, None, &offline), "Reconnecting");
         failed(
-            judge(Verdict::CodexEvents, Some(0), started),
+            judge(Verdict::CodexEvents, None, &offline, ""),
+            "Reconnecting",
+        );
+        failed(
+            judge(Verdict::CodexEvents, Some(0), started, ""),
             "no completed turn",
         );
     }
@@ -334,18 +361,31 @@ mod tests {
     #[test]
     fn gemini_is_judged_by_its_error_field_and_exit_code() {
         let ok = "{\n  \"session_id\": \"g1\",\n  \"response\": \"done\",\n  \"stats\": {}\n}\n";
-        assert_eq!(judge(Verdict::GeminiJson, Some(0), ok), Outcome::Succeeded);
+        assert_eq!(
+            judge(Verdict::GeminiJson, Some(0), ok, ""),
+            Outcome::Succeeded
+        );
         let auth = r#"{"session_id":"g1","error":{"type":"auth","message":"Please set an Auth method","code":41}}"#;
         failed(
-            judge(Verdict::GeminiJson, Some(41), auth),
+            judge(Verdict::GeminiJson, Some(41), auth, ""),
             "Please set an Auth method",
         );
-        failed(judge(Verdict::GeminiJson, Some(53), ""), "turn limit");
+        failed(judge(Verdict::GeminiJson, Some(53), "", ""), "turn limit");
+        // The real CLI prints its error object on stderr, nothing on stdout.
+        failed(
+            judge(Verdict::GeminiJson, Some(41), "", auth),
+            "Please set an Auth method",
+        );
+        assert_eq!(
+            report(Verdict::GeminiJson, "", auth).session_id.as_deref(),
+            Some("g1")
+        );
         assert_eq!(
             judge(
                 Verdict::GeminiJson,
                 Some(0),
-                &format!("Loaded cached credentials.\n{ok}")
+                &format!("Loaded cached credentials.\n{ok}"),
+                ""
             ),
             Outcome::Succeeded
         );
@@ -360,7 +400,7 @@ mod tests {
             "\n"
         );
         assert_eq!(
-            report(Verdict::ClaudeResult, claude),
+            report(Verdict::ClaudeResult, claude, ""),
             RunReport {
                 session_id: Some("s-9".into()),
                 cost_usd: Some(0.42),
@@ -370,26 +410,39 @@ mod tests {
         // No result event (killed): the session is still known from the init event.
         let init = r#"{"type":"system","subtype":"init","session_id":"s-1"}"#;
         assert_eq!(
-            report(Verdict::ClaudeResult, init).session_id.as_deref(),
+            report(Verdict::ClaudeResult, init, "")
+                .session_id
+                .as_deref(),
             Some("s-1")
         );
         let codex =
             "{\"type\":\"thread.started\",\"thread_id\":\"t-3\"}\n{\"type\":\"turn.completed\"}\n";
-        let r = report(Verdict::CodexEvents, codex);
+        let r = report(Verdict::CodexEvents, codex, "");
         assert_eq!((r.session_id.as_deref(), r.turns), (Some("t-3"), Some(1)));
         let gemini = r#"{"session_id":"g-2","error":{"message":"x","code":41}}"#;
         assert_eq!(
-            report(Verdict::GeminiJson, gemini).session_id.as_deref(),
+            report(Verdict::GeminiJson, gemini, "")
+                .session_id
+                .as_deref(),
             Some("g-2")
         );
-        assert_eq!(report(Verdict::ExitStatus, claude), RunReport::default());
+        assert_eq!(
+            report(Verdict::ExitStatus, claude, ""),
+            RunReport::default()
+        );
     }
 
     #[test]
     fn exit_status_and_task_state_verdicts() {
-        assert_eq!(judge(Verdict::ExitStatus, Some(0), ""), Outcome::Succeeded);
-        failed(judge(Verdict::ExitStatus, Some(2), ""), "status 2");
-        assert_eq!(judge(Verdict::TaskState, Some(0), ""), Outcome::AskTheTask);
-        failed(judge(Verdict::TaskState, None, ""), "signal");
+        assert_eq!(
+            judge(Verdict::ExitStatus, Some(0), "", ""),
+            Outcome::Succeeded
+        );
+        failed(judge(Verdict::ExitStatus, Some(2), "", ""), "status 2");
+        assert_eq!(
+            judge(Verdict::TaskState, Some(0), "", ""),
+            Outcome::AskTheTask
+        );
+        failed(judge(Verdict::TaskState, None, "", ""), "signal");
     }
 }

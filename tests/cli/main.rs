@@ -13,6 +13,7 @@ mod hostile;
 mod integration;
 mod legacy;
 mod presets;
+mod real_clis;
 mod recovery;
 mod support;
 mod views;

@@ -9,7 +9,7 @@ use crate::workspace::Workspace;
 use anyhow::{Context, Result};
 use std::io::{BufRead, BufReader, Write};
 use std::path::Path;
-use std::process::{Child, ChildStdout, Command, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -52,7 +52,7 @@ pub(super) fn run_one(
         .envs(command.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
-        .stderr(log.try_clone()?);
+        .stderr(Stdio::piped());
     // Its own process group: stopping it stops everything it started.
     #[cfg(unix)]
     std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
@@ -71,13 +71,20 @@ pub(super) fn run_one(
         .spawn()
         .with_context(|| format!("cannot start {}", command.argv[0]))?;
     let guard = Guard::watch(child.id());
+    let errors_log = log
+        .try_clone()
+        .context("cannot share the agent's log with its error reader")?;
     let output = child.stdout.take().map(|out| Output::read(out, output_log));
+    // Its stderr goes to the log too; its end is kept for CLIs that report there (gemini's
+    // JSON error object).
+    let errors = child.stderr.take().map(|err| Output::read(err, errors_log));
     let started = Instant::now();
     let mut beat = Instant::now();
     // Stopped before it ended: how, and what it said about itself so far (its session).
-    let cut_short = |ending: Ending, output: Option<Output>| {
+    let cut_short = |ending: Ending, output: Option<Output>, errors: Option<Output>| {
         let tail = output.map(|o| o.finish(opts.grace)).unwrap_or_default();
-        Ok((ending, outcome::report(verdict, &tail)))
+        let err = errors.map(|o| o.finish(opts.grace)).unwrap_or_default();
+        Ok((ending, outcome::report(verdict, &tail, &err)))
     };
     let status = loop {
         match child.try_wait() {
@@ -91,11 +98,11 @@ pub(super) fn run_one(
         let sig = signal.load(Ordering::SeqCst);
         if sig != 0 {
             stop(&mut child, opts.grace);
-            return cut_short(Ending::Interrupted(sig as i32), output);
+            return cut_short(Ending::Interrupted(sig as i32), output, errors);
         }
         if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             stop(&mut child, opts.grace);
-            return cut_short(Ending::TimedOut, output);
+            return cut_short(Ending::TimedOut, output, errors);
         }
         if beat.elapsed() >= opts.heartbeat {
             if let Err(e) = ws.begin(Some(actor)).and_then(|t| t.commit()) {
@@ -115,7 +122,8 @@ pub(super) fn run_one(
     }
     drop(guard);
     let tail = output.map(|o| o.finish(opts.grace)).unwrap_or_default();
-    let ending = match outcome::judge(verdict, status.code(), &tail) {
+    let err = errors.map(|o| o.finish(opts.grace)).unwrap_or_default();
+    let ending = match outcome::judge(verdict, status.code(), &tail, &err) {
         Outcome::Succeeded => Ending::Done,
         Outcome::Failed(why) => Ending::Failed(why),
         Outcome::AskTheTask if super::settle::is_done(ws, task) => Ending::Done,
@@ -123,7 +131,7 @@ pub(super) fn run_one(
             Ending::Failed("the agent exited 0 without marking the task done".into())
         }
     };
-    Ok((ending, outcome::report(verdict, &tail)))
+    Ok((ending, outcome::report(verdict, &tail, &err)))
 }
 
 /// The agent's stdout, copied line by line into its log by a thread as it comes; the end of
@@ -134,7 +142,7 @@ struct Output {
 }
 
 impl Output {
-    fn read(out: ChildStdout, mut log: std::fs::File) -> Output {
+    fn read(out: impl std::io::Read + Send + 'static, mut log: std::fs::File) -> Output {
         let tail = Arc::new(Mutex::new(Vec::new()));
         let (tx, done) = mpsc::channel();
         let kept = Arc::clone(&tail);
