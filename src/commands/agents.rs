@@ -28,6 +28,9 @@ struct AgentRow {
     /// What it waits for a person to answer, since when.
     #[serde(skip_serializing_if = "Option::is_none")]
     needs_input: Option<crate::registry::model::NeedsInput>,
+    /// Minutes without a heartbeat or a new commit, when that is more than 15.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    stalled_minutes: Option<i64>,
 }
 
 pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
@@ -40,6 +43,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
             .filter(|r| r.agent.as_deref() == Some(id))
             .collect()
     };
+    let repo = crate::git::open(&ws.main_root).ok();
     let rows: Vec<AgentRow> = registry
         .agents
         .iter()
@@ -69,6 +73,12 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
                 .filter_map(|r| r.turns)
                 .reduce(|x, y| x + y),
             needs_input: a.needs_input.clone(),
+            stalled_minutes: crate::ops::activity::stalled_minutes(
+                repo.as_ref(),
+                a,
+                chrono::Utc::now(),
+                crate::ops::activity::STALLED_AFTER,
+            ),
         })
         .collect();
     if args.json {
@@ -97,6 +107,12 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     }
     let now = chrono::Utc::now();
     for r in &rows {
+        if let Some(m) = r.stalled_minutes {
+            lines.push(format!(
+                "  {} looks stalled: no heartbeat and no new commit for {m} minutes",
+                r.id
+            ));
+        }
         if let Some(n) = &r.needs_input {
             let since = crate::registry::model::parse_time(&n.since)
                 .map(|t| crate::ui::ago(now, t))

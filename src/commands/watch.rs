@@ -31,7 +31,16 @@ pub fn exec(ctx: &Ctx, args: &WatchArgs) -> Result<u8> {
         let (plan, registry) = ws.snapshot()?;
         let recent = events::tail(&ws.events_path(), RECENT)?;
         let now = Utc::now();
-        let mut lines = dashboard(&ctx.ui, &ws.project, &plan, &registry, &recent, now);
+        let repo = crate::git::open(&ws.main_root).ok();
+        let mut lines = dashboard(
+            &ctx.ui,
+            &ws.project,
+            &plan,
+            &registry,
+            &recent,
+            now,
+            repo.as_ref(),
+        );
         // Predicted conflicts between live branches (what `swarm conflicts` says), on a plan
         // with an integration branch.
         let integrated = ws.integration_branch(&plan).is_some();
@@ -85,6 +94,7 @@ pub(crate) fn dashboard(
     registry: &Registry,
     recent: &[Event],
     now: DateTime<Utc>,
+    repo: Option<&git2::Repository>,
 ) -> Vec<String> {
     let ready = list::readiness(plan, registry);
     let s = list::summary(plan, &ready);
@@ -157,8 +167,19 @@ pub(crate) fn dashboard(
                 "{name:name_w$}  {task:task_w$}  {progress:>8}  {seen}"
             ));
         }
-        // Agents waiting for a person, with what they asked and for how long.
+        // Agents waiting for a person, with what they asked and for how long; stalled ones.
         for (id, a) in &live {
+            let stalled = crate::ops::activity::stalled_minutes(
+                repo,
+                a,
+                now,
+                crate::ops::activity::STALLED_AFTER,
+            );
+            if let Some(m) = stalled {
+                out.push(ui.bold_out(&format!(
+                    "! {id} looks stalled: no heartbeat and no new commit for {m} minutes"
+                )));
+            }
             if let Some(n) = &a.needs_input {
                 let since = crate::registry::model::parse_time(&n.since)
                     .map(|t| ago(now, t))

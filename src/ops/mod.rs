@@ -1,6 +1,7 @@
 //! Operations behind the commands: each takes the workspace and plain arguments and returns a
 //! typed result that commands render.
 
+pub mod activity;
 pub mod claim;
 pub mod cleanup;
 pub mod complete;

@@ -126,7 +126,10 @@ fn the_real_gemini_fails_at_authentication_with_its_own_message() {
     assert_eq!(task["status"], "pending", "{task}");
     let why = task["lastFailure"].as_str().unwrap();
     assert!(why.contains("gemini reported an error"), "{task}");
-    assert!(why.contains("Please set an Auth method"), "its own message: {task}");
+    assert!(
+        why.contains("Please set an Auth method"),
+        "its own message: {task}"
+    );
     assert!(task["runs"][0]["sessionId"].is_string(), "{task}");
     let log = agent_logs(&env);
     assert!(

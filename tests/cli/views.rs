@@ -334,3 +334,45 @@ fn list_and_join_status_read_as_pinned() {
         insta::assert_snapshot!(name, shown);
     }
 }
+
+#[test]
+fn an_agent_quiet_for_a_while_shows_as_stalled() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    assert!(env
+        .run(&["task", "claim", "--next", "--agent", "quiet"])
+        .status
+        .success());
+    assert!(env
+        .run(&["task", "claim", "--next", "--agent", "busy"])
+        .status
+        .success());
+    // Twenty minutes without a sign of life (well within its 30-minute lease).
+    let then = (chrono::Utc::now() - chrono::Duration::minutes(20))
+        .format("%Y-%m-%dT%H:%M:%SZ")
+        .to_string();
+    let mut reg = env.registry();
+    reg["agents"]["quiet"]["heartbeat"] = then.clone().into();
+    reg["agents"]["quiet"]["startTime"] = then.into();
+    std::fs::write(
+        env.registry_path(),
+        serde_json::to_string_pretty(&reg).unwrap(),
+    )
+    .unwrap();
+    let v: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&env.run(&["agents", "--json"]))).unwrap();
+    let by_id = |id: &str| {
+        v.as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["id"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert!(
+        by_id("quiet")["stalledMinutes"].as_i64().unwrap() >= 19,
+        "{v}"
+    );
+    assert!(by_id("busy")["stalledMinutes"].is_null(), "{v}");
+    let text = crate::support::stdout(&env.run(&["watch", "--once"]));
+    assert!(text.contains("! quiet looks stalled"), "{text}");
+}
