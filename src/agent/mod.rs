@@ -1,6 +1,7 @@
 //! Starting coding agents: presets, command templates, the work prompt, the environment.
 
 pub mod claude;
+pub mod notify;
 pub mod outcome;
 pub mod preset;
 pub mod prompt;

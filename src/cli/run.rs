@@ -77,6 +77,10 @@ pub struct LaunchArgs {
     /// worktree's .claude/settings.local.json (its permission rules are still written).
     #[arg(long)]
     pub no_hooks: bool,
+    /// Run CMD (split into words, no shell) when an agent needs a person, a run fails, or the
+    /// plan is finished; the event and a message are its last two arguments.
+    #[arg(long, value_name = "CMD")]
+    pub notify: Option<String>,
     /// Headless claude: stop a run after N turns (--max-turns).
     #[arg(long, value_name = "N")]
     pub max_turns: Option<u32>,

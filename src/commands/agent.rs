@@ -92,8 +92,9 @@ fn text(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-/// Records that `actor` waits for a person, until it acts again.
+/// Records that `actor` waits for a person, until it acts again, and says so to `--notify`.
 fn needs_input(ws: &Workspace, actor: &Actor, kind: String, message: String) -> Result<()> {
+    crate::agent::notify::notify(None, "needs-input", &format!("{}: {message}", actor.id));
     let mut txn = ws.begin(Some(actor))?;
     let since = format_time(txn.now());
     txn.set_needs_input(

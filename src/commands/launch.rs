@@ -91,6 +91,7 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
             writable: vec![ws.coord_dir.clone(), ws.plan_dir()],
         },
         hooks: !args.no_hooks,
+        notify: args.notify.clone(),
     };
     if args.dry_run {
         return preview(ctx, &ws, &req, args.json);

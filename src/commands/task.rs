@@ -144,6 +144,13 @@ pub fn exec(ctx: &Ctx, cmd: TaskCommand) -> Result<u8> {
                 ));
             }
             report(ctx, &done);
+            // The last task done: the plan is finished (said once, to --notify's command).
+            if let Ok(plan) = ws.load_plan() {
+                if plan.tasks.iter().all(|t| t.status.is_done()) {
+                    let what = format!("all {} tasks are done", plan.tasks.len());
+                    crate::agent::notify::finished_once(&ws, None, &what);
+                }
+            }
             Ok(EXIT_OK)
         }
         TaskCommand::Release { id, agent, force } => {

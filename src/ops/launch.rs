@@ -37,6 +37,8 @@ pub struct LaunchRequest {
     pub options: crate::agent::AgentOptions,
     /// Claude: install swarm's hooks in the worktree's settings (not with `--no-hooks`).
     pub hooks: bool,
+    /// `--notify CMD`: run when an agent needs a person, a run fails, the plan is finished.
+    pub notify: Option<String>,
 }
 
 /// An agent ready to start.
@@ -261,7 +263,13 @@ pub fn agent_command(
     Ok(AgentCommand {
         argv: req.source.argv(req.mode, &input)?,
         cwd: place.worktree.clone(),
-        env: environment(ws, place, &task.id),
+        env: {
+            let mut env = environment(ws, place, &task.id);
+            if let Some(n) = &req.notify {
+                env.push((agent::notify::ENV.into(), n.into()));
+            }
+            env
+        },
     })
 }
 

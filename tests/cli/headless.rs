@@ -572,3 +572,83 @@ fn launch_respects_the_plans_cap_on_live_agents() {
     );
     assert_eq!(count_tasks(&env.plan(), "status", "in-progress"), 1);
 }
+
+#[test]
+fn notify_runs_its_command_when_a_run_fails_an_agent_needs_input_and_the_plan_finishes() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let root = env.repo.parent().unwrap().to_path_buf();
+    let seen = root.join("notified");
+    let notify = script(
+        &env,
+        "notify.sh",
+        &format!(
+            "#!/bin/sh\necho \"$1|$2|$SWARM_EVENT\" >> '{}'\n",
+            seen.display()
+        ),
+    );
+    // t0000 fails once, then works; t0001 works.
+    let agent = script(
+        &env,
+        "flaky.sh",
+        &format!(
+            "#!/bin/sh\nif [ \"$SWARM_TASK\" = t0000 ] && [ ! -e '{m}' ]; then touch '{m}'; exit 1; fi\necho x > \"$SWARM_TASK.txt\"\ngit add . && git -c user.name=a -c user.email=a@example.com commit -q -m \"$SWARM_TASK\"\n",
+            m = root.join("failed-once").display()
+        ),
+    );
+    let o = env.run(&[
+        "launch",
+        "--headless",
+        "-n",
+        "2",
+        "--agent-cmd",
+        &agent,
+        "--notify",
+        &notify,
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    wait_until(
+        10,
+        || std::fs::read_to_string(&seen).is_ok_and(|t| t.contains("finished|")),
+        || format!("no finished notice: {:?}", std::fs::read_to_string(&seen)),
+    );
+    let lines = std::fs::read_to_string(&seen).unwrap();
+    assert!(
+        lines
+            .lines()
+            .any(|l| l.starts_with("failed|") && l.contains("t0000") && l.ends_with("|failed")),
+        "{lines}"
+    );
+    assert_eq!(
+        lines.lines().filter(|l| l.starts_with("finished|")).count(),
+        1,
+        "{lines}"
+    );
+    // An agent's own process reaches it through SWARM_NOTIFY.
+    let o = env
+        .swarm()
+        .args([
+            "agent",
+            "needs-input",
+            "--agent",
+            "someone",
+            "--message",
+            "which database?",
+        ])
+        .env("SWARM_NOTIFY", &notify)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    wait_until(
+        10,
+        || {
+            std::fs::read_to_string(&seen)
+                .is_ok_and(|t| t.contains("needs-input|someone: which database?"))
+        },
+        || {
+            format!(
+                "no needs-input notice: {:?}",
+                std::fs::read_to_string(&seen)
+            )
+        },
+    );
+}

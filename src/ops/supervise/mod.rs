@@ -244,6 +244,11 @@ pub fn supervise(
                             _ => format!("{task} failed, but the plan could not record it"),
                         })?;
                     failed_here.push(task.clone());
+                    crate::agent::notify::notify(
+                        req.notify.as_deref(),
+                        "failed",
+                        &format!("{}: {task}: {what}", actor.id),
+                    );
                 }
             }
             Ending::Interrupted(sig) => {
@@ -313,6 +318,9 @@ pub fn supervise(
             }
             Next::Stop(why) => {
                 retire(ws, &actor, "supervisor finished: nothing ready")?;
+                if settle::plan_finished(ws) {
+                    crate::agent::notify::finished_once(ws, req.notify.as_deref(), &why);
+                }
                 say(format!("{}: nothing more to do: {why}", actor.id));
                 out.stopped = why;
                 return Ok(out);

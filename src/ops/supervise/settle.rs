@@ -18,6 +18,12 @@ pub(super) fn is_done(ws: &Workspace, task: &str) -> bool {
     })
 }
 
+/// Whether every task of the plan is done (false when it cannot be read).
+pub(super) fn plan_finished(ws: &Workspace) -> bool {
+    ws.load_plan()
+        .is_ok_and(|p| p.tasks.iter().all(|t| t.status.is_done()))
+}
+
 /// Marks the supervised agent as finished in the registry.
 pub(super) fn retire(ws: &Workspace, actor: &Actor, why: &str) -> Result<()> {
     let mut txn = ws.begin(Some(actor))?;
