@@ -7,7 +7,8 @@ mod view;
 pub use self::run::{CompleteArgs, DemoAgentArgs, DemoArgs, LaunchArgs, SetupArgs};
 pub use self::task::{AgentArg, AgentCommand, HookEvent, PlanCommand, TaskCommand};
 pub use self::view::{
-    AgentsArgs, ConflictsArgs, JoinStatusArgs, ListArgs, LogArgs, RecoverArgs, WatchArgs,
+    AgentsArgs, AttachArgs, ConflictsArgs, JoinStatusArgs, ListArgs, LogArgs, RecoverArgs,
+    WatchArgs,
 };
 use crate::ui::ColorChoice;
 use clap::{Args, Parser, Subcommand};
@@ -82,6 +83,7 @@ pub enum Command {
     Task(TaskCommand),
     Complete(CompleteArgs),
     Agents(AgentsArgs),
+    Attach(AttachArgs),
     Watch(WatchArgs),
     #[command(subcommand)]
     Agent(AgentCommand),

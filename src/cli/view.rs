@@ -49,6 +49,16 @@ pub struct ConflictsArgs {
     pub json: bool,
 }
 
+/// Jump to an agent's tmux pane (agents launched with --tmux).
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// The agent (its id or display name).
+    pub agent: String,
+    /// Print the tmux command instead of running it.
+    #[arg(long)]
+    pub print: bool,
+}
+
 /// Show registered agents, their task, heartbeat and liveness.
 #[derive(Debug, Args)]
 pub struct AgentsArgs {

@@ -138,6 +138,7 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
             }
         }
     };
+    crate::ops::tmux::title_pane(&launched.agent, &launched.task);
     let ui = &ctx.ui;
     ui.note(&format!(
         "swarm: {} claimed {}{}",

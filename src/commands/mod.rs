@@ -2,6 +2,7 @@
 
 mod agent;
 mod agents;
+mod attach;
 mod complete;
 mod conflicts;
 mod demo;
@@ -63,6 +64,7 @@ pub fn run(cli: Cli) -> Result<u8> {
         Command::Task(cmd) => task::exec(&ctx, cmd),
         Command::Complete(args) => complete::exec(&ctx, &args),
         Command::Agents(args) => agents::exec(&ctx, &args),
+        Command::Attach(args) => attach::exec(&ctx, &args),
         Command::Watch(args) => watch::exec(&ctx, &args),
         Command::Agent(cmd) => agent::exec(&ctx, cmd),
         Command::Recover(args) => recover::exec(&ctx, &args),

@@ -145,6 +145,9 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         entry.name = Some(place.name.clone());
         entry.worktree = Some(place.worktree.display().to_string());
         entry.branch = Some(place.branch.clone());
+        entry.tmux_pane = std::env::var("TMUX_PANE")
+            .ok()
+            .filter(|p| p.starts_with('%'));
     }
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();

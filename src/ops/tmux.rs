@@ -103,6 +103,8 @@ pub fn open(
         cmd.extend(["-P".into(), "-F".into(), "#{window_id}".into()]);
         cmd.extend(pane_args.iter().cloned());
         cmd.extend([";", "set-option", "-w", "remain-on-exit", "on"].map(OsString::from));
+        // Each pane's title (its agent and task, set by the pane's launch) on its border.
+        cmd.extend([";", "set-option", "-w", "pane-border-status", "top"].map(OsString::from));
         run(cmd)
     };
     let mut ids = vec![new_window(true)?];
@@ -256,4 +258,46 @@ fn run<I: IntoIterator<Item = S>, S: AsRef<OsStr>>(args: I) -> Result<String> {
         );
     }
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Names the tmux pane this process runs in (`TMUX_PANE`) after its agent and task, so the
+/// window shows who does what; nothing outside tmux.
+pub fn title_pane(agent: &str, task: &str) {
+    let Ok(pane) = std::env::var("TMUX_PANE") else {
+        return;
+    };
+    let title = format!("{agent}: {task}");
+    let _ = run(["select-pane", "-t", &pane, "-T", &title].map(OsString::from));
+}
+
+/// The tmux command that shows `pane`: switch to it inside tmux, else attach to its session
+/// with the pane selected.
+pub fn attach_argv(pane: &str, inside: bool) -> Vec<String> {
+    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    match inside {
+        true => words(&[
+            "tmux",
+            "switch-client",
+            "-t",
+            pane,
+            ";",
+            "select-pane",
+            "-t",
+            pane,
+        ]),
+        false => words(&[
+            "tmux",
+            "select-window",
+            "-t",
+            pane,
+            ";",
+            "select-pane",
+            "-t",
+            pane,
+            ";",
+            "attach-session",
+            "-t",
+            pane,
+        ]),
+    }
 }

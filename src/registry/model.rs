@@ -101,6 +101,9 @@ pub struct AgentEntry {
     /// `Notification` hook).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub needs_input: Option<NeedsInput>,
+    /// The tmux pane it runs in (`%N`), when launched in one: for `swarm attach`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tmux_pane: Option<String>,
     /// Fields swarm does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -780,3 +780,44 @@ fn a_launch_that_fails_after_making_its_worktree_leaves_nothing_behind() {
     let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
 }
+
+/// Panes are named after their agent and task, and `attach` finds an agent's pane.
+#[test]
+fn tmux_panes_carry_their_agent_and_task_and_attach_finds_them() {
+    let env = Env::with_plan(&crate::support::flat_plan(2));
+    let tmux = Tmux::new(&env);
+    let agent = env.repo.parent().unwrap().join("work.sh");
+    std::fs::write(&agent, "#!/bin/sh\nexec sleep 60\n").unwrap();
+    let o = tmux
+        .swarm(&env, &env.repo)
+        .args(["launch", "-n", "2", "--tmux", "--agent-cmd"])
+        .arg(format!("sh {}", agent.display()))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reg = env.registry();
+    let agents = reg["agents"].as_object().unwrap();
+    assert_eq!(agents.len(), 2, "{reg}");
+    let titles = tmux
+        .query(&["list-panes", "-a", "-F", "#{pane_id} #{pane_title}"])
+        .unwrap();
+    for (id, entry) in agents {
+        let pane = entry["tmuxPane"].as_str().expect("its pane is recorded");
+        let task = entry["currentTask"].as_str().unwrap();
+        assert!(titles.contains(&format!("{pane} {id}: {task}")), "{titles}");
+        let o = tmux
+            .swarm(&env, &env.repo)
+            .args(["attach", id, "--print"])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(
+            stdout(&o).contains(&format!("attach-session -t '{pane}'"))
+                || stdout(&o).contains(&format!("attach-session -t {pane}")),
+            "{}",
+            stdout(&o)
+        );
+    }
+    let o = env.run(&["attach", "nobody-here"]);
+    assert_eq!(o.status.code(), Some(1));
+}

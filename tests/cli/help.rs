@@ -20,6 +20,7 @@ const COMMANDS: &[&[&str]] = &[
     &["complete"],
     &["conflicts"],
     &["agents"],
+    &["attach"],
     &["watch"],
     &["agent"],
     &["agent", "heartbeat"],

@@ -101,6 +101,7 @@ pub fn supervise(
     ));
     loop {
         say(format!("{}: working on {task}", actor.id));
+        crate::ops::tmux::title_pane(&actor.id, &task);
         // Where a failed attempt sends the branch back to.
         let start_tip = match continued_from_base.take() {
             Some(base) => Some(base),
