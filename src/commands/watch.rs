@@ -105,8 +105,15 @@ pub(crate) fn dashboard(
     ))];
     let width = 30;
     let filled = (s.done * width).checked_div(s.total).unwrap_or(width);
+    let spent = match plan.tasks.iter().any(|t| !t.runs.is_empty()) {
+        true => {
+            let turns: u64 = plan.tasks.iter().filter_map(|t| t.spend().1).sum();
+            format!(" · ${:.2}, {turns} turns spent", plan.spent_usd())
+        }
+        false => String::new(),
+    };
     out.push(format!(
-        "[{}{}] {}/{} done · {} in progress · {} ready · {} waiting · {} failed",
+        "[{}{}] {}/{} done · {} in progress · {} ready · {} waiting · {} failed{spent}",
         "#".repeat(filled),
         ".".repeat(width - filled),
         s.done,

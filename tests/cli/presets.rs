@@ -365,6 +365,11 @@ fn a_spent_plan_budget_stops_new_claims_and_says_why() {
         "{}",
         stderr(&o)
     );
+    let o = env.run(&["watch", "--once"]);
+    let out = crate::support::stdout(&o);
+    assert!(out.contains("$0.02, 4 turns spent"), "{out}");
+    let out = crate::support::stdout(&env.run(&["task", "show", "t0000"]));
+    assert!(out.contains("spent: $0.01   turns: 2"), "{out}");
 }
 
 #[test]
