@@ -273,31 +273,17 @@ pub fn title_pane(agent: &str, task: &str) {
 /// The tmux command that shows `pane`: switch to it inside tmux, else attach to its session
 /// with the pane selected.
 pub fn attach_argv(pane: &str, inside: bool) -> Vec<String> {
-    let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    match inside {
-        true => words(&[
-            "tmux",
-            "switch-client",
-            "-t",
-            pane,
-            ";",
-            "select-pane",
-            "-t",
-            pane,
-        ]),
-        false => words(&[
-            "tmux",
-            "select-window",
-            "-t",
-            pane,
-            ";",
-            "select-pane",
-            "-t",
-            pane,
-            ";",
-            "attach-session",
-            "-t",
-            pane,
-        ]),
-    }
+    let (go, then): (&[&str], &[&str]) = match inside {
+        true => (&["switch-client", "-t", pane], &[]),
+        false => (
+            &["select-window", "-t", pane],
+            &[";", "attach-session", "-t", pane],
+        ),
+    };
+    std::iter::once("tmux")
+        .chain(go.iter().copied())
+        .chain([";", "select-pane", "-t", pane])
+        .chain(then.iter().copied())
+        .map(str::to_string)
+        .collect()
 }

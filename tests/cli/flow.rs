@@ -798,9 +798,17 @@ fn tmux_panes_carry_their_agent_and_task_and_attach_finds_them() {
     let reg = env.registry();
     let agents = reg["agents"].as_object().unwrap();
     assert_eq!(agents.len(), 2, "{reg}");
-    let titles = tmux
-        .query(&["list-panes", "-a", "-F", "#{pane_id} #{pane_title}"])
-        .unwrap();
+    // Each pane's launch names its pane right after its claim: a moment after it is seen.
+    let titles = || {
+        tmux.query(&["list-panes", "-a", "-F", "#{pane_id} #{pane_title}"])
+            .unwrap_or_default()
+    };
+    crate::support::wait_until(
+        10,
+        || titles().lines().filter(|l| l.contains(": t000")).count() == 2,
+        || format!("pane titles: {}", titles()),
+    );
+    let titles = titles();
     for (id, entry) in agents {
         let pane = entry["tmuxPane"].as_str().expect("its pane is recorded");
         let task = entry["currentTask"].as_str().unwrap();

@@ -459,13 +459,28 @@ fn claude_worktree(env: &Env) -> (PathBuf, PathBuf) {
     (env.repo.parent().unwrap().join("proj-a"), fakes(env))
 }
 
+/// `launch --no-exec --as a EXTRA…` with the stand-ins on PATH; it must succeed.
+fn launch_as_a(env: &Env, bin: &Path, extra: &[&str]) {
+    let o = env
+        .swarm()
+        .args(["launch", "--no-exec", "--as", "a"])
+        .args(extra)
+        .env("PATH", path_with(bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+}
+
+/// The worktree's Claude Code settings.
+fn claude_settings(wt: &Path) -> serde_json::Value {
+    let text = std::fs::read_to_string(wt.join(".claude/settings.local.json")).unwrap();
+    serde_json::from_str(&text).unwrap()
+}
+
 /// Runs the hook command swarm installed for `event` in `worktree`, as Claude Code would:
 /// through a shell, the hook's JSON on stdin, with the agent's environment.
 fn run_hook(env: &Env, worktree: &Path, event: &str, agent: &str, payload: &str) -> String {
-    let settings: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(worktree.join(".claude/settings.local.json")).unwrap(),
-    )
-    .unwrap();
+    let settings = claude_settings(worktree);
     let groups = settings["hooks"][event].as_array().unwrap();
     let command = groups
         .iter()
@@ -506,17 +521,8 @@ fn claude_settings_allow_swarms_commands_keep_a_persons_rules_and_stay_out_of_gi
         r#"{"permissions": {"allow": ["Bash(npm test)"]}, "env": {"FOO": "1"}}"#,
     )
     .unwrap();
-    let o = env
-        .swarm()
-        .args(["launch", "--no-exec", "--as", "a"])
-        .env("PATH", path_with(&bin))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(wt.join(".claude/settings.local.json")).unwrap(),
-    )
-    .unwrap();
+    launch_as_a(&env, &bin, &[]);
+    let v = claude_settings(&wt);
     let allow: Vec<&str> = v["permissions"]["allow"]
         .as_array()
         .unwrap()
@@ -541,17 +547,8 @@ fn claude_settings_allow_swarms_commands_keep_a_persons_rules_and_stay_out_of_gi
     // --no-hooks: the rules, no hooks.
     let env = Env::new();
     let (wt, bin) = claude_worktree(&env);
-    let o = env
-        .swarm()
-        .args(["launch", "--no-exec", "--as", "a", "--no-hooks"])
-        .env("PATH", path_with(&bin))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(wt.join(".claude/settings.local.json")).unwrap(),
-    )
-    .unwrap();
+    launch_as_a(&env, &bin, &["--no-hooks"]);
+    let v = claude_settings(&wt);
     assert!(v["hooks"].is_null(), "{v}");
     assert!(v["permissions"]["allow"].is_array());
 }
@@ -560,13 +557,7 @@ fn claude_settings_allow_swarms_commands_keep_a_persons_rules_and_stay_out_of_gi
 fn claude_hooks_show_an_agent_waiting_for_a_person_and_hold_a_stop_while_its_task_is_open() {
     let env = Env::new();
     let (wt, bin) = claude_worktree(&env);
-    let o = env
-        .swarm()
-        .args(["launch", "--no-exec", "--as", "a"])
-        .env("PATH", path_with(&bin))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
+    launch_as_a(&env, &bin, &[]);
     let payload = r#"{"session_id":"s-1","transcript_path":"/tmp/t.jsonl","cwd":"/w","hook_event_name":"Notification","message":"Claude needs your permission to use Bash","notification_type":"permission_prompt"}"#;
     run_hook(&env, &wt, "Notification", "a", payload);
     let agents: serde_json::Value =
