@@ -77,6 +77,18 @@ pub fn may_become_ready(plan: &Plan, claimed: impl Fn(&str) -> bool) -> bool {
         .any(|(i, t)| t.status == Status::Pending && !t.claimed && !claimed(&t.id) && !cut_off[i])
 }
 
+/// Whether a supervisor that has finished its work should wait: as `may_become_ready`, or
+/// some task is being worked on at all, since a failed attempt or a dead agent gives it back
+/// (and the agent that failed it does not take it again). Without this, the last task of a
+/// plan, failed once, would be left for nobody.
+pub fn may_come_back(plan: &Plan, claimed: impl Fn(&str) -> bool) -> bool {
+    plan.budget_spent().is_none()
+        && plan
+            .tasks
+            .iter()
+            .any(|t| t.status == Status::InProgress || claimed(&t.id))
+}
+
 /// Tasks that can never be done: failed, or waiting (directly or not) for a failed task.
 pub fn cut_off(plan: &Plan) -> Vec<bool> {
     let mut cut = vec![false; plan.tasks.len()];
@@ -273,8 +285,15 @@ mod tests {
             r#"{"tasks":{"a":{"status":"failed"},"b":{"blockedBy":["a"]},"c":{"blockedBy":["b"]},"d":{"status":"in-progress","agent":"x","claimed":true}}}"#,
         );
         assert!(!may_become_ready(&failed, |_| false), "b and c are cut off");
+        assert!(may_come_back(&failed, |_| false), "d may come back");
         let idle = plan(r#"{"tasks":{"a":{"status":"completed"},"b":{}}}"#);
         assert!(!may_become_ready(&idle, |_| false), "nobody works");
+        assert!(!may_come_back(&idle, |_| false), "nobody works");
+        let last = plan(
+            r#"{"tasks":{"a":{"status":"completed"},"b":{"status":"in-progress","agent":"x","claimed":true}}}"#,
+        );
+        assert!(!may_become_ready(&last, |_| false));
+        assert!(may_come_back(&last, |_| false), "the last task may fail");
     }
 
     #[test]

@@ -63,16 +63,17 @@ impl CommandSource {
         }
     }
 
-    /// The argv that resumes headless session `session` with `prompt`, when the agent CLI
+    /// The argv that resumes session `session` with `prompt` in `mode`, when the agent CLI
     /// can (templates cannot: they say exactly what to run).
     pub fn resume_argv(
         &self,
         session: &str,
         prompt: &str,
+        mode: Mode,
         options: &AgentOptions,
     ) -> Result<Option<Vec<String>>> {
         let argv = match self {
-            CommandSource::Preset(p) => p.resume_argv(session, prompt, options),
+            CommandSource::Preset(p) => p.resume_argv(session, prompt, mode, options),
             CommandSource::Template(_) => None,
         };
         if let Some(a) = &argv {

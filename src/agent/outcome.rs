@@ -201,6 +201,22 @@ pub struct RunReport {
     pub turns: Option<u64>,
 }
 
+/// The session a line of a run's output names, for the CLIs that say it in their first event
+/// (Claude's `system`/`init`, Codex's `thread.started`): known before the run ends, so that a
+/// run cut short by a crash can still be resumed.
+pub fn session_in_line(verdict: Verdict, line: &str) -> Option<String> {
+    let key = match verdict {
+        Verdict::ClaudeResult => "session_id",
+        Verdict::CodexEvents => "thread_id",
+        _ => return None,
+    };
+    if !line.contains(key) {
+        return None;
+    }
+    let v: Value = serde_json::from_str(line.trim()).ok()?;
+    v.get(key)?.as_str().map(str::to_string)
+}
+
 /// Reads what the run's output says about it (nothing for templates, aider and opencode).
 pub fn report(verdict: Verdict, stdout: &str, stderr: &str) -> RunReport {
     let stdout = gemini_stream(verdict, stdout, stderr);

@@ -88,17 +88,18 @@ impl Preset {
         }
     }
 
-    /// The argv that resumes headless session `session` with `prompt` (Claude Code's
-    /// `-p --resume`, `codex exec resume`), for the CLIs that can.
+    /// The argv that resumes session `session` with `prompt` in `mode`, for the CLIs that can:
+    /// Claude Code's `--resume` (headless with `-p`), Codex's `exec resume` (headless only).
     pub fn resume_argv(
         self,
         session: &str,
         prompt: &str,
+        mode: Mode,
         opts: &AgentOptions,
     ) -> Option<Vec<String>> {
         let words = |w: &[&str]| w.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-        let mut v = match self {
-            Preset::Claude => words(&[
+        let mut v = match (self, mode) {
+            (Preset::Claude, Mode::Headless) => words(&[
                 "claude",
                 "-p",
                 "--resume",
@@ -107,10 +108,13 @@ impl Preset {
                 "stream-json",
                 "--verbose",
             ]),
-            Preset::Codex => words(&["codex", "exec", "resume", "--json", session]),
-            Preset::Gemini | Preset::Aider | Preset::Opencode => return None,
+            (Preset::Claude, Mode::Interactive) => words(&["claude", "--resume", session]),
+            (Preset::Codex, Mode::Headless) => {
+                words(&["codex", "exec", "resume", "--json", session])
+            }
+            _ => return None,
         };
-        v.extend(self.policy(Mode::Headless, opts));
+        v.extend(self.policy(mode, opts));
         v.push(prompt.to_string());
         Some(v)
     }
@@ -261,7 +265,9 @@ mod tests {
     fn resume() {
         let o = AgentOptions::default();
         assert_eq!(
-            Preset::Claude.resume_argv("s-1", "go on", &o).unwrap(),
+            Preset::Claude
+                .resume_argv("s-1", "go on", Mode::Headless, &o)
+                .unwrap(),
             [
                 "claude",
                 "-p",
@@ -276,7 +282,9 @@ mod tests {
             ]
         );
         assert_eq!(
-            Preset::Codex.resume_argv("t-1", "go on", &o).unwrap(),
+            Preset::Codex
+                .resume_argv("t-1", "go on", Mode::Headless, &o)
+                .unwrap(),
             [
                 "codex",
                 "exec",
@@ -290,7 +298,18 @@ mod tests {
                 "go on"
             ]
         );
-        assert!(Preset::Gemini.resume_argv("g", "go on", &o).is_none());
+        assert!(Preset::Gemini
+            .resume_argv("g", "go on", Mode::Headless, &o)
+            .is_none());
+        assert!(Preset::Codex
+            .resume_argv("t", "go on", Mode::Interactive, &o)
+            .is_none());
+        let interactive = Preset::Claude
+            .resume_argv("s-2", "go on", Mode::Interactive, &o)
+            .unwrap();
+        assert_eq!(interactive[..3], ["claude", "--resume", "s-2"]);
+        assert!(!interactive.contains(&"-p".to_string()));
+        assert_eq!(interactive.last().unwrap(), "go on");
         let writable = AgentOptions {
             writable: vec!["/repo/.claude-agents".into()],
             ..AgentOptions::default()

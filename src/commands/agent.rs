@@ -46,7 +46,13 @@ pub fn exec(ctx: &Ctx, cmd: AgentCommand) -> Result<u8> {
                     let message = text(&payload, "message").unwrap_or_default();
                     needs_input(&ws, &actor, kind, message)?;
                 }
-                HookEvent::SessionStart => ws.begin(Some(&actor))?.commit()?,
+                HookEvent::SessionStart => {
+                    let mut txn = ws.begin(Some(&actor))?;
+                    if let Some(session) = text(&payload, "session_id") {
+                        txn.set_session(&actor.id, &session);
+                    }
+                    txn.commit()?
+                }
                 HookEvent::Stop => {
                     let continuing = payload["stop_hook_active"].as_bool() == Some(true);
                     if let Some(reason) = stop_check(&ws, &actor)? {

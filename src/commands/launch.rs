@@ -170,6 +170,9 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         )),
         None => {}
     }
+    if let Some(line) = launched.takeover.describe(&launched.command) {
+        ui.note(&format!("swarm: {line}"));
+    }
     if args.base.is_some() && !launched.created_branch {
         ui.note(&format!(
             "swarm: branch {} already existed: --base was not applied to it",

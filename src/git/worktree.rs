@@ -336,6 +336,11 @@ fn free_name(repo: &Repository, name: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("no free worktree name for {name}"))
 }
 
+/// Whether two paths name the same place (links resolved where they exist).
+pub fn same_path(a: &Path, b: &Path) -> bool {
+    normalize(a) == normalize(b)
+}
+
 fn normalize(path: &Path) -> PathBuf {
     let p = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
     p.components().collect()

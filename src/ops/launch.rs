@@ -64,6 +64,51 @@ pub struct Launched {
     pub previous: Option<Previous>,
     /// The command that starts the agent.
     pub command: AgentCommand,
+    /// What became of the worktree of the task's last attempt, when its agent died.
+    pub takeover: Takeover,
+}
+
+/// What a launch did about the worktree a dead agent left with the task's last attempt in it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Takeover {
+    /// There was none.
+    None,
+    /// This agent works on in it.
+    Took(super::takeover::Takeover),
+    /// It could not be used: this agent starts in a worktree of its own. Why.
+    Fresh(String),
+}
+
+impl Takeover {
+    /// What people are told about it, given the command the agent starts with (`None` when
+    /// there is nothing to say).
+    pub fn describe(&self, command: &AgentCommand) -> Option<String> {
+        match self {
+            Takeover::None => None,
+            Takeover::Fresh(why) => Some(format!("starting in a new worktree: {why}")),
+            Takeover::Took(t) => {
+                let resumed = t
+                    .session
+                    .as_deref()
+                    .filter(|s| command.argv.iter().any(|a| a == s));
+                let session = match (resumed, &t.session) {
+                    (Some(s), _) => format!("resuming its session {s}"),
+                    (None, Some(s)) => {
+                        format!("its session {s} is not resumed (--fresh, or the agent CLI cannot)")
+                    }
+                    (None, None) => {
+                        "no session of its was recorded, so the agent starts a new one there".into()
+                    }
+                };
+                Some(format!(
+                    "taking over the worktree {} of {} ({}), with what it left there; {session}",
+                    t.worktree.display(),
+                    t.from,
+                    t.why
+                ))
+            }
+        }
+    }
 }
 
 /// How `launch` ended.
@@ -140,6 +185,23 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
             return Ok(LaunchOutcome::NotReady(why));
         }
     };
+    // A dead agent's worktree, still there with its attempt's work: this agent works on in it.
+    let found = match &req.as_agent {
+        None => super::takeover::find(&txn, &repo, i),
+        Some(_) => super::takeover::Found::Nothing,
+    };
+    let (place, takeover) = match found {
+        super::takeover::Found::Take(t) => (
+            Place {
+                worktree: t.worktree.clone(),
+                branch: t.branch.clone(),
+                ..place
+            },
+            Takeover::Took(t),
+        ),
+        super::takeover::Found::Fresh(why) => (place, Takeover::Fresh(why)),
+        super::takeover::Found::Nothing => (place, Takeover::None),
+    };
     txn.touch(&actor);
     if let Some(entry) = txn.registry.agents.get_mut(&actor.id) {
         entry.name = Some(place.name.clone());
@@ -151,6 +213,9 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     }
     txn.claim(i, &actor.id);
     let task = txn.plan.tasks[i].clone();
+    if let Takeover::Took(t) = &takeover {
+        txn.take_over(&t.from, &actor.id, &task.id);
+    }
     let previous = txn.plan.previous_branch(i);
     let (now, lease) = (txn.now(), ws.settings.lease);
     let (_, registry) = txn.finish()?;
@@ -201,7 +266,9 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     // Said only as it really is: an existing branch was not moved, whatever --base or the
     // previous attempt would have had it start from.
     let previous = previous_work(&repo, base, previous.as_deref(), added.tip);
-    let command = match agent_command(ws, req, &place, &task, previous.as_ref()) {
+    let command = match agent_command(ws, req, &place, &task, previous.as_ref())
+        .and_then(|c| resume_taken_over(req, &task.id, &takeover, c))
+    {
         Ok(c) => c,
         Err(e) => {
             give_back(ws, &actor, &task.id);
@@ -224,7 +291,34 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         created_branch: added.created_branch,
         previous,
         command,
+        takeover,
     })))
+}
+
+/// The command of an agent that took over a dead agent's worktree: it resumes the session
+/// left there, when one was recorded, the CLI can resume it and `--fresh` was not given.
+fn resume_taken_over(
+    req: &LaunchRequest,
+    task: &str,
+    takeover: &Takeover,
+    command: AgentCommand,
+) -> Result<AgentCommand> {
+    let Takeover::Took(t) = takeover else {
+        return Ok(command);
+    };
+    let Some(session) = t.session.as_deref().filter(|_| !req.fresh) else {
+        return Ok(command);
+    };
+    let prompt = prompt::resume(task, &t.why);
+    Ok(
+        match req
+            .source
+            .resume_argv(session, &prompt, req.mode, &req.options)?
+        {
+            Some(argv) => AgentCommand { argv, ..command },
+            None => command,
+        },
+    )
 }
 
 /// The command that starts the agent at `place` on `task`: prompt, argv, environment.

@@ -16,6 +16,7 @@ pub mod plan_edit;
 pub mod setup;
 pub mod simulate;
 pub mod supervise;
+pub mod takeover;
 pub mod task;
 pub mod tmux;
 pub mod verify;

@@ -104,6 +104,11 @@ pub struct AgentEntry {
     /// The tmux pane it runs in (`%N`), when launched in one: for `swarm attach`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tmux_pane: Option<String>,
+    /// Its agent CLI's session in its worktree (from Claude Code's `SessionStart` hook, or the
+    /// first event of a headless run): a launch that takes the worktree over after the agent
+    /// died resumes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_id: Option<String>,
     /// Fields swarm does not know.
     #[serde(flatten)]
     pub extra: Map<String, Value>,

@@ -252,6 +252,37 @@ impl Txn<'_> {
         attempts
     }
 
+    /// Records the agent CLI's session that `agent` works in (to resume it after a crash).
+    pub fn set_session(&mut self, agent: &str, session: &str) {
+        if let Some(entry) = self.registry.agents.get_mut(agent) {
+            if entry.session_id.as_deref() != Some(session) {
+                entry.session_id = Some(session.to_string());
+                self.registry_dirty = true;
+            }
+        }
+    }
+
+    /// Hands dead agent `from`'s worktree and branch to agent `to`, which works on in them:
+    /// `from` no longer names them, so nothing done about `from` (its `complete`) touches them.
+    pub fn take_over(&mut self, from: &str, to: &str, task: &str) {
+        let Some(entry) = self.registry.agents.get_mut(from) else {
+            return;
+        };
+        let worktree = entry.worktree.take().unwrap_or_default();
+        entry.branch = None;
+        entry.session_id = None;
+        entry.extra.insert("takenOverBy".into(), to.into());
+        self.registry_dirty = true;
+        self.log(
+            "takeover",
+            Some(to),
+            Some(task),
+            None,
+            None,
+            Some(format!("took over the worktree {worktree} of {from}")),
+        );
+    }
+
     /// Appends `run` (what one headless run of an agent reported) to task `i`'s `runs`.
     pub fn record_run(&mut self, i: usize, agent: &str, run: serde_json::Value) {
         let mut runs = self

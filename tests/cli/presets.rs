@@ -608,6 +608,152 @@ fn claude_hooks_show_an_agent_waiting_for_a_person_and_hold_a_stop_while_its_tas
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(run_hook(&env, &wt, "Stop", "a", stop).trim(), "");
+    // SessionStart records the session, for a launch that takes the worktree over later.
     let start = r#"{"session_id":"s-1","hook_event_name":"SessionStart","source":"startup"}"#;
     run_hook(&env, &wt, "SessionStart", "a", start);
+    assert_eq!(env.registry()["agents"]["a"]["sessionId"], "s-1");
+}
+
+/// A stand-in `claude` for takeovers: its first run names session s-9 (headless init event),
+/// leaves a commit and an uncommitted file, waits until swarm recorded the session and kills
+/// its supervisor (SIGKILL: nothing is settled); later runs log their argv and directory
+/// (`<argv>\0<cwd>`) and finish the task.
+fn crashing_claude(env: &Env) -> (PathBuf, PathBuf) {
+    let dir = env.repo.parent().unwrap();
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("claude-calls");
+    let body = format!(
+        r#"#!/bin/sh
+if [ ! -f '{first}' ]; then
+  touch '{first}'
+  echo '{{"type":"system","subtype":"init","session_id":"s-9"}}'
+  echo one > one.txt && git add one.txt && git -c user.name=c -c user.email=c@example.com commit -qm one
+  echo half > half.txt
+  i=0
+  until grep -q '"s-9"' "$SWARM_ROOT/.claude-agents/task-registry.json"; do
+    i=$((i+1)); [ $i -gt 200 ] && exit 9; sleep 0.05
+  done
+  kill -9 $PPID; sleep 10; exit 0
+fi
+printf '%s\0' "$@" >> '{log}'; pwd >> '{log}'; printf '\036' >> '{log}'
+[ -f half.txt ] && git add half.txt
+echo two > two.txt && git add two.txt && git -c user.name=c -c user.email=c@example.com commit -qm two
+echo '{{"type":"system","subtype":"init","session_id":"s-10"}}'
+echo '{{"type":"result","subtype":"success","is_error":false,"result":"done","session_id":"s-10","num_turns":1,"total_cost_usd":0.01}}'
+"#,
+        first = dir.join("first-run").display(),
+        log = log.display()
+    );
+    let path = bin.join("claude");
+    std::fs::write(&path, body).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    (bin, log)
+}
+
+/// The first launch, killed with its agent: the worktree it left.
+fn launch_and_crash(env: &Env, bin: &Path) -> PathBuf {
+    let o = env
+        .swarm()
+        .args(["launch", "--headless"])
+        .env("PATH", path_with(bin))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), None, "killed: {}", stderr(&o));
+    let reg = env.registry();
+    let (_, agent) = reg["agents"].as_object().unwrap().iter().next().unwrap();
+    assert_eq!(
+        agent["sessionId"], "s-9",
+        "recorded before the crash: {reg}"
+    );
+    PathBuf::from(agent["worktree"].as_str().unwrap())
+}
+
+#[test]
+fn a_new_launch_takes_over_a_dead_agents_worktree_and_resumes_its_session() {
+    let env = Env::with_plan(&flat_plan(1));
+    let (bin, log) = crashing_claude(&env);
+    let wt = launch_and_crash(&env, &bin);
+    assert!(wt.join("half.txt").is_file());
+    let o = env
+        .swarm()
+        .args(["launch", "--headless"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("taking over the worktree"), "{err}");
+    assert!(err.contains("resuming its session s-9"), "{err}");
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let call = calls.split('\u{1e}').next().unwrap();
+    assert!(call.starts_with("-p\0--resume\0s-9\0"), "{call:?}");
+    assert!(
+        call.contains("is dead"),
+        "the prompt says what happened: {call:?}"
+    );
+    let cwd = call.rsplit('\0').next().unwrap().trim();
+    assert_eq!(
+        std::fs::canonicalize(cwd).unwrap(),
+        std::fs::canonicalize(&wt).unwrap(),
+        "resumed in the dead agent's worktree"
+    );
+    let task = &env.plan()["tasks"]["t0000"];
+    assert_eq!(task["status"], "completed", "{task}");
+    // The work left uncommitted is in the finished task's branch.
+    let files = crate::support::git(&wt, &["ls-files"]);
+    for f in ["one.txt", "half.txt", "two.txt"] {
+        assert!(files.contains(f), "{f} in {files}");
+    }
+    let reg = env.registry();
+    let agents = reg["agents"].as_object().unwrap();
+    let (dead, second) = (
+        &agents.values().next().unwrap(),
+        agents.values().nth(1).unwrap(),
+    );
+    assert_eq!(dead["state"], "dead");
+    assert!(
+        dead["worktree"].is_null(),
+        "the dead agent no longer names it: {reg}"
+    );
+    assert_eq!(second["worktree"].as_str().map(PathBuf::from), Some(wt));
+}
+
+#[test]
+fn a_dead_agents_vanished_worktree_means_a_fresh_start_that_says_why() {
+    let env = Env::with_plan(&flat_plan(1));
+    let (bin, log) = crashing_claude(&env);
+    let wt = launch_and_crash(&env, &bin);
+    std::fs::remove_dir_all(&wt).unwrap();
+    let o = env
+        .swarm()
+        .args(["launch", "--headless"])
+        .env("PATH", path_with(&bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(
+        err.contains("starting in a new worktree") && err.contains("is gone"),
+        "{err}"
+    );
+    let calls = std::fs::read_to_string(&log).unwrap();
+    assert!(!calls.contains("--resume"), "{calls:?}");
+    let cwd = calls
+        .split('\u{1e}')
+        .next()
+        .unwrap()
+        .rsplit('\0')
+        .next()
+        .unwrap()
+        .trim();
+    assert_ne!(Path::new(cwd), wt);
+    // The commit the dead agent made is kept: the new branch starts from it.
+    let files = crate::support::git(Path::new(cwd), &["ls-files"]);
+    assert!(
+        files.contains("one.txt") && files.contains("two.txt"),
+        "{files}"
+    );
+    assert_eq!(env.plan()["tasks"]["t0000"]["status"], "completed");
 }

@@ -153,7 +153,10 @@ pub fn supervise(
             .filter(|_| !req.fresh && !done_anyway);
         if let (Ending::Failed(_) | Ending::TimedOut, Some(session)) = (&ending, session) {
             let prompt = crate::agent::prompt::resume(&task, &why);
-            if let Some(argv) = req.source.resume_argv(session, &prompt, &req.options)? {
+            if let Some(argv) = req
+                .source
+                .resume_argv(session, &prompt, req.mode, &req.options)?
+            {
                 if let Some(n) = settle::retry_in_place(ws, &actor, &task, why.clone())? {
                     settle::record_run(
                         ws,

@@ -74,10 +74,17 @@ pub(super) fn run_one(
     let errors_log = log
         .try_clone()
         .context("cannot share the agent's log with its error reader")?;
-    let output = child.stdout.take().map(|out| Output::read(out, output_log));
+    let output = child
+        .stdout
+        .take()
+        .map(|out| Output::read(out, output_log, verdict));
     // Its stderr goes to the log too; its end is kept for CLIs that report there (gemini's
     // JSON error object).
-    let errors = child.stderr.take().map(|err| Output::read(err, errors_log));
+    let errors = child
+        .stderr
+        .take()
+        .map(|err| Output::read(err, errors_log, Verdict::ExitStatus));
+    let mut session_recorded = false;
     let started = Instant::now();
     let mut beat = Instant::now();
     // Stopped before it ended: how, and what it said about itself so far (its session).
@@ -103,6 +110,20 @@ pub(super) fn run_one(
         if opts.timeout.is_some_and(|t| started.elapsed() >= t) {
             stop(&mut child, opts.grace);
             return cut_short(Ending::TimedOut, output, errors);
+        }
+        // The session, recorded as soon as the CLI names it: if the supervisor is killed, a
+        // later launch that takes over the worktree resumes it.
+        if !session_recorded {
+            if let Some(session) = output.as_ref().and_then(Output::session) {
+                session_recorded = true;
+                let recorded = ws.begin(Some(actor)).and_then(|mut t| {
+                    t.set_session(&actor.id, &session);
+                    t.commit()
+                });
+                if let Err(e) = recorded {
+                    let _ = writeln!(log, "swarm: cannot record the session {session}: {e:#}");
+                }
+            }
         }
         if beat.elapsed() >= opts.heartbeat {
             if let Err(e) = ws.begin(Some(actor)).and_then(|t| t.commit()) {
@@ -138,20 +159,39 @@ pub(super) fn run_one(
 /// it is kept.
 struct Output {
     tail: Arc<Mutex<Vec<u8>>>,
+    /// The session the output named first, once it has.
+    session: Arc<Mutex<Option<String>>>,
     done: mpsc::Receiver<()>,
 }
 
 impl Output {
-    fn read(out: impl std::io::Read + Send + 'static, mut log: std::fs::File) -> Output {
+    fn read(
+        out: impl std::io::Read + Send + 'static,
+        mut log: std::fs::File,
+        verdict: Verdict,
+    ) -> Output {
         let tail = Arc::new(Mutex::new(Vec::new()));
+        let session = Arc::new(Mutex::new(None));
         let (tx, done) = mpsc::channel();
         let kept = Arc::clone(&tail);
+        let named = Arc::clone(&session);
         std::thread::spawn(move || {
+            let mut looking = true;
             let mut reader = BufReader::new(out);
             let mut line = Vec::new();
             while reader.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
                 // The log is the agent's record for people; a full disk must not stop the run.
                 let _ = log.write_all(&line);
+                if looking {
+                    if let Some(s) =
+                        outcome::session_in_line(verdict, &String::from_utf8_lossy(&line))
+                    {
+                        looking = false;
+                        if let Ok(mut named) = named.lock() {
+                            *named = Some(s);
+                        }
+                    }
+                }
                 if let Ok(mut tail) = kept.lock() {
                     // Whole lines only, and always the last one, however long (a verdict
                     // reads the last event).
@@ -170,7 +210,16 @@ impl Output {
             }
             let _ = tx.send(());
         });
-        Output { tail, done }
+        Output {
+            tail,
+            session,
+            done,
+        }
+    }
+
+    /// The session the output has named so far.
+    fn session(&self) -> Option<String> {
+        self.session.lock().ok()?.clone()
     }
 
     /// The kept end of the output, once it has ended (or after `grace`, if something the

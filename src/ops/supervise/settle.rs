@@ -277,7 +277,7 @@ pub(super) fn claim_next(
             )
         };
         let may = skipped.is_empty()
-            && scheduler::may_become_ready(&txn.plan, |id| {
+            && scheduler::may_come_back(&txn.plan, |id| {
                 txn.registry.claimed_tasks.contains_key(id)
             });
         txn.commit()?;
