@@ -120,16 +120,15 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
     let admin = repo.commondir().join("worktrees");
     std::fs::create_dir_all(&admin)
         .with_context(|| format!("{}: cannot create", admin.display()))?;
-    let mut opts = WorktreeAddOptions::new();
-    opts.reference(Some(&reference));
-    if let Err(e) = repo.worktree(&wt_name, path, Some(&opts)) {
+    if let Err(e) = make(repo, &wt_name, path, branch, &reference) {
         // Leave nothing behind (the path did not exist, and the branch and the entry were
         // made for this worktree only), and say what could not be removed.
+        let made_as = find(repo, path).unwrap_or(wt_name);
         let mut left = Vec::new();
         if path.exists() && std::fs::remove_dir_all(path).is_err() {
             left.push(format!("the half-made worktree {}", path.display()));
         }
-        let entry = admin.join(&wt_name);
+        let entry = admin.join(&made_as);
         if entry.exists() && std::fs::remove_dir_all(&entry).is_err() {
             left.push(format!("its entry {}", entry.display()));
         }
@@ -144,7 +143,7 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
             "{}: cannot create the worktree (branch {branch} at {}): {}; {left}",
             path.display(),
             short(tip),
-            e.message()
+            e
         );
     }
     Ok(Added {
@@ -154,6 +153,49 @@ pub fn add(repo: &Repository, name: &str, path: &Path, branch: &str, base: Oid) 
         created_worktree: true,
         tip,
     })
+}
+
+/// Makes the worktree at `path` with `branch` checked out: with the user's `git` (`git
+/// worktree add`, which checks out a big tree faster than libgit2 — no attribute lookup per
+/// file — and runs the repository's filters and `post-checkout` hook as a person's own
+/// `git worktree add` would), or with libgit2 under the name `name` where there is no git.
+/// Git names the entry under `.git/worktrees` after the folder.
+fn make(
+    repo: &Repository,
+    name: &str,
+    path: &Path,
+    branch: &str,
+    reference: &git2::Reference<'_>,
+) -> std::result::Result<(), String> {
+    let mut git = std::process::Command::new("git");
+    match repo.workdir() {
+        Some(dir) => git.arg("-C").arg(dir),
+        None => git.arg("--git-dir").arg(repo.commondir()),
+    };
+    let out = git
+        .args(["worktree", "add", "--quiet", "--"])
+        .arg(path)
+        .arg(branch)
+        .env_remove("GIT_DIR")
+        .env_remove("GIT_WORK_TREE")
+        .env_remove("GIT_INDEX_FILE")
+        .stdin(std::process::Stdio::null())
+        .output();
+    match out {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "git worktree add: {}",
+            String::from_utf8_lossy(&out.stderr).trim()
+        )),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let mut opts = WorktreeAddOptions::new();
+            opts.reference(Some(reference));
+            repo.worktree(name, path, Some(&opts))
+                .map(drop)
+                .map_err(|e| e.message().to_string())
+        }
+        Err(e) => Err(format!("cannot run git: {e}")),
+    }
 }
 
 /// Removes what `add` made, and only that (a worktree or branch that was already there

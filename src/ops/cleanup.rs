@@ -7,6 +7,7 @@ use crate::registry::liveness::{self, Liveness};
 use crate::registry::Registry;
 use chrono::{DateTime, Utc};
 use git2::Repository;
+use std::path::Path;
 
 /// Removes what is broken and safe to remove; returns one line per thing removed or kept
 /// with the reason, for people.
@@ -19,7 +20,16 @@ pub fn clean_worktrees(
     let host = liveness::host_name();
     let mut said = Vec::new();
     for entry in worktree::broken_entries(repo) {
-        let owner = swarm_agent(registry, &entry.name);
+        let owner = swarm_agent(registry, &entry.name).or_else(|| {
+            // Made with git, the entry is named after the folder: the agent whose worktree
+            // it is.
+            let path = entry.path.as_deref()?;
+            registry.agents.iter().find(|(_, a)| {
+                a.worktree
+                    .as_deref()
+                    .is_some_and(|w| worktree::same_path(Path::new(w), path))
+            })
+        });
         let ours_and_dead = owner.is_some_and(|(_, a)| {
             a.is_retired()
                 || matches!(
