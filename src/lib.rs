@@ -15,6 +15,7 @@ pub mod events;
 pub mod git;
 pub mod ids;
 pub mod json;
+pub mod lease;
 pub mod ops;
 pub mod output;
 pub mod plan;

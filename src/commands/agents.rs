@@ -31,6 +31,12 @@ struct AgentRow {
     /// Minutes without a heartbeat or a new commit, when that is more than 15.
     #[serde(skip_serializing_if = "Option::is_none")]
     stalled_minutes: Option<i64>,
+    /// Its leased slot (`SWARM_SLOT`), when the plan has a worktree recipe.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    slot: Option<u32>,
+    /// Its leased ports (`SWARM_PORT_0..`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    ports: Vec<u16>,
 }
 
 pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
@@ -44,6 +50,8 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
             .collect()
     };
     let repo = crate::git::open(&ws.main_root).ok();
+    let leases = crate::lease::of_plan(&ws);
+    let lease_of = |id: &str| leases.iter().find(|l| l.agent == id);
     let rows: Vec<AgentRow> = registry
         .agents
         .iter()
@@ -79,6 +87,8 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
                 chrono::Utc::now(),
                 crate::ops::activity::STALLED_AFTER,
             ),
+            slot: lease_of(id).map(|l| l.slot),
+            ports: lease_of(id).map(|l| l.port_list()).unwrap_or_default(),
         })
         .collect();
     if args.json {

@@ -33,6 +33,7 @@ struct PreviewJson<'a> {
     reason: Option<&'a str>,
     worktree: String,
     branch: &'a str,
+    recipe: &'a crate::ops::recipe::Plan,
 }
 
 pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
@@ -170,6 +171,9 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
         )),
         None => {}
     }
+    for line in &launched.prepared {
+        ui.note(&format!("swarm: {line}"));
+    }
     if let Some(line) = launched.takeover.describe(&launched.command) {
         ui.note(&format!("swarm: {line}"));
     }
@@ -241,8 +245,39 @@ fn preview(
             reason,
             worktree: p.worktree.display().to_string(),
             branch: &p.branch,
+            recipe: &p.recipe,
         })?;
     } else {
+        let r = &p.recipe;
+        let mut does = Vec::new();
+        if !r.include.is_empty() {
+            does.push(format!(
+                "copies {} file(s) ({})",
+                r.include.len(),
+                r.include.join(", ")
+            ));
+        }
+        if !r.link.is_empty() {
+            does.push(format!("links {}", r.link.join(", ")));
+        }
+        if !r.copy.is_empty() {
+            does.push(format!("copies the folder(s) {}", r.copy.join(", ")));
+        }
+        if let Some(setup) = &r.setup {
+            does.push(format!("runs {setup}"));
+        }
+        if r.ports > 0 {
+            does.push(format!("leases {} port(s)", r.ports));
+        }
+        if !does.is_empty() {
+            ctx.ui.note(&format!(
+                "swarm: the new worktree's recipe {}",
+                does.join(", ")
+            ));
+        }
+        for problem in &r.problems {
+            ctx.ui.note(&format!("swarm: warning: {problem}"));
+        }
         match &p.task {
             Ok(t) => ctx.ui.note(&format!(
                 "swarm: would claim {t} as {}, make worktree {} on branch {}, and start the agent there (nothing changed)",

@@ -66,6 +66,8 @@ pub struct Launched {
     pub command: AgentCommand,
     /// What became of the worktree of the task's last attempt, when its agent died.
     pub takeover: Takeover,
+    /// What was done to make the worktree ready (recipe, lease), one line each.
+    pub prepared: Vec<String>,
 }
 
 /// What a launch did about the worktree a dead agent left with the task's last attempt in it.
@@ -131,12 +133,16 @@ pub struct Preview {
     pub worktree: PathBuf,
     /// Branch it would use.
     pub branch: String,
+    /// What the worktree recipe would do.
+    pub recipe: super::recipe::Plan,
 }
 
 /// Runs the launch up to the point of starting the agent.
 pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let plan = ws.load_plan()?;
     let place = place(ws, &plan, req)?;
+    // A bad `.worktreeinclude` stops the launch before anything changes.
+    super::recipe::include_globs(ws, plan.worktree.as_ref())?;
     drop(plan);
     check_program(&req.source)?;
     check_permissions(req)?;
@@ -263,6 +269,20 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
             Err(e) => eprintln!("swarm: warning: {e:#}"),
         }
     }
+    // The plan's recipe and `.worktreeinclude`, once per worktree; a lease on ports and a
+    // slot for the agent.
+    let prepared = match ready_worktree(ws, &actor, &task.id, &place, &added) {
+        Ok(said) => said,
+        Err(e) => {
+            let _ = crate::lease::release(ws, &actor.id);
+            give_back(ws, &actor, &task.id);
+            let undone: String = git::worktree::undo(&repo, &added)
+                .iter()
+                .map(|u| format!("; {u}"))
+                .collect();
+            return Err(e.context(format!("task {} was given back{undone}", task.id)));
+        }
+    };
     // Said only as it really is: an existing branch was not moved, whatever --base or the
     // previous attempt would have had it start from.
     let previous = previous_work(&repo, base, previous.as_deref(), added.tip);
@@ -292,7 +312,58 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         previous,
         command,
         takeover,
+        prepared,
     })))
+}
+
+/// The name of the marker, in a worktree's own git folder, that says its recipe ran.
+const PREPARED_MARK: &str = "swarm-prepared";
+
+/// Makes the worktree ready to work, the first time an agent starts in it (a worktree made
+/// now or by `setup`): the include globs, links, copies and setup command of the recipe, with
+/// the agent's environment and its lease. What was done, one line each.
+fn ready_worktree(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    place: &Place,
+    added: &git::worktree::Added,
+) -> Result<Vec<String>> {
+    let plan = ws.load_plan()?;
+    let recipe = plan.worktree.as_ref();
+    let mut said = Vec::new();
+    if let Some(r) = recipe {
+        let lease = crate::lease::take(ws, &actor.id, &added.path, r.ports)?;
+        let ports = lease.port_list();
+        said.push(match ports.as_slice() {
+            [] => format!("slot {} leased", lease.slot),
+            [one] => format!("slot {} and port {one} leased", lease.slot),
+            [first, .., last] => format!("slot {} and ports {first}-{last} leased", lease.slot),
+        });
+    }
+    let mark = git2::Repository::open(&added.path)
+        .map(|r| r.path().join(PREPARED_MARK))
+        .with_context(|| format!("{}: cannot open the worktree", added.path.display()))?;
+    if mark.exists() {
+        return Ok(said);
+    }
+    let env = environment(ws, place, task);
+    let log = crate::coord::subdir(&ws.coord_dir, "logs")?.join(format!("{}-setup.log", actor.id));
+    let mut beat = || {
+        let _ = ws.begin(Some(actor)).and_then(|t| t.commit());
+    };
+    let mut say = |line: String| eprintln!("swarm: {line}");
+    said.extend(super::recipe::prepare(
+        ws,
+        recipe,
+        &added.path,
+        &env,
+        &log,
+        &mut beat,
+        &mut say,
+    )?);
+    std::fs::write(&mark, b"").with_context(|| format!("{}: cannot write", mark.display()))?;
+    Ok(said)
 }
 
 /// The command of an agent that took over a dead agent's worktree: it resumes the session
@@ -435,6 +506,7 @@ pub fn preview(ws: &Workspace, req: &LaunchRequest) -> Result<Preview> {
         agent: place.agent,
         worktree: place.worktree,
         branch: place.branch,
+        recipe: super::recipe::preview(ws, plan.worktree.as_ref())?,
     })
 }
 
@@ -450,6 +522,9 @@ pub fn environment(ws: &Workspace, place: &Place, task: &str) -> Vec<(String, Os
     ];
     if let Some(path) = agent::path_with_self() {
         env.push(("PATH".into(), path));
+    }
+    if let Some(lease) = crate::lease::held(ws, &place.agent) {
+        env.extend(lease.env());
     }
     env
 }
@@ -661,6 +736,7 @@ pub fn give_back(ws: &Workspace, actor: &Actor, task: &str) {
     }
     txn.retire(&actor.id, "launch failed");
     let _ = txn.commit();
+    let _ = crate::lease::release(ws, &actor.id);
 }
 
 /// `.claude-agents/prompts/<agent>.md`: the prompt, for agents that read it from a file and

@@ -13,6 +13,7 @@ pub mod launch;
 pub mod list;
 pub mod place;
 pub mod plan_edit;
+pub mod recipe;
 pub mod setup;
 pub mod simulate;
 pub mod supervise;

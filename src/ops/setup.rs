@@ -130,6 +130,15 @@ pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
             ws.settings.lease,
         ));
     }
+    // The worktree recipe, checked now rather than at an agent's launch.
+    match super::recipe::check(ws, plan.worktree.as_ref()) {
+        Ok(problems) => warnings.extend(
+            problems
+                .into_iter()
+                .map(|p| format!("worktree recipe: {p}")),
+        ),
+        Err(e) => warnings.push(format!("worktree recipe: {e:#}")),
+    }
     let ready = scheduler::readiness(&plan, |id| registry.claimed_tasks.contains_key(id));
     Ok(SetupReport {
         done,

@@ -74,6 +74,19 @@ pub fn run(
     timeout: Duration,
     tick: &mut dyn FnMut(),
 ) -> Result<Verified> {
+    run_as("verify command", command, dir, env, log, timeout, tick)
+}
+
+/// `run` for a command that people call `what` in messages ("the setup command").
+pub fn run_as(
+    what: &str,
+    command: &CommandLine,
+    dir: &Path,
+    env: &[(&str, &str)],
+    log: &Path,
+    timeout: Duration,
+    tick: &mut dyn FnMut(),
+) -> Result<Verified> {
     let out = crate::coord::open(
         log,
         std::fs::OpenOptions::new()
@@ -85,7 +98,7 @@ pub fn run(
     let (program, args) = command
         .0
         .split_first()
-        .context("the verify command is empty")?;
+        .with_context(|| format!("the {what} is empty"))?;
     let mut cmd = Command::new(program);
     cmd.args(args)
         .current_dir(dir)
@@ -98,7 +111,7 @@ pub fn run(
     let started = Instant::now();
     let mut child = cmd.spawn().with_context(|| {
         format!(
-            "cannot start the verify command {} in {}",
+            "cannot start the {what} {} in {}",
             command.shown(),
             dir.display()
         )
@@ -127,7 +140,7 @@ pub fn run(
             stop(&mut child);
             let _ = child.wait();
             anyhow::bail!(
-                "the verify command {} was stopped: swarm got {}",
+                "the {what} {} was stopped: swarm got {}",
                 command.shown(),
                 crate::ops::supervise::signal_name(sig as i32)
             );

@@ -134,6 +134,28 @@ pub(crate) struct CoordinationFile<'a> {
     pub max_agents: Option<u32>,
     #[serde(default)]
     pub permissions: Option<crate::agent::Permissions>,
+    #[serde(default)]
+    pub worktree: Option<ObjectOnly<WorktreeFile>>,
+}
+
+/// `coordination.worktree`: how a new worktree is made ready to work.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WorktreeFile {
+    #[serde(default)]
+    pub include: Option<Vec<String>>,
+    #[serde(default)]
+    pub link: Option<Vec<String>>,
+    #[serde(default)]
+    pub copy: Option<Vec<String>>,
+    #[serde(default)]
+    pub setup: Option<CommandLine>,
+    #[serde(default)]
+    pub teardown: Option<CommandLine>,
+    #[serde(default)]
+    pub setup_timeout: Option<Estimate>,
+    #[serde(default)]
+    pub ports: Option<u16>,
 }
 
 /// `coordination.integration`: where finished tasks land, and how they are verified.

@@ -279,15 +279,21 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
             )
         })?;
     let join_points = join_points(top.join_points, &tasks, &index).map_err(invalid)?;
-    let (agents, integration, budget_usd, max_agents, permissions) = match top.coordination {
-        Some(ObjectOnly(c)) => (
-            c.agents,
-            c.integration,
-            c.budget_usd,
-            c.max_agents,
-            c.permissions,
-        ),
-        None => (None, None, None, None, None),
+    let (agents, integration, budget_usd, max_agents, permissions, worktree) =
+        match top.coordination {
+            Some(ObjectOnly(c)) => (
+                c.agents,
+                c.integration,
+                c.budget_usd,
+                c.max_agents,
+                c.permissions,
+                c.worktree,
+            ),
+            None => (None, None, None, None, None, None),
+        };
+    let worktree = match worktree {
+        Some(ObjectOnly(w)) => Some(super::Recipe::of(w).map_err(invalid)?),
+        None => None,
     };
     if max_agents == Some(0) {
         return Err(invalid(
@@ -344,6 +350,7 @@ pub(super) fn parse(path: &Path, text: String) -> Result<Plan, PlanError> {
         budget_usd,
         max_agents,
         permissions,
+        worktree,
     })
 }
 

@@ -1,5 +1,7 @@
 //! The plan: status.json loaded, validated and kept byte-faithful for rewrites.
 
+pub mod recipe;
+pub use recipe::Recipe;
 mod edit;
 mod error;
 mod file;
@@ -202,6 +204,8 @@ pub struct Plan {
     pub max_agents: Option<u32>,
     /// `coordination.permissions`: the default permission policy of `launch`.
     pub permissions: Option<crate::agent::Permissions>,
+    /// `coordination.worktree`: how new worktrees are made ready to work.
+    pub worktree: Option<Recipe>,
 }
 
 impl Plan {

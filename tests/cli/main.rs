@@ -17,3 +17,4 @@ mod real_clis;
 mod recovery;
 mod support;
 mod views;
+mod worktrees;

@@ -107,8 +107,15 @@ impl Env {
             .env_remove("SWARM_PROJECT")
             .env_remove("SWARM_AGENT_ID")
             .env_remove("SWARM_LEASE")
+            // Leases of ports and slots are machine-wide: each test keeps its own.
+            .env("SWARM_STATE_DIR", self.state_dir())
             .env("NO_COLOR", "1");
         cmd
+    }
+
+    /// Where this test's swarm keeps its machine-wide state (port leases).
+    pub fn state_dir(&self) -> PathBuf {
+        self.repo.parent().unwrap().join("state")
     }
 
     /// Runs swarm with `args` and returns its output.

@@ -13,7 +13,7 @@ use crate::plan::Status;
 use crate::store::Txn;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context, Result};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// How the agent's branch is delivered.
@@ -204,8 +204,16 @@ fn carry_out(ws: &Workspace, repo: &git2::Repository, step: &Step) -> Result<Opt
             Some(format!("pull request: {}", out.trim()))
         }
         Step::Remove(path) => {
+            let torn = teardown(ws, path);
             worktree::remove(repo, path)?;
-            Some(format!("removed worktree {}", path.display()))
+            let freed = free_leases(ws, path);
+            Some(
+                torn.into_iter()
+                    .chain([format!("removed worktree {}", path.display())])
+                    .chain(freed)
+                    .collect::<Vec<_>>()
+                    .join("; "),
+            )
         }
         Step::Archive { from, to } => {
             let mut b = repo
@@ -216,6 +224,67 @@ fn carry_out(ws: &Workspace, repo: &git2::Repository, step: &Step) -> Result<Opt
             Some(format!("branch {from} is now {to}"))
         }
     })
+}
+
+/// The agents whose worktree is `path`, by the registry, with their entries.
+fn agents_at(ws: &Workspace, path: &Path) -> Vec<(String, crate::registry::AgentEntry)> {
+    let Ok((_, registry)) = ws.snapshot() else {
+        return Vec::new();
+    };
+    registry
+        .agents
+        .into_iter()
+        .filter(|(_, a)| {
+            a.worktree
+                .as_deref()
+                .is_some_and(|w| worktree::same_path(Path::new(w), path))
+        })
+        .collect()
+}
+
+/// Runs the plan's `teardown` in the worktree at `path` before it is removed, with the
+/// environment its agent had (lease included): how it went, in words.
+fn teardown(ws: &Workspace, path: &Path) -> Option<String> {
+    let plan = ws.load_plan().ok()?;
+    let recipe = plan.worktree.as_ref()?;
+    recipe.teardown.as_ref()?;
+    let (agent, entry) = agents_at(ws, path).into_iter().next_back()?;
+    let place = super::place::Place {
+        name: entry.name.clone().unwrap_or_else(|| agent.clone()),
+        worktree: path.to_path_buf(),
+        branch: entry.branch.clone().unwrap_or_default(),
+        agent: agent.clone(),
+    };
+    let task = entry.current_task.clone().unwrap_or_default();
+    let env = super::launch::environment(ws, &place, &task);
+    let log = crate::coord::subdir(&ws.coord_dir, "logs")
+        .ok()?
+        .join(format!("{agent}-teardown.log"));
+    super::recipe::teardown(recipe, path, &env, &log)
+}
+
+/// Frees the leases of the agents whose worktree was at `path`: what was freed, in words.
+fn free_leases(ws: &Workspace, path: &Path) -> Option<String> {
+    let mut freed = Vec::new();
+    for lease in crate::lease::of_plan(ws) {
+        if worktree::same_path(&lease.worktree, path)
+            && crate::lease::release(ws, &lease.agent).unwrap_or(false)
+        {
+            freed.push(match lease.port_list().as_slice() {
+                [] => format!("slot {} freed", lease.slot),
+                ports => format!(
+                    "slot {} and port(s) {} freed",
+                    lease.slot,
+                    ports
+                        .iter()
+                        .map(u16::to_string)
+                        .collect::<Vec<_>>()
+                        .join(",")
+                ),
+            });
+        }
+    }
+    (!freed.is_empty()).then(|| freed.join(", "))
 }
 
 /// Records a step that was just done: its event, and what it means for the agent's tasks.

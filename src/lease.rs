@@ -1,0 +1,338 @@
+//! Leases on what agents on one machine must not share: a block of TCP ports and a slot number
+//! (for a database name, a compose project). They are kept for the whole machine, across
+//! plans, in `leases.json` in swarm's state directory (`SWARM_STATE_DIR`, else
+//! `$XDG_STATE_HOME/swarm`, else `~/.local/state/swarm`), under an OS lock on `leases.lock`.
+//!
+//! A lease is held while its agent lives by the same rules as its claims: its plan's registry
+//! is read, and an agent that is retired, dead by its process or its lease, or gone from a
+//! registry that is gone is no longer holding anything. So leases survive a restart of swarm
+//! and need no cleanup when an agent is killed; `complete` and a finished supervisor free
+//! theirs at once.
+
+use crate::registry::liveness::{self, Liveness};
+use crate::registry::Registry;
+use crate::workspace::Workspace;
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+
+/// The ports handed out: `FIRST_PORT` up to `LAST_PORT`.
+const FIRST_PORT: u16 = 20000;
+const LAST_PORT: u16 = 29999;
+
+/// One agent's lease.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lease {
+    /// The agent holding it.
+    pub agent: String,
+    /// Its plan's project.
+    pub project: String,
+    /// Its plan's coordination dir, where its registry says whether it lives.
+    pub coord_dir: PathBuf,
+    /// Its worktree.
+    pub worktree: PathBuf,
+    /// A small number no other live lease has (1, 2, …).
+    pub slot: u32,
+    /// The first port of its block (none when it leases no ports).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    /// How many ports from `port` are its.
+    #[serde(default)]
+    pub ports: u16,
+    /// When it was taken.
+    pub since: String,
+}
+
+impl Lease {
+    /// The environment an agent (and its worktree's setup) gets: `SWARM_SLOT`,
+    /// `COMPOSE_PROJECT_NAME`, and `SWARM_PORT`, `SWARM_PORT_0..N-1` for its ports.
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        let mut env = vec![
+            ("SWARM_SLOT".to_string(), self.slot.to_string().into()),
+            ("COMPOSE_PROJECT_NAME".into(), self.compose_name().into()),
+        ];
+        if let Some(first) = self.port {
+            env.push(("SWARM_PORT".into(), first.to_string().into()));
+            for i in 0..self.ports {
+                env.push((format!("SWARM_PORT_{i}"), (first + i).to_string().into()));
+            }
+        }
+        env
+    }
+
+    /// The ports of the block.
+    pub fn port_list(&self) -> Vec<u16> {
+        self.port
+            .map(|p| (p..p + self.ports).collect())
+            .unwrap_or_default()
+    }
+
+    /// `<project>-<slot>` in the characters compose allows (lower-case letters, digits, `-`,
+    /// `_`), starting with a letter or digit.
+    fn compose_name(&self) -> String {
+        let base: String = self
+            .project
+            .chars()
+            .map(|c| match c.to_ascii_lowercase() {
+                c @ ('a'..='z' | '0'..='9' | '_' | '-') => c,
+                _ => '-',
+            })
+            .collect();
+        let base = base.trim_start_matches(['-', '_']);
+        let base = if base.is_empty() { "swarm" } else { base };
+        format!("{base}-{}", self.slot)
+    }
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct LeaseFile {
+    #[serde(default)]
+    leases: Vec<Lease>,
+}
+
+/// swarm's state directory for this user.
+pub fn state_dir() -> Result<PathBuf> {
+    if let Some(d) = std::env::var_os("SWARM_STATE_DIR").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d));
+    }
+    if let Some(d) = std::env::var_os("XDG_STATE_HOME").filter(|d| !d.is_empty()) {
+        return Ok(PathBuf::from(d).join("swarm"));
+    }
+    match std::env::var_os("HOME").filter(|d| !d.is_empty()) {
+        Some(home) => Ok(PathBuf::from(home).join(".local/state/swarm")),
+        None => bail!("no state directory for leases: set SWARM_STATE_DIR or HOME"),
+    }
+}
+
+/// The lease file, read and written under its lock.
+struct Locked {
+    path: PathBuf,
+    file: LeaseFile,
+    _lock: std::fs::File,
+}
+
+fn lock() -> Result<Locked> {
+    let dir = state_dir()?;
+    std::fs::create_dir_all(&dir).with_context(|| format!("{}: cannot create", dir.display()))?;
+    let lock_path = dir.join("leases.lock");
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("{}: cannot open", lock_path.display()))?;
+    lock.lock()
+        .with_context(|| format!("{}: cannot lock", lock_path.display()))?;
+    let path = dir.join("leases.json");
+    let file = match std::fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).with_context(|| {
+            format!(
+                "{}: not a lease file; move it away and swarm starts a new one (agents' ports are then handed out again)",
+                path.display()
+            )
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => LeaseFile::default(),
+        Err(e) => return Err(e).with_context(|| format!("{}: cannot read", path.display())),
+    };
+    Ok(Locked {
+        path,
+        file,
+        _lock: lock,
+    })
+}
+
+impl Locked {
+    fn save(&self) -> Result<()> {
+        crate::atomic::write_json(&self.path, &self.file)
+            .with_context(|| format!("{}: cannot write", self.path.display()))
+    }
+
+    /// Drops the leases whose agents no longer live.
+    fn prune(&mut self) {
+        let host = liveness::host_name();
+        let now = chrono::Utc::now();
+        let mut registries: Vec<(PathBuf, Option<Registry>)> = Vec::new();
+        self.file.leases.retain(|l| {
+            let registry = match registries.iter().find(|(d, _)| *d == l.coord_dir) {
+                Some((_, r)) => r.clone(),
+                None => {
+                    let r = read_registry(&l.coord_dir);
+                    registries.push((l.coord_dir.clone(), r.clone()));
+                    r
+                }
+            };
+            // An unreadable registry keeps its leases: better a port not handed out than
+            // one handed out twice.
+            let Some(registry) = registry else {
+                return l.coord_dir.join("task-registry.json").exists();
+            };
+            let Some(agent) = registry.agents.get(&l.agent) else {
+                return false;
+            };
+            !agent.is_retired()
+                && liveness::judge(agent, None, &host, now, chrono::Duration::minutes(30))
+                    == Liveness::Alive
+        });
+    }
+}
+
+fn read_registry(coord_dir: &Path) -> Option<Registry> {
+    let bytes = std::fs::read(coord_dir.join("task-registry.json")).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The lease of `agent` of the plan in `ws`, if it holds one.
+pub fn held(ws: &Workspace, agent: &str) -> Option<Lease> {
+    let path = state_dir().ok()?.join("leases.json");
+    let file: LeaseFile = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
+    file.leases
+        .into_iter()
+        .find(|l| l.agent == agent && l.coord_dir == ws.coord_dir)
+}
+
+/// Every lease of the plan in `ws`.
+pub fn of_plan(ws: &Workspace) -> Vec<Lease> {
+    let Some(path) = state_dir().ok().map(|d| d.join("leases.json")) else {
+        return Vec::new();
+    };
+    std::fs::read(path)
+        .ok()
+        .and_then(|b| serde_json::from_slice::<LeaseFile>(&b).ok())
+        .map(|f| {
+            f.leases
+                .into_iter()
+                .filter(|l| l.coord_dir == ws.coord_dir)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Leases a slot and `ports` ports to `agent` (its lease, when it has one already): the
+/// lowest slot and the lowest block of ports that no live agent on this machine holds and
+/// nothing listens on.
+pub fn take(ws: &Workspace, agent: &str, worktree: &Path, ports: u16) -> Result<Lease> {
+    let mut locked = lock()?;
+    if let Some(l) = locked
+        .file
+        .leases
+        .iter()
+        .find(|l| l.agent == agent && l.coord_dir == ws.coord_dir)
+    {
+        if l.ports == ports {
+            return Ok(l.clone());
+        }
+    }
+    locked
+        .file
+        .leases
+        .retain(|l| !(l.agent == agent && l.coord_dir == ws.coord_dir));
+    locked.prune();
+    let leases = &locked.file.leases;
+    let slot = (1..)
+        .find(|s| leases.iter().all(|l| l.slot != *s))
+        .unwrap_or(1);
+    let taken: Vec<u16> = leases.iter().flat_map(Lease::port_list).collect();
+    let port = match ports {
+        0 => None,
+        n => Some(free_block(&taken, n).with_context(|| {
+            format!("no block of {n} free ports left between {FIRST_PORT} and {LAST_PORT}")
+        })?),
+    };
+    let lease = Lease {
+        agent: agent.to_string(),
+        project: ws.project.clone(),
+        coord_dir: ws.coord_dir.clone(),
+        worktree: worktree.to_path_buf(),
+        slot,
+        port,
+        ports: if port.is_some() { ports } else { 0 },
+        since: crate::registry::model::format_time(chrono::Utc::now()),
+    };
+    locked.file.leases.push(lease.clone());
+    locked.save()?;
+    Ok(lease)
+}
+
+/// The first port of `n` consecutive ports, none of them `taken` or in use on this machine.
+fn free_block(taken: &[u16], n: u16) -> Option<u16> {
+    let mut start = FIRST_PORT;
+    while start.checked_add(n - 1)? <= LAST_PORT {
+        let busy = (start..start + n).find(|p| taken.contains(p) || !bindable(*p));
+        match busy {
+            None => return Some(start),
+            Some(p) => start = p + 1,
+        }
+    }
+    None
+}
+
+/// Whether nothing listens on `port` (on any address).
+fn bindable(port: u16) -> bool {
+    std::net::TcpListener::bind(("0.0.0.0", port)).is_ok()
+        && std::net::TcpListener::bind(("127.0.0.1", port)).is_ok()
+}
+
+/// Frees the lease of `agent` of the plan in `ws`; whether it had one.
+pub fn release(ws: &Workspace, agent: &str) -> Result<bool> {
+    if held(ws, agent).is_none() {
+        return Ok(false);
+    }
+    let mut locked = lock()?;
+    let before = locked.file.leases.len();
+    locked
+        .file
+        .leases
+        .retain(|l| !(l.agent == agent && l.coord_dir == ws.coord_dir));
+    if locked.file.leases.len() == before {
+        return Ok(false);
+    }
+    locked.save()?;
+    Ok(true)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lease(project: &str, slot: u32, port: Option<u16>, ports: u16) -> Lease {
+        Lease {
+            agent: "a".into(),
+            project: project.into(),
+            coord_dir: "/r/.claude-agents".into(),
+            worktree: "/r-a".into(),
+            slot,
+            port,
+            ports,
+            since: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    #[test]
+    fn the_environment_names_every_port_and_a_compose_project() {
+        let env = lease("My App!", 3, Some(20010), 2).env();
+        let get = |k: &str| {
+            env.iter()
+                .find(|(n, _)| n == k)
+                .map(|(_, v)| v.to_string_lossy().into_owned())
+        };
+        assert_eq!(get("SWARM_SLOT").as_deref(), Some("3"));
+        assert_eq!(get("COMPOSE_PROJECT_NAME").as_deref(), Some("my-app--3"));
+        assert_eq!(get("SWARM_PORT").as_deref(), Some("20010"));
+        assert_eq!(get("SWARM_PORT_0").as_deref(), Some("20010"));
+        assert_eq!(get("SWARM_PORT_1").as_deref(), Some("20011"));
+        assert_eq!(get("SWARM_PORT_2"), None);
+        let none = lease("x", 1, None, 0).env();
+        assert!(none.iter().all(|(k, _)| !k.starts_with("SWARM_PORT")));
+    }
+
+    #[test]
+    fn a_block_skips_ports_taken_by_other_leases() {
+        let start = free_block(&[], 2).unwrap();
+        let taken = [start, start + 1];
+        let next = free_block(&taken, 2).unwrap();
+        assert!(next > start + 1, "{next}");
+        assert!(free_block(&[], LAST_PORT - FIRST_PORT + 2).is_none());
+    }
+}

@@ -1,0 +1,110 @@
+//! `coordination.worktree`: the recipe that makes a new worktree ready to work — ignored files
+//! copied in, shared folders linked, heavy folders cloned, a setup command, a teardown
+//! command, and a block of ports leased to the agent.
+
+use super::file::WorktreeFile;
+use super::CommandLine;
+use std::path::{Component, Path};
+use std::time::Duration;
+
+/// The most ports one agent may lease.
+pub const MAX_PORTS: u16 = 100;
+
+/// A checked `coordination.worktree`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Recipe {
+    /// Globs of untracked or ignored files copied from the main worktree.
+    pub include: Vec<String>,
+    /// Folders shared with the main worktree through a symlink.
+    pub link: Vec<String>,
+    /// Folders copied (cloned where the filesystem can) from the main worktree.
+    pub copy: Vec<String>,
+    /// Run once in a new worktree before the agent starts.
+    pub setup: Option<CommandLine>,
+    /// Run by `complete` before the worktree is removed.
+    pub teardown: Option<CommandLine>,
+    /// How long `setup` (and `teardown`) may run.
+    pub setup_timeout: Duration,
+    /// How many ports each agent leases (`SWARM_PORT`, `SWARM_PORT_0..N-1`).
+    pub ports: u16,
+}
+
+impl Recipe {
+    /// Checks the plan's `coordination.worktree`; an error names the field.
+    pub(super) fn of(w: WorktreeFile) -> Result<Recipe, String> {
+        let include = w.include.unwrap_or_default();
+        for (i, g) in include.iter().enumerate() {
+            check_glob(g).map_err(|e| format!("coordination.worktree.include[{i}]: {e}"))?;
+        }
+        let link = w.link.unwrap_or_default();
+        let copy = w.copy.unwrap_or_default();
+        for (field, list) in [("link", &link), ("copy", &copy)] {
+            for (i, p) in list.iter().enumerate() {
+                check_relative(p)
+                    .map_err(|e| format!("coordination.worktree.{field}[{i}]: {e}"))?;
+            }
+        }
+        let timeout = w.setup_timeout.map_or(30.0 * 60.0, |e| e.0 * 3600.0);
+        if !(1.0..=24.0 * 3600.0).contains(&timeout) {
+            return Err(
+                "coordination.worktree.setupTimeout: give a duration from 1s to 24h, e.g. \"10m\""
+                    .into(),
+            );
+        }
+        let ports = w.ports.unwrap_or(0);
+        if ports > MAX_PORTS {
+            return Err(format!(
+                "coordination.worktree.ports: {ports} ports per agent is more than {MAX_PORTS}"
+            ));
+        }
+        Ok(Recipe {
+            include,
+            link,
+            copy,
+            setup: w.setup,
+            teardown: w.teardown,
+            setup_timeout: Duration::from_secs_f64(timeout),
+            ports,
+        })
+    }
+}
+
+/// A glob of `include` or `.worktreeinclude`: relative to the repository, gitignore-like.
+pub fn check_glob(glob: &str) -> Result<(), String> {
+    let g = glob.trim_start_matches('/');
+    if g.is_empty() {
+        return Err("an empty glob".into());
+    }
+    if Path::new(g).components().any(|c| c == Component::ParentDir) {
+        return Err(format!("{glob:?} goes outside the repository (..)"));
+    }
+    globset::Glob::new(g)
+        .map(drop)
+        .map_err(|e| format!("{glob:?} is not a valid glob: {}", e.kind()))
+}
+
+/// A path of `link` or `copy`: a folder of the repository, named relative to its root.
+fn check_relative(path: &str) -> Result<(), String> {
+    let p = Path::new(path);
+    if path.is_empty() {
+        return Err("an empty path".into());
+    }
+    if p.is_absolute() {
+        return Err(format!(
+            "{path:?} is absolute; name a folder relative to the repository's root"
+        ));
+    }
+    for c in p.components() {
+        match c {
+            Component::Normal(n) if n == ".git" => {
+                return Err(format!("{path:?} is inside .git"));
+            }
+            Component::Normal(_) | Component::CurDir => {}
+            _ => return Err(format!("{path:?} goes outside the repository (..)")),
+        }
+    }
+    if p.components().all(|c| c == Component::CurDir) {
+        return Err(format!("{path:?} is the whole repository"));
+    }
+    Ok(())
+}

@@ -1,0 +1,382 @@
+//! Worktrees ready to work: the plan's recipe (`coordination.worktree`) and `.worktreeinclude`
+//! copy ignored files in, link and copy folders, run a setup command with the agent's leased
+//! ports; `complete` runs the teardown and frees the lease.
+
+use crate::support::{git, stderr, stdout, Env};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// A repository with an ignored `.env`, a tracked `.worktreeinclude` naming it, and a plan of
+/// `n` tasks whose recipe is `recipe` (the JSON of `coordination.worktree`).
+fn repo_with_recipe(n: usize, recipe: &str) -> Env {
+    let env = Env::new();
+    std::fs::write(env.repo.join(".gitignore"), ".env\n.port\ncache/\ndeps/\n").unwrap();
+    std::fs::write(env.repo.join(".worktreeinclude"), "# local config\n.env\n").unwrap();
+    git(&env.repo, &["add", ".gitignore", ".worktreeinclude"]);
+    git(&env.repo, &["commit", "-q", "-m", "ignore local files"]);
+    std::fs::write(env.repo.join(".env"), "SECRET=local\n").unwrap();
+    let tasks: Vec<String> = (0..n)
+        .map(|i| format!("\"t{i}\": {{\"title\": \"T{i}\"}}"))
+        .collect();
+    env.write_plan(&format!(
+        r#"{{"tasks": {{{}}}, "coordination": {{"worktree": {recipe}}}}}"#,
+        tasks.join(", ")
+    ));
+    env
+}
+
+/// `launch --no-exec --json`: agent id and worktree.
+fn launch(env: &Env) -> (String, PathBuf) {
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    (
+        v["agent"].as_str().unwrap().to_string(),
+        PathBuf::from(v["worktree"].as_str().unwrap()),
+    )
+}
+
+/// The machine-wide leases of the test's state dir.
+fn leases(env: &Env) -> Vec<Value> {
+    std::fs::read_to_string(env.state_dir().join("leases.json"))
+        .ok()
+        .and_then(|t| serde_json::from_str::<Value>(&t).ok())
+        .and_then(|v| v["leases"].as_array().cloned())
+        .unwrap_or_default()
+}
+
+#[test]
+fn three_agents_get_the_env_file_their_setup_and_different_ports_freed_by_complete() {
+    let env = repo_with_recipe(
+        3,
+        r#"{"setup": ["sh", "-c", "echo \"$SWARM_PORT $SWARM_SLOT $COMPOSE_PROJECT_NAME\" > .port"], "ports": 2,
+            "teardown": ["sh", "-c", "echo \"$SWARM_PORT\" >> ../torn-down"]}"#,
+    );
+    let mut ports = Vec::new();
+    let mut agents = Vec::new();
+    for _ in 0..3 {
+        let (agent, wt) = launch(&env);
+        assert_eq!(
+            std::fs::read_to_string(wt.join(".env")).unwrap(),
+            "SECRET=local\n"
+        );
+        let marker = std::fs::read_to_string(wt.join(".port")).unwrap();
+        let words: Vec<&str> = marker.split_whitespace().collect();
+        assert_eq!(words.len(), 3, "{marker}");
+        assert!(words[2].starts_with("proj-"), "{marker}");
+        ports.push(words[0].parse::<u16>().unwrap());
+        agents.push((agent, wt));
+    }
+    let mut distinct = ports.clone();
+    distinct.sort();
+    distinct.dedup();
+    assert_eq!(distinct.len(), 3, "{ports:?}");
+    // Blocks of 2 do not overlap either.
+    for (i, a) in ports.iter().enumerate() {
+        for b in &ports[i + 1..] {
+            assert!(a.abs_diff(*b) >= 2, "{ports:?}");
+        }
+    }
+    assert_eq!(leases(&env).len(), 3);
+    // The agent's own environment has them too (what `launch --no-exec` prints for scripts).
+    let o = env.run(&["agents", "--json"]);
+    let shown: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let listed: Vec<u64> = shown
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|a| a["ports"][0].as_u64())
+        .collect();
+    assert_eq!(listed.len(), 3, "{shown}");
+    for (i, (agent, wt)) in agents.iter().enumerate() {
+        let o = env.run(&["task", "done", &format!("t{i}"), "--agent", agent]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let o = env.run(&["complete", agent, "--merge"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert!(!wt.exists());
+        assert!(stderr(&o).contains("freed"), "{}", stderr(&o));
+    }
+    assert_eq!(leases(&env), Vec::<Value>::new(), "every lease is freed");
+    let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
+    let mut torn: Vec<u16> = torn.lines().map(|l| l.parse().unwrap()).collect();
+    torn.sort();
+    let mut want = ports.clone();
+    want.sort();
+    assert_eq!(torn, want, "teardown ran in each worktree with its ports");
+}
+
+#[test]
+fn a_failing_setup_gives_the_task_back_and_removes_what_the_launch_made() {
+    let env = repo_with_recipe(
+        1,
+        r#"{"setup": ["sh", "-c", "echo installing; echo broken >&2; exit 7"], "ports": 1}"#,
+    );
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("setup command"), "{err}");
+    assert!(err.contains("exit code 7"), "{err}");
+    assert!(err.contains("was given back"), "{err}");
+    let log = err
+        .split_whitespace()
+        .find(|w| w.ends_with("-setup.log;") || w.ends_with("-setup.log"))
+        .map(|w| w.trim_end_matches(';'))
+        .unwrap_or_else(|| panic!("no log path in {err}"));
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(
+        text.contains("installing") && text.contains("broken"),
+        "{text}"
+    );
+    let task = &env.plan()["tasks"]["t0"];
+    assert_eq!(task["status"], "pending", "{task}");
+    assert!(
+        task["attempts"].is_null() || task["attempts"] == 0,
+        "{task}"
+    );
+    assert!(env.registry()["claimedTasks"]
+        .as_object()
+        .unwrap()
+        .is_empty());
+    // No worktree, no branch, no lease left.
+    let worktrees = git(&env.repo, &["worktree", "list"]);
+    assert_eq!(worktrees.lines().count(), 1, "{worktrees}");
+    let branches = git(&env.repo, &["branch", "--list", "work/*"]);
+    assert_eq!(branches.trim(), "", "{branches}");
+    assert_eq!(leases(&env), Vec::<Value>::new());
+}
+
+#[test]
+fn two_plans_on_one_machine_never_hold_the_same_ports() {
+    let recipe = r#"{"ports": 3}"#;
+    let a = repo_with_recipe(2, recipe);
+    let b = repo_with_recipe(2, recipe);
+    // Both plans use the same machine-wide state.
+    let shared = a.state_dir();
+    let run = |env: &Env| {
+        let o = env
+            .swarm()
+            .args(["launch", "--no-exec", "--json", "--agent-cmd", "true"])
+            .env("SWARM_STATE_DIR", &shared)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let env_of = |k: &str| v["env"][k].as_str().map(str::to_string);
+        (
+            env_of("SWARM_PORT").unwrap().parse::<u16>().unwrap(),
+            env_of("SWARM_SLOT").unwrap(),
+            env_of("COMPOSE_PROJECT_NAME").unwrap(),
+        )
+    };
+    let got = [run(&a), run(&b), run(&a), run(&b)];
+    let mut ports: Vec<u16> = got.iter().flat_map(|(p, ..)| [*p, p + 1, p + 2]).collect();
+    ports.sort();
+    let n = ports.len();
+    ports.dedup();
+    assert_eq!(ports.len(), n, "{got:?}");
+    let mut slots: Vec<&String> = got.iter().map(|(_, s, _)| s).collect();
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots.len(), 4, "{got:?}");
+    let text = std::fs::read_to_string(shared.join("leases.json")).unwrap();
+    let v: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(v["leases"].as_array().unwrap().len(), 4, "{text}");
+}
+
+#[test]
+fn a_dead_agents_ports_go_to_the_next_agent() {
+    let env = repo_with_recipe(2, r#"{"ports": 1}"#);
+    let (first, _) = launch(&env);
+    let port = leases(&env)[0]["port"].as_u64().unwrap();
+    // Its lease lapses (no process of its own: judged by its heartbeat).
+    let mut reg = env.registry();
+    reg["agents"][&first]["heartbeat"] = "2020-01-01T00:00:00Z".into();
+    reg["agents"][&first]["startTime"] = "2020-01-01T00:00:00Z".into();
+    reg["claimedTasks"]["t0"]["claimedAt"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(env.registry_path(), reg.to_string()).unwrap();
+    let (second, _) = launch(&env);
+    let now: Vec<Value> = leases(&env);
+    assert_eq!(now.len(), 1, "{now:?}");
+    assert_eq!(now[0]["agent"], second.as_str());
+    assert_eq!(now[0]["port"].as_u64(), Some(port));
+}
+
+#[test]
+fn links_copies_and_include_globs_from_the_plan() {
+    let env = repo_with_recipe(
+        1,
+        r#"{"include": ["config/*.local.json"], "link": ["cache"], "copy": ["deps"]}"#,
+    );
+    std::fs::create_dir_all(env.repo.join("config")).unwrap();
+    std::fs::write(env.repo.join("config/app.local.json"), "{}").unwrap();
+    std::fs::write(env.repo.join("config/app.json"), "tracked").unwrap();
+    git(&env.repo, &["add", "config/app.json"]);
+    git(&env.repo, &["commit", "-q", "-m", "config"]);
+    std::fs::write(
+        env.repo.join(".gitignore"),
+        ".env\n.port\ncache/\ndeps/\n*.local.json\n",
+    )
+    .unwrap();
+    git(&env.repo, &["commit", "-qam", "ignore local config"]);
+    std::fs::create_dir_all(env.repo.join("cache")).unwrap();
+    std::fs::write(env.repo.join("cache/big.bin"), "shared").unwrap();
+    std::fs::create_dir_all(env.repo.join("deps/pkg/lib")).unwrap();
+    std::fs::write(env.repo.join("deps/pkg/lib/index.js"), "module").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("pkg/lib/index.js", env.repo.join("deps/main.js")).unwrap();
+    let (_, wt) = launch(&env);
+    assert_eq!(
+        std::fs::read_to_string(wt.join("config/app.local.json")).unwrap(),
+        "{}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".env")).unwrap(),
+        "SECRET=local\n"
+    );
+    let cache = std::fs::symlink_metadata(wt.join("cache")).unwrap();
+    assert!(cache.file_type().is_symlink());
+    assert_eq!(
+        std::fs::read_to_string(wt.join("cache/big.bin")).unwrap(),
+        "shared"
+    );
+    let deps = std::fs::symlink_metadata(wt.join("deps")).unwrap();
+    assert!(deps.is_dir(), "copied, not linked");
+    assert_eq!(
+        std::fs::read_to_string(wt.join("deps/pkg/lib/index.js")).unwrap(),
+        "module"
+    );
+    assert_eq!(
+        std::fs::read_link(wt.join("deps/main.js")).unwrap(),
+        Path::new("pkg/lib/index.js"),
+        "a link is copied as a link"
+    );
+    // The copies are the worktree's own.
+    std::fs::write(wt.join("deps/pkg/lib/index.js"), "changed").unwrap();
+    assert_eq!(
+        std::fs::read_to_string(env.repo.join("deps/pkg/lib/index.js")).unwrap(),
+        "module"
+    );
+    // Nothing of this makes the worktree look dirty.
+    assert_eq!(git(&wt, &["status", "--porcelain"]).trim(), "");
+}
+
+#[test]
+fn a_link_in_the_repository_is_never_written_through() {
+    let env = repo_with_recipe(1, r#"{"link": ["config/cache"]}"#);
+    let outside = env.repo.parent().unwrap().join("outside");
+    std::fs::create_dir_all(outside.join("cache")).unwrap();
+    // The repository tracks `config` as a link to a folder outside it.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&outside, env.repo.join("config")).unwrap();
+    git(&env.repo, &["add", "config"]);
+    git(&env.repo, &["commit", "-q", "-m", "config is a link"]);
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("nothing is written through it"), "{err}");
+    assert!(err.contains("was given back"), "{err}");
+    let left: Vec<_> = std::fs::read_dir(&outside)
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name())
+        .collect();
+    assert_eq!(left, vec![std::ffi::OsString::from("cache")], "{err}");
+    assert!(std::fs::read_dir(outside.join("cache"))
+        .unwrap()
+        .next()
+        .is_none());
+}
+
+#[test]
+fn bad_recipes_and_include_files_are_refused_before_anything_changes() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"link": ["../outside"]}"#,
+            "coordination.worktree.link[0]",
+        ),
+        (r#"{"copy": ["/abs"]}"#, "coordination.worktree.copy[0]"),
+        (r#"{"copy": [".git/objects"]}"#, "inside .git"),
+        (
+            r#"{"include": ["a/[b"]}"#,
+            "coordination.worktree.include[0]",
+        ),
+        (r#"{"ports": 1000}"#, "coordination.worktree.ports"),
+        (r#"{"setup": ""}"#, "empty command"),
+        (r#"{"setupTimeout": "0s"}"#, "setupTimeout"),
+        (r#"{"include": "x"}"#, "coordination.worktree"),
+    ];
+    for (recipe, want) in cases {
+        let env = repo_with_recipe(1, recipe);
+        let before = env.snapshot();
+        let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+        assert_eq!(o.status.code(), Some(1), "{recipe}: {}", stderr(&o));
+        assert!(stderr(&o).contains(want), "{recipe}: {}", stderr(&o));
+        assert_eq!(
+            crate::support::changed(&before, &env.snapshot()),
+            Vec::<PathBuf>::new(),
+            "{recipe}"
+        );
+    }
+    let env = repo_with_recipe(1, "{}");
+    std::fs::write(env.repo.join(".worktreeinclude"), ".env\n\n!secret\n").unwrap();
+    let before = env.snapshot();
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains(".worktreeinclude:3") && stderr(&o).contains("negated"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(
+        crate::support::changed(&before, &env.snapshot()),
+        Vec::<PathBuf>::new()
+    );
+}
+
+#[test]
+fn dry_run_and_setup_show_what_the_recipe_will_do_and_what_is_wrong() {
+    let env = repo_with_recipe(
+        1,
+        r#"{"include": ["nothing/*.here"], "copy": ["deps"], "setup": "no-such-program --install", "ports": 2}"#,
+    );
+    let o = env.run(&["launch", "--dry-run", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let r = &v["recipe"];
+    assert_eq!(r["include"], serde_json::json!([".env"]), "{v}");
+    assert_eq!(r["copy"], serde_json::json!(["deps"]));
+    assert_eq!(r["setup"], "no-such-program --install");
+    assert_eq!(r["ports"], 2);
+    let problems = r["problems"].to_string();
+    assert!(problems.contains("nothing/*.here"), "{problems}");
+    assert!(problems.contains("deps"), "{problems}");
+    assert!(problems.contains("no-such-program"), "{problems}");
+    let o = env.run(&["setup"]);
+    let err = stderr(&o);
+    assert!(
+        err.contains("no-such-program") && err.contains("nothing/*.here"),
+        "{err}"
+    );
+    let o = env.run(&["launch", "--dry-run", "--agent-cmd", "true"]);
+    assert!(stderr(&o).contains("copies 1 file"), "{}", stderr(&o));
+    let _ = stdout(&o);
+}
+
+#[test]
+fn without_git_on_path_worktrees_are_made_with_libgit2() {
+    let env = Env::with_plan(&crate::support::flat_plan(1));
+    let empty = env.repo.parent().unwrap().join("empty-bin");
+    std::fs::create_dir_all(&empty).unwrap();
+    let o = env
+        .swarm()
+        .args(["launch", "--no-exec", "--json", "--agent-cmd", "/bin/true"])
+        .env("PATH", &empty)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let wt = PathBuf::from(v["worktree"].as_str().unwrap());
+    assert!(wt.join("README.md").is_file());
+    let list = git(&env.repo, &["worktree", "list"]);
+    assert!(list.contains(wt.to_str().unwrap()), "{list}");
+}
