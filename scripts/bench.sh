@@ -18,6 +18,8 @@
 #               no verify command) on a 30,000-file repository, against the same merge and
 #               ref update done with plain git
 #   conflicts-8 `swarm conflicts` for 8 live agents' branches on a 30,000-file repository
+#   worktree-30k `swarm launch --no-exec` (claim, branch, worktree) against `git worktree add -b`
+#               on a 30,000-file repository
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -226,6 +228,29 @@ bench conflicts-8 -r "$RUNS" -w 1 \
   -n "swarm conflicts" "$SWARM -C $F/repo --tasks-dir $F/tasks conflicts --json -q"
 c_sw=$(mean conflicts-8 0)
 summary+=("conflicts (8 live branches + integration, 30,000 files): $(python3 -c "print(f'{$c_sw*1000:.0f}')") ms, 1 conflicting pair found (floor: under 1 s)")
+fi
+
+if want worktree-30k; then
+echo "== worktree creation: swarm launch --no-exec vs git worktree add, 30,000-file repository" >&2
+W=$(big_repo worktree)
+echo '{"tasks": {"a": {"title": "a"}}}' > "$W/tasks/repo/status.json"
+"$SWARM" -C "$W/repo" --tasks-dir "$W/tasks" setup -q
+cp "$W/tasks/repo/status.json" "$W/plan.saved"; cp "$W/repo/.claude-agents/task-registry.json" "$W/registry.saved"
+cat > "$W/reset.sh" <<SH
+rm -rf "$W"/repo-agent-* "$W/gitwt"
+git -C "$W/repo" worktree prune
+git -C "$W/repo" for-each-ref --format='%(refname:short)' refs/heads/work refs/heads/gitwt | xargs -r git -C "$W/repo" branch -q -D
+cp "$W/plan.saved" "$W/tasks/repo/status.json"; cp "$W/registry.saved" "$W/repo/.claude-agents/task-registry.json"
+# The deleted worktree's blocks are freed (and discarded) now, not during the next run.
+sync; sleep 1
+SH
+bash "$W/reset.sh"
+bench worktree-30k -r "$RUNS" -w 1 --prepare "bash $W/reset.sh" \
+  -n "swarm launch --no-exec" "$SWARM -C $W/repo --tasks-dir $W/tasks launch --no-exec --agent-cmd true -q" \
+  -n "git worktree add" "git -C $W/repo worktree add -q $W/gitwt -b gitwt"
+w_sw=$(mean worktree-30k 0); w_git=$(mean worktree-30k 1)
+w_sw_med=$(median worktree-30k 0); w_git_med=$(median worktree-30k 1)
+summary+=("worktree creation (30,000 files): swarm launch --no-exec $(python3 -c "print(f'{$w_sw*1000:.0f}')") ms, git worktree add $(python3 -c "print(f'{$w_git*1000:.0f}')") ms -> $(ratio "$w_sw" "$w_git")x (medians $(python3 -c "print(f'{$w_sw_med / $w_git_med:.2f}')")x; target <= 1.1x)")
 fi
 
 echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -sr); $("$SWARM" --version)"
