@@ -380,3 +380,36 @@ fn without_git_on_path_worktrees_are_made_with_libgit2() {
     let list = git(&env.repo, &["worktree", "list"]);
     assert!(list.contains(wt.to_str().unwrap()), "{list}");
 }
+
+#[test]
+fn launches_at_the_same_moment_get_different_ports_and_slots() {
+    let env = repo_with_recipe(6, r#"{"ports": 2}"#);
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let children: Vec<_> = (0..6)
+        .map(|_| {
+            env.process()
+                .args(["launch", "--no-exec", "--json", "--agent-cmd", "true"])
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .unwrap()
+        })
+        .collect();
+    let mut ports = Vec::new();
+    let mut slots = Vec::new();
+    for child in children {
+        let o = child.wait_with_output().unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let port: u16 = v["env"]["SWARM_PORT"].as_str().unwrap().parse().unwrap();
+        ports.extend([port, port + 1]);
+        slots.push(v["env"]["SWARM_SLOT"].as_str().unwrap().to_string());
+    }
+    ports.sort();
+    ports.dedup();
+    assert_eq!(ports.len(), 12, "{ports:?}");
+    slots.sort();
+    slots.dedup();
+    assert_eq!(slots.len(), 6, "{slots:?}");
+    assert_eq!(leases(&env).len(), 6);
+}
