@@ -78,6 +78,7 @@ pub fn run(opts: &DemoOptions) -> Result<DemoResult> {
         exe: std::env::current_exe().context("cannot find the swarm executable")?,
         repo: repo_dir.clone(),
         tasks: tasks_dir.clone(),
+        state: root.join("state"),
     };
     swarm.step(&["setup"], "swarm setup")?;
     let template = format!(
@@ -142,6 +143,8 @@ struct Swarm {
     exe: PathBuf,
     repo: PathBuf,
     tasks: PathBuf,
+    /// The demo's own port and slot leases, apart from the user's.
+    state: PathBuf,
 }
 
 impl Swarm {
@@ -153,6 +156,7 @@ impl Swarm {
             .arg(&self.tasks)
             .args(args)
             .current_dir(&self.repo)
+            .env("SWARM_STATE_DIR", &self.state)
             // The demo's stdout carries only where the result is; the steps talk on stderr.
             .stdout(Stdio::from(std::io::stderr()));
         for v in SCRUB {
@@ -250,8 +254,13 @@ fn init_repo(dir: &Path) -> Result<()> {
         dir.join("README.md"),
         "# Library lending app\n\nBuilt by simulated agents of `swarm demo`.\n",
     )?;
+    // Local settings git does not track, which the plan's worktree recipe copies into each
+    // agent's worktree.
+    std::fs::write(dir.join(".gitignore"), ".env\n.env.local\n")?;
+    std::fs::write(dir.join(".env"), "LIBRARY_DB=library-demo.sqlite\n")?;
     let mut index = repo.index()?;
     index.add_path(Path::new("README.md"))?;
+    index.add_path(Path::new(".gitignore"))?;
     index.write()?;
     let tree = repo.find_tree(index.write_tree()?)?;
     let sig = repo.signature()?;
