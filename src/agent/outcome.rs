@@ -199,6 +199,32 @@ pub struct RunReport {
     /// Claude's `num_turns`; the turns Codex completed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub turns: Option<u64>,
+    /// The tokens used: Claude's result `usage`, the sum of Codex's `turn.completed` usages.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<Tokens>,
+}
+
+/// Tokens a run used, as its CLI reports them.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tokens {
+    /// Input tokens (not read from a cache).
+    pub input: u64,
+    /// Input tokens read from a cache.
+    pub cached_input: u64,
+    /// Output tokens.
+    pub output: u64,
+}
+
+impl Tokens {
+    /// Adds a `usage` object: Codex's `{input_tokens, cached_input_tokens, output_tokens}`,
+    /// Claude's `{input_tokens, cache_read_input_tokens, output_tokens}`.
+    fn add(&mut self, usage: &Value) {
+        let n = |k: &str| usage.get(k).and_then(Value::as_u64).unwrap_or(0);
+        self.input += n("input_tokens");
+        self.cached_input += n("cached_input_tokens") + n("cache_read_input_tokens");
+        self.output += n("output_tokens");
+    }
 }
 
 /// The session a line of a run's output names, for the CLIs that say it in their first event
@@ -244,19 +270,31 @@ pub fn report(verdict: Verdict, stdout: &str, stderr: &str) -> RunReport {
                     .or_else(|| all.iter().find_map(|v| text(v, "session_id"))),
                 cost_usd: result.and_then(|r| r.get("total_cost_usd")?.as_f64()),
                 turns: result.and_then(|r| r.get("num_turns")?.as_u64()),
+                tokens: result.and_then(|r| r.get("usage")).map(|u| {
+                    let mut t = Tokens::default();
+                    t.add(u);
+                    t
+                }),
             }
         }
         Verdict::CodexEvents => {
             let mut out = RunReport::default();
             let mut turns = 0;
+            let mut tokens = Tokens::default();
             for e in events() {
                 match e.get("type").and_then(Value::as_str) {
                     Some("thread.started") => out.session_id = text(&e, "thread_id"),
-                    Some("turn.completed") => turns += 1,
+                    Some("turn.completed") => {
+                        turns += 1;
+                        if let Some(u) = e.get("usage") {
+                            tokens.add(u);
+                        }
+                    }
                     _ => {}
                 }
             }
             out.turns = (turns > 0).then_some(turns);
+            out.tokens = (tokens != Tokens::default()).then_some(tokens);
             out
         }
         Verdict::GeminiJson => {
@@ -412,7 +450,7 @@ mod tests {
         let claude = concat!(
             r#"{"type":"system","subtype":"init","session_id":"s-9"}"#,
             "\n",
-            r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s-9","total_cost_usd":0.42,"num_turns":7,"duration_ms":1200}"#,
+            r#"{"type":"result","subtype":"success","is_error":false,"session_id":"s-9","total_cost_usd":0.42,"num_turns":7,"duration_ms":1200,"usage":{"input_tokens":10,"cache_read_input_tokens":300,"output_tokens":40}}"#,
             "\n"
         );
         assert_eq!(
@@ -420,7 +458,12 @@ mod tests {
             RunReport {
                 session_id: Some("s-9".into()),
                 cost_usd: Some(0.42),
-                turns: Some(7)
+                turns: Some(7),
+                tokens: Some(Tokens {
+                    input: 10,
+                    cached_input: 300,
+                    output: 40
+                }),
             }
         );
         // No result event (killed): the session is still known from the init event.
@@ -435,6 +478,25 @@ mod tests {
             "{\"type\":\"thread.started\",\"thread_id\":\"t-3\"}\n{\"type\":\"turn.completed\"}\n";
         let r = report(Verdict::CodexEvents, codex, "");
         assert_eq!((r.session_id.as_deref(), r.turns), (Some("t-3"), Some(1)));
+        assert_eq!(r.tokens, None, "no usage reported");
+        let codex = concat!(
+            r#"{"type":"thread.started","thread_id":"t-4"}"#,
+            "\n",
+            r#"{"type":"turn.completed","usage":{"input_tokens":100,"cached_input_tokens":50,"output_tokens":20}}"#,
+            "\n",
+            r#"{"type":"turn.completed","usage":{"input_tokens":30,"cached_input_tokens":0,"output_tokens":5}}"#,
+            "\n"
+        );
+        let r = report(Verdict::CodexEvents, codex, "");
+        assert_eq!(r.turns, Some(2));
+        assert_eq!(
+            r.tokens,
+            Some(Tokens {
+                input: 130,
+                cached_input: 50,
+                output: 25
+            })
+        );
         let gemini = r#"{"session_id":"g-2","error":{"message":"x","code":41}}"#;
         assert_eq!(
             report(Verdict::GeminiJson, gemini, "")

@@ -223,6 +223,14 @@ fn every_preset_runs_headless_with_its_real_argv_and_is_judged_by_its_output() {
                 (Some(0.01), Some(2))
             );
         }
+        if preset == "codex" {
+            assert_eq!(run["turns"], 1, "{run}");
+            assert_eq!(
+                run["tokens"],
+                serde_json::json!({"input": 100, "cachedInput": 0, "output": 20}),
+                "{run}"
+            );
+        }
     }
 }
 

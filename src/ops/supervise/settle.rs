@@ -76,6 +76,7 @@ pub(super) fn record_run(
             "sessionId": report.session_id,
             "costUsd": report.cost_usd,
             "turns": report.turns,
+            "tokens": report.tokens,
             "durationMs": took.as_millis() as u64,
             "outcome": outcome,
         });
