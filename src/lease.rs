@@ -151,30 +151,44 @@ impl Locked {
 
     /// Drops the leases whose agents no longer live.
     fn prune(&mut self) {
-        let host = liveness::host_name();
-        let now = chrono::Utc::now();
-        let mut registries: Vec<(PathBuf, Option<Registry>)> = Vec::new();
-        self.file.leases.retain(|l| {
-            let registry = match registries.iter().find(|(d, _)| *d == l.coord_dir) {
-                Some((_, r)) => r.clone(),
-                None => {
-                    let r = read_registry(&l.coord_dir);
-                    registries.push((l.coord_dir.clone(), r.clone()));
-                    r
-                }
-            };
-            // An unreadable registry keeps its leases: better a port not handed out than
-            // one handed out twice.
-            let Some(registry) = registry else {
-                return l.coord_dir.join("task-registry.json").exists();
-            };
-            let Some(agent) = registry.agents.get(&l.agent) else {
-                return false;
-            };
-            !agent.is_retired()
-                && liveness::judge(agent, None, &host, now, chrono::Duration::minutes(30))
-                    == Liveness::Alive
-        });
+        let mut judge = Judge::default();
+        self.file.leases.retain(|l| judge.lives(l));
+    }
+}
+
+/// Judges leases by their agents' registries, each read once.
+#[derive(Default)]
+struct Judge {
+    registries: Vec<(PathBuf, Option<Registry>)>,
+}
+
+impl Judge {
+    /// Whether the agent holding `l` lives, by the same rules as its claims.
+    fn lives(&mut self, l: &Lease) -> bool {
+        let registry = match self.registries.iter().find(|(d, _)| *d == l.coord_dir) {
+            Some((_, r)) => r.clone(),
+            None => {
+                let r = read_registry(&l.coord_dir);
+                self.registries.push((l.coord_dir.clone(), r.clone()));
+                r
+            }
+        };
+        // An unreadable registry keeps its leases: better a port not handed out than one
+        // handed out twice.
+        let Some(registry) = registry else {
+            return l.coord_dir.join("task-registry.json").exists();
+        };
+        let Some(agent) = registry.agents.get(&l.agent) else {
+            return false;
+        };
+        !agent.is_retired()
+            && liveness::judge(
+                agent,
+                None,
+                &liveness::host_name(),
+                chrono::Utc::now(),
+                chrono::Duration::minutes(30),
+            ) == Liveness::Alive
     }
 }
 
@@ -228,6 +242,23 @@ pub fn take(ws: &Workspace, agent: &str, worktree: &Path, ports: u16) -> Result<
         .file
         .leases
         .retain(|l| !(l.agent == agent && l.coord_dir == ws.coord_dir));
+    // A worktree taken over from a dead agent keeps its ports: its setup may have written
+    // them into its files.
+    let mut judge = Judge::default();
+    if let Some(l) = locked.file.leases.iter_mut().find(|l| {
+        l.coord_dir == ws.coord_dir
+            && l.ports == ports
+            && crate::git::worktree::same_path(&l.worktree, worktree)
+    }) {
+        if !judge.lives(l) && ports_free(&l.port_list()) {
+            l.agent = agent.to_string();
+            l.since = crate::registry::model::format_time(chrono::Utc::now());
+            let lease = l.clone();
+            locked.prune();
+            locked.save()?;
+            return Ok(lease);
+        }
+    }
     locked.prune();
     let leases = &locked.file.leases;
     let slot = (1..)
@@ -266,6 +297,11 @@ fn free_block(taken: &[u16], n: u16) -> Option<u16> {
         }
     }
     None
+}
+
+/// Whether nothing listens on any of `ports`.
+fn ports_free(ports: &[u16]) -> bool {
+    ports.iter().all(|p| bindable(*p))
 }
 
 /// Whether nothing listens on `port` (on any address).

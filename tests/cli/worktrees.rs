@@ -413,3 +413,50 @@ fn launches_at_the_same_moment_get_different_ports_and_slots() {
     assert_eq!(slots.len(), 6, "{slots:?}");
     assert_eq!(leases(&env).len(), 6);
 }
+
+#[test]
+fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
+    let env = repo_with_recipe(
+        1,
+        r#"{"ports": 1, "setup": ["sh", "-c", "echo $SWARM_PORT > .port"]}"#,
+    );
+    // Another plan's agent holds the first port while this plan's first agent starts, and is
+    // gone (its plan's files removed) by the time the worktree is taken over: the lowest free
+    // port is then not the one this worktree was set up with.
+    let other = repo_with_recipe(1, r#"{"ports": 1}"#);
+    let o = other
+        .swarm()
+        .args(["launch", "--no-exec", "--agent-cmd", "true"])
+        .env("SWARM_STATE_DIR", env.state_dir())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    let (first, wt) = launch(&env);
+    let written = std::fs::read_to_string(wt.join(".port")).unwrap();
+    std::fs::remove_dir_all(other.repo.join(".claude-agents")).unwrap();
+    // The first agent's lease lapses (no process of its own: judged by its heartbeat).
+    let mut reg = env.registry();
+    reg["agents"][&first]["heartbeat"] = "2020-01-01T00:00:00Z".into();
+    reg["agents"][&first]["startTime"] = "2020-01-01T00:00:00Z".into();
+    reg["claimedTasks"]["t0"]["claimedAt"] = "2020-01-01T00:00:00Z".into();
+    std::fs::write(env.registry_path(), reg.to_string()).unwrap();
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("taking over the worktree"),
+        "{}",
+        stderr(&o)
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["worktree"].as_str().map(PathBuf::from), Some(wt.clone()));
+    assert_eq!(
+        v["env"]["SWARM_PORT"].as_str().unwrap(),
+        written.trim(),
+        "the port its setup wrote down is still the agent's"
+    );
+    // The setup did not run again.
+    assert_eq!(std::fs::read_to_string(wt.join(".port")).unwrap(), written);
+    let held = leases(&env);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_ne!(held[0]["agent"], first.as_str());
+}
