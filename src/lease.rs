@@ -41,8 +41,16 @@ pub struct Lease {
     /// How many ports from `port` are its.
     #[serde(default)]
     pub ports: u16,
+    /// How long its agent, without a process of its own, lives after its last sign of life
+    /// (its plan's `--lease`), in seconds.
+    #[serde(default = "default_lease_secs")]
+    pub lease_secs: u64,
     /// When it was taken.
     pub since: String,
+}
+
+fn default_lease_secs() -> u64 {
+    30 * 60
 }
 
 impl Lease {
@@ -187,7 +195,7 @@ impl Judge {
                 None,
                 &liveness::host_name(),
                 chrono::Utc::now(),
-                chrono::Duration::minutes(30),
+                chrono::Duration::seconds(l.lease_secs.min(i64::MAX as u64) as i64),
             ) == Liveness::Alive
     }
 }
@@ -224,52 +232,49 @@ pub fn of_plan(ws: &Workspace) -> Vec<Lease> {
 }
 
 /// Leases a slot and `ports` ports to `agent` (its lease, when it has one already): the
-/// lowest slot and the lowest block of ports that no live agent on this machine holds and
-/// nothing listens on.
-pub fn take(ws: &Workspace, agent: &str, worktree: &Path, ports: u16) -> Result<Lease> {
+/// slot and ports of `prefer` (the lease its worktree was set up with) when no live agent
+/// holds them now, else the lowest slot and the lowest block of ports that no live agent on
+/// this machine holds and nothing listens on. `lease` is how long an agent without a process
+/// of its own lives after its last sign of life (its plan's `--lease`).
+pub fn take(
+    ws: &Workspace,
+    agent: &str,
+    worktree: &Path,
+    ports: u16,
+    prefer: Option<&Lease>,
+) -> Result<Lease> {
     let mut locked = lock()?;
-    if let Some(l) = locked
-        .file
-        .leases
-        .iter()
-        .find(|l| l.agent == agent && l.coord_dir == ws.coord_dir)
-    {
+    let mine = |l: &Lease| l.agent == agent && l.coord_dir == ws.coord_dir;
+    if let Some(l) = locked.file.leases.iter_mut().find(|l| mine(l)) {
         if l.ports == ports {
-            return Ok(l.clone());
-        }
-    }
-    locked
-        .file
-        .leases
-        .retain(|l| !(l.agent == agent && l.coord_dir == ws.coord_dir));
-    // A worktree taken over from a dead agent keeps its ports: its setup may have written
-    // them into its files.
-    let mut judge = Judge::default();
-    if let Some(l) = locked.file.leases.iter_mut().find(|l| {
-        l.coord_dir == ws.coord_dir
-            && l.ports == ports
-            && crate::git::worktree::same_path(&l.worktree, worktree)
-    }) {
-        if !judge.lives(l) && ports_free(&l.port_list()) {
-            l.agent = agent.to_string();
-            l.since = crate::registry::model::format_time(chrono::Utc::now());
+            l.worktree = worktree.to_path_buf();
             let lease = l.clone();
-            locked.prune();
             locked.save()?;
             return Ok(lease);
         }
     }
+    locked.file.leases.retain(|l| !mine(l));
     locked.prune();
     let leases = &locked.file.leases;
-    let slot = (1..)
-        .find(|s| leases.iter().all(|l| l.slot != *s))
-        .unwrap_or(1);
     let taken: Vec<u16> = leases.iter().flat_map(Lease::port_list).collect();
-    let port = match ports {
-        0 => None,
-        n => Some(free_block(&taken, n).with_context(|| {
-            format!("no block of {n} free ports left between {FIRST_PORT} and {LAST_PORT}")
-        })?),
+    let slot_free = |s: u32| leases.iter().all(|l| l.slot != s);
+    // The worktree's own ports again (its setup may have written them into its files, and
+    // what it started may still listen on them: no check that nothing listens).
+    let again = prefer.filter(|p| {
+        p.ports == ports && slot_free(p.slot) && p.port_list().iter().all(|q| !taken.contains(q))
+    });
+    let (slot, port) = match again {
+        Some(p) => (p.slot, p.port),
+        None => {
+            let slot = (1..).find(|s| slot_free(*s)).unwrap_or(1);
+            let port = match ports {
+                0 => None,
+                n => Some(free_block(&taken, n).with_context(|| {
+                    format!("no block of {n} free ports left between {FIRST_PORT} and {LAST_PORT}")
+                })?),
+            };
+            (slot, port)
+        }
     };
     let lease = Lease {
         agent: agent.to_string(),
@@ -279,11 +284,32 @@ pub fn take(ws: &Workspace, agent: &str, worktree: &Path, ports: u16) -> Result<
         slot,
         port,
         ports: if port.is_some() { ports } else { 0 },
+        lease_secs: ws.settings.lease.num_seconds().max(1) as u64,
         since: crate::registry::model::format_time(chrono::Utc::now()),
     };
     locked.file.leases.push(lease.clone());
     locked.save()?;
     Ok(lease)
+}
+
+/// The file, in a worktree's own git folder, that keeps the lease it was set up with: its
+/// teardown gets the same environment, and an agent that takes the worktree over gets the
+/// same ports when it can.
+const SAVED: &str = "swarm-lease.json";
+
+/// Keeps `lease` with the worktree at `worktree`.
+pub fn save_with(worktree: &Path, lease: &Lease) -> Result<()> {
+    let dir = git2::Repository::open(worktree)
+        .map(|r| r.path().to_path_buf())
+        .with_context(|| format!("{}: cannot open the worktree", worktree.display()))?;
+    crate::atomic::write_json(&dir.join(SAVED), lease)
+        .with_context(|| format!("{}: cannot write", dir.join(SAVED).display()))
+}
+
+/// The lease the worktree at `worktree` was last set up with, if any.
+pub fn saved_with(worktree: &Path) -> Option<Lease> {
+    let dir = git2::Repository::open(worktree).ok()?.path().to_path_buf();
+    serde_json::from_slice(&std::fs::read(dir.join(SAVED)).ok()?).ok()
 }
 
 /// The first port of `n` consecutive ports, none of them `taken` or in use on this machine.
@@ -297,11 +323,6 @@ fn free_block(taken: &[u16], n: u16) -> Option<u16> {
         }
     }
     None
-}
-
-/// Whether nothing listens on any of `ports`.
-fn ports_free(ports: &[u16]) -> bool {
-    ports.iter().all(|p| bindable(*p))
 }
 
 /// Whether nothing listens on `port` (on any address).
@@ -341,6 +362,7 @@ mod tests {
             slot,
             port,
             ports,
+            lease_secs: 1800,
             since: "2026-01-01T00:00:00Z".into(),
         }
     }

@@ -258,7 +258,10 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let tip = integration
         .as_deref()
         .and_then(|b| git::branch_tip(&repo, b));
-    if tip.is_some() && (!added.created_worktree || Some(added.tip) != tip) {
+    // Not a worktree taken over with a dead agent's work in progress: its uncommitted changes
+    // stay as they were, and `task done` brings in what landed.
+    let took_over = matches!(takeover, Takeover::Took(_));
+    if tip.is_some() && !took_over && (!added.created_worktree || Some(added.tip) != tip) {
         match ws
             .load_plan()
             .map_err(anyhow::Error::from)
@@ -333,7 +336,9 @@ fn ready_worktree(
     let recipe = plan.worktree.as_ref();
     let mut said = Vec::new();
     if let Some(r) = recipe {
-        let lease = crate::lease::take(ws, &actor.id, &added.path, r.ports)?;
+        let before = crate::lease::saved_with(&added.path);
+        let lease = crate::lease::take(ws, &actor.id, &added.path, r.ports, before.as_ref())?;
+        crate::lease::save_with(&added.path, &lease)?;
         let ports = lease.port_list();
         said.push(match ports.as_slice() {
             [] => format!("slot {} leased", lease.slot),
@@ -353,15 +358,20 @@ fn ready_worktree(
         let _ = ws.begin(Some(actor)).and_then(|t| t.commit());
     };
     let mut say = |line: String| eprintln!("swarm: {line}");
-    said.extend(super::recipe::prepare(
-        ws,
-        recipe,
-        &added.path,
-        &env,
-        &log,
-        &mut beat,
-        &mut say,
-    )?);
+    match super::recipe::prepare(ws, recipe, &added.path, &env, &log, &mut beat, &mut say) {
+        Ok(done) => said.extend(done),
+        Err(e) => {
+            // What a setup started before it failed (containers, a server) is stopped.
+            let torn = recipe.and_then(|r| {
+                let log = log.with_file_name(format!("{}-teardown.log", actor.id));
+                super::recipe::teardown(r, &added.path, &env, &log)
+            });
+            return Err(match torn {
+                Some(t) => e.context(format!("{t}, after the setup failed")),
+                None => e,
+            });
+        }
+    }
     std::fs::write(&mark, b"").with_context(|| format!("{}: cannot write", mark.display()))?;
     Ok(said)
 }
@@ -523,7 +533,11 @@ pub fn environment(ws: &Workspace, place: &Place, task: &str) -> Vec<(String, Os
     if let Some(path) = agent::path_with_self() {
         env.push(("PATH".into(), path));
     }
-    if let Some(lease) = crate::lease::held(ws, &place.agent) {
+    // The agent's lease, else the one its worktree was set up with (a teardown after the
+    // agent is gone).
+    if let Some(lease) =
+        crate::lease::held(ws, &place.agent).or_else(|| crate::lease::saved_with(&place.worktree))
+    {
         env.extend(lease.env());
     }
     env
@@ -731,7 +745,19 @@ pub fn give_back(ws: &Workspace, actor: &Actor, task: &str) {
     };
     if let Some(i) = txn.plan.find(task) {
         if txn.holder(i) == Some(actor.id.as_str()) {
+            // A worktree this launch took over goes on holding the task's work: the next
+            // launch takes it over from this agent.
+            let took_over = txn.plan.previous_branch(i).is_some()
+                && txn
+                    .registry
+                    .agents
+                    .get(&actor.id)
+                    .and_then(|a| a.branch.clone())
+                    == txn.plan.previous_branch(i);
             txn.release(i, Some("launch failed".into()));
+            if took_over {
+                txn.set_task_field(i, "lastFailedAgent", actor.id.as_str().into());
+            }
         }
     }
     txn.retire(&actor.id, "launch failed");

@@ -75,7 +75,8 @@ fn glob_set(globs: &[String]) -> Result<GlobSet> {
 }
 
 /// The folder before the first wildcard of an anchored glob (`config/local` for
-/// `config/local/*.json`): an ignored folder is looked into only when a glob names it so.
+/// `config/local/*.json`): an ignored folder is looked into only when a glob names it so
+/// (`node_modules/`, `target/` are not walked for `**/.env`).
 fn literal_prefix(glob: &str) -> Option<PathBuf> {
     let g = glob.trim_start_matches('/');
     if !g.trim_end_matches('/').contains('/') {
@@ -89,7 +90,8 @@ fn literal_prefix(glob: &str) -> Option<PathBuf> {
         }
         prefix.push(part);
     }
-    Some(prefix)
+    // `**/.env` names no folder: it does not send swarm through every ignored one.
+    (!prefix.as_os_str().is_empty()).then_some(prefix)
 }
 
 /// The untracked and ignored files of the main worktree that `globs` match (paths relative to
@@ -246,7 +248,19 @@ pub fn prepare(
             said.push(format!("copy {rel}: the worktree has it already; kept"));
             continue;
         }
-        let n = copy_tree(&src, &dest, rel, say)?;
+        // Copied under another name first: a copy cut short is never taken for a whole one.
+        let partial = dest.with_file_name(format!(
+            ".{}.swarm-partial",
+            dest.file_name().unwrap_or_default().to_string_lossy()
+        ));
+        if std::fs::symlink_metadata(&partial).is_ok() {
+            std::fs::remove_dir_all(&partial)
+                .with_context(|| format!("{}: cannot remove", partial.display()))?;
+        }
+        let n = copy_tree(&src, &partial, rel, say)?;
+        std::fs::rename(&partial, &dest).with_context(|| {
+            format!("cannot rename {} to {}", partial.display(), dest.display())
+        })?;
         said.push(format!("copied {rel} ({n} files)"));
     }
     if let Some(setup) = &recipe.setup {

@@ -33,6 +33,20 @@ pub enum Found {
     Fresh(String),
 }
 
+/// Whether the agent's own process on this host is gone (not only its lease).
+fn died_for_sure(entry: &crate::registry::AgentEntry) -> bool {
+    use crate::registry::liveness;
+    let (Some(pid), Some(host)) = (entry.pid, entry.host.as_deref()) else {
+        return false;
+    };
+    host == liveness::host_name()
+        && match (liveness::process_start(pid), entry.pid_start) {
+            (None, _) => true,
+            (Some(now), Some(then)) => now != then,
+            (Some(_), None) => false,
+        }
+}
+
 /// Looks, under the lock, at the agent whose attempt at task `i` failed last.
 pub fn find(txn: &Txn<'_>, repo: &git2::Repository, i: usize) -> Found {
     let plan = &txn.plan;
@@ -67,6 +81,13 @@ pub fn find(txn: &Txn<'_>, repo: &git2::Repository, i: usize) -> Found {
     let fresh = |why: String| {
         Found::Fresh(format!("the worktree {shown} of {from}, whose attempt did not finish, {why}; its commits are kept on {branch}"))
     };
+    // Judged dead by its lease alone, the agent may still be working there: two agents in one
+    // worktree would undo each other's work.
+    if entry.state.as_deref() == Some("dead") && !died_for_sure(entry) {
+        return fresh(
+            "may still be in use: its agent had no process swarm could check, and was judged dead by its lease".into(),
+        );
+    }
     if !worktree.is_dir() {
         return fresh("is gone".into());
     }

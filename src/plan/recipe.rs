@@ -36,14 +36,14 @@ impl Recipe {
         for (i, g) in include.iter().enumerate() {
             check_glob(g).map_err(|e| format!("coordination.worktree.include[{i}]: {e}"))?;
         }
-        let link = w.link.unwrap_or_default();
-        let copy = w.copy.unwrap_or_default();
-        for (field, list) in [("link", &link), ("copy", &copy)] {
-            for (i, p) in list.iter().enumerate() {
-                check_relative(p)
+        let mut folders = [w.link.unwrap_or_default(), w.copy.unwrap_or_default()];
+        for (field, list) in ["link", "copy"].iter().zip(folders.iter_mut()) {
+            for (i, p) in list.iter_mut().enumerate() {
+                *p = check_relative(p)
                     .map_err(|e| format!("coordination.worktree.{field}[{i}]: {e}"))?;
             }
         }
+        let [link, copy] = folders;
         let timeout = w.setup_timeout.map_or(30.0 * 60.0, |e| e.0 * 3600.0);
         if !(1.0..=24.0 * 3600.0).contains(&timeout) {
             return Err(
@@ -83,8 +83,9 @@ pub fn check_glob(glob: &str) -> Result<(), String> {
         .map_err(|e| format!("{glob:?} is not a valid glob: {}", e.kind()))
 }
 
-/// A path of `link` or `copy`: a folder of the repository, named relative to its root.
-fn check_relative(path: &str) -> Result<(), String> {
+/// A path of `link` or `copy`: a folder of the repository, named relative to its root; in
+/// its plain form (`./cache/` is `cache`).
+fn check_relative(path: &str) -> Result<String, String> {
     let p = Path::new(path);
     if path.is_empty() {
         return Err("an empty path".into());
@@ -94,17 +95,23 @@ fn check_relative(path: &str) -> Result<(), String> {
             "{path:?} is absolute; name a folder relative to the repository's root"
         ));
     }
+    let mut parts = Vec::new();
     for c in p.components() {
         match c {
             Component::Normal(n) if n == ".git" => {
                 return Err(format!("{path:?} is inside .git"));
             }
-            Component::Normal(_) | Component::CurDir => {}
+            Component::Normal(n) => parts.push(
+                n.to_str()
+                    .ok_or_else(|| format!("{path:?} is not UTF-8"))?
+                    .to_string(),
+            ),
+            Component::CurDir => {}
             _ => return Err(format!("{path:?} goes outside the repository (..)")),
         }
     }
-    if p.components().all(|c| c == Component::CurDir) {
+    if parts.is_empty() {
         return Err(format!("{path:?} is the whole repository"));
     }
-    Ok(())
+    Ok(parts.join("/"))
 }

@@ -109,7 +109,8 @@ fn three_agents_get_the_env_file_their_setup_and_different_ports_freed_by_comple
 fn a_failing_setup_gives_the_task_back_and_removes_what_the_launch_made() {
     let env = repo_with_recipe(
         1,
-        r#"{"setup": ["sh", "-c", "echo installing; echo broken >&2; exit 7"], "ports": 1}"#,
+        r#"{"setup": ["sh", "-c", "echo installing; echo broken >&2; exit 7"], "ports": 1,
+            "teardown": ["sh", "-c", "echo $SWARM_PORT > ../torn-down"]}"#,
     );
     let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
     assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
@@ -143,6 +144,9 @@ fn a_failing_setup_gives_the_task_back_and_removes_what_the_launch_made() {
     let branches = git(&env.repo, &["branch", "--list", "work/*"]);
     assert_eq!(branches.trim(), "", "{branches}");
     assert_eq!(leases(&env), Vec::<Value>::new());
+    // What the setup may have started is stopped: the teardown ran, with the agent's port.
+    let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
+    assert!(torn.trim().parse::<u16>().is_ok(), "{torn}");
 }
 
 #[test]
@@ -184,28 +188,37 @@ fn two_plans_on_one_machine_never_hold_the_same_ports() {
 }
 
 #[test]
-fn a_dead_agents_ports_go_to_the_next_agent() {
+fn a_dead_agents_slot_goes_to_the_next_agent() {
     let env = repo_with_recipe(2, r#"{"ports": 1}"#);
-    let (first, _) = launch(&env);
-    let port = leases(&env)[0]["port"].as_u64().unwrap();
+    let (first, wt) = launch(&env);
+    let slot = leases(&env)[0]["slot"].clone();
     // Its lease lapses (no process of its own: judged by its heartbeat).
     let mut reg = env.registry();
     reg["agents"][&first]["heartbeat"] = "2020-01-01T00:00:00Z".into();
     reg["agents"][&first]["startTime"] = "2020-01-01T00:00:00Z".into();
     reg["claimedTasks"]["t0"]["claimedAt"] = "2020-01-01T00:00:00Z".into();
     std::fs::write(env.registry_path(), reg.to_string()).unwrap();
-    let (second, _) = launch(&env);
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // Dead by its lease only, it may still be at work in its worktree: not taken over.
+    let err = stderr(&o);
+    assert!(
+        err.contains("starting in a new worktree") && err.contains("may still be in use"),
+        "{err}"
+    );
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_ne!(v["worktree"].as_str().map(PathBuf::from), Some(wt));
     let now: Vec<Value> = leases(&env);
     assert_eq!(now.len(), 1, "{now:?}");
-    assert_eq!(now[0]["agent"], second.as_str());
-    assert_eq!(now[0]["port"].as_u64(), Some(port));
+    assert_eq!(now[0]["agent"], v["agent"]);
+    assert_eq!(now[0]["slot"], slot, "the dead agent's slot is free again");
 }
 
 #[test]
 fn links_copies_and_include_globs_from_the_plan() {
     let env = repo_with_recipe(
         1,
-        r#"{"include": ["config/*.local.json"], "link": ["cache"], "copy": ["deps"]}"#,
+        r#"{"include": ["config/*.local.json"], "link": ["./cache/"], "copy": ["deps"]}"#,
     );
     std::fs::create_dir_all(env.repo.join("config")).unwrap();
     std::fs::write(env.repo.join("config/app.local.json"), "{}").unwrap();
@@ -431,15 +444,16 @@ fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
-    let (first, wt) = launch(&env);
+    // The first agent is a process (`true`) that ends at once, holding its task.
+    let o = env.run(&["launch", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reg = env.registry();
+    let (first, entry) = reg["agents"].as_object().unwrap().iter().next().unwrap();
+    let wt = PathBuf::from(entry["worktree"].as_str().unwrap());
     let written = std::fs::read_to_string(wt.join(".port")).unwrap();
     std::fs::remove_dir_all(other.repo.join(".claude-agents")).unwrap();
-    // The first agent's lease lapses (no process of its own: judged by its heartbeat).
-    let mut reg = env.registry();
-    reg["agents"][&first]["heartbeat"] = "2020-01-01T00:00:00Z".into();
-    reg["agents"][&first]["startTime"] = "2020-01-01T00:00:00Z".into();
-    reg["claimedTasks"]["t0"]["claimedAt"] = "2020-01-01T00:00:00Z".into();
-    std::fs::write(env.registry_path(), reg.to_string()).unwrap();
+    // The next launch finds it dead (its process is gone), takes the worktree over and gets
+    // the ports its setup wrote down, though a lower one is free.
     let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
@@ -449,14 +463,45 @@ fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(v["worktree"].as_str().map(PathBuf::from), Some(wt.clone()));
-    assert_eq!(
-        v["env"]["SWARM_PORT"].as_str().unwrap(),
+    assert_eq!(v["env"]["SWARM_PORT"].as_str().unwrap(), written.trim());
+    assert_ne!(
         written.trim(),
-        "the port its setup wrote down is still the agent's"
+        "20000",
+        "the test needs a port above the lowest"
     );
     // The setup did not run again.
     assert_eq!(std::fs::read_to_string(wt.join(".port")).unwrap(), written);
     let held = leases(&env);
     assert_eq!(held.len(), 1, "{held:?}");
     assert_ne!(held[0]["agent"], first.as_str());
+}
+
+#[test]
+fn teardown_gets_the_worktrees_ports_after_its_supervisor_ended() {
+    let env = repo_with_recipe(
+        1,
+        r#"{"ports": 1, "setup": ["sh", "-c", "echo $SWARM_PORT > .port"],
+            "teardown": ["sh", "-c", "echo \"$SWARM_PORT $COMPOSE_PROJECT_NAME\" > ../torn-down"]}"#,
+    );
+    let agent = crate::support::script(
+        &env,
+        "work.sh",
+        "#!/bin/sh\necho done > done.txt && git add done.txt && git -c user.name=a -c user.email=a@example.com commit -qm done\n",
+    );
+    let o = env.run(&["launch", "--headless", "--agent-cmd", &agent]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    // The supervisor ended: its lease is freed at once.
+    assert_eq!(leases(&env), Vec::<Value>::new());
+    let reg = env.registry();
+    let (id, entry) = reg["agents"].as_object().unwrap().iter().next().unwrap();
+    let wt = PathBuf::from(entry["worktree"].as_str().unwrap());
+    let port = std::fs::read_to_string(wt.join(".port")).unwrap();
+    let o = env.run(&["complete", id, "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
+    assert_eq!(
+        torn,
+        format!("{} proj-1\n", port.trim()),
+        "the worktree's own lease"
+    );
 }

@@ -205,8 +205,12 @@ fn carry_out(ws: &Workspace, repo: &git2::Repository, step: &Step) -> Result<Opt
         }
         Step::Remove(path) => {
             let torn = teardown(ws, path);
+            let leases: Vec<crate::lease::Lease> = crate::lease::of_plan(ws)
+                .into_iter()
+                .filter(|l| worktree::same_path(&l.worktree, path))
+                .collect();
             worktree::remove(repo, path)?;
-            let freed = free_leases(ws, path);
+            let freed = free_leases(ws, &leases);
             Some(
                 torn.into_iter()
                     .chain([format!("removed worktree {}", path.display())])
@@ -263,13 +267,11 @@ fn teardown(ws: &Workspace, path: &Path) -> Option<String> {
     super::recipe::teardown(recipe, path, &env, &log)
 }
 
-/// Frees the leases of the agents whose worktree was at `path`: what was freed, in words.
-fn free_leases(ws: &Workspace, path: &Path) -> Option<String> {
+/// Frees `leases` (those of a worktree just removed): what was freed, in words.
+fn free_leases(ws: &Workspace, leases: &[crate::lease::Lease]) -> Option<String> {
     let mut freed = Vec::new();
-    for lease in crate::lease::of_plan(ws) {
-        if worktree::same_path(&lease.worktree, path)
-            && crate::lease::release(ws, &lease.agent).unwrap_or(false)
-        {
+    for lease in leases {
+        if crate::lease::release(ws, &lease.agent).unwrap_or(false) {
             freed.push(match lease.port_list().as_slice() {
                 [] => format!("slot {} freed", lease.slot),
                 ports => format!(
