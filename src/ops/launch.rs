@@ -276,15 +276,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     // slot for the agent.
     let prepared = match ready_worktree(ws, &actor, &task.id, &place, &added) {
         Ok(said) => said,
-        Err(e) => {
-            let _ = crate::lease::release(ws, &actor.id);
-            give_back(ws, &actor, &task.id);
-            let undone: String = git::worktree::undo(&repo, &added)
-                .iter()
-                .map(|u| format!("; {u}"))
-                .collect();
-            return Err(e.context(format!("task {} was given back{undone}", task.id)));
-        }
+        Err(e) => return Err(abandon(ws, &actor, &task.id, &repo, &added, e)),
     };
     // Said only as it really is: an existing branch was not moved, whatever --base or the
     // previous attempt would have had it start from.
@@ -293,15 +285,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         .and_then(|c| resume_taken_over(req, &task.id, &takeover, c))
     {
         Ok(c) => c,
-        Err(e) => {
-            give_back(ws, &actor, &task.id);
-            // What this launch made a moment ago holds no work yet: it goes too.
-            let undone: String = git::worktree::undo(&repo, &added)
-                .iter()
-                .map(|u| format!("; {u}"))
-                .collect();
-            return Err(e.context(format!("task {} was given back{undone}", task.id)));
-        }
+        Err(e) => return Err(abandon(ws, &actor, &task.id, &repo, &added, e)),
     };
     Ok(LaunchOutcome::Ready(Box::new(Launched {
         agent: place.agent,
@@ -736,6 +720,24 @@ pub fn previous_work(
         true => Previous::Continues(prev.to_string()),
         false => Previous::Apart(prev.to_string()),
     })
+}
+
+/// Ends a launch that failed after making its worktree: the task is given back, and what
+/// this launch made a moment ago (worktree, branch), which holds no work yet, goes too.
+fn abandon(
+    ws: &Workspace,
+    actor: &Actor,
+    task: &str,
+    repo: &git2::Repository,
+    added: &git::worktree::Added,
+    e: anyhow::Error,
+) -> anyhow::Error {
+    give_back(ws, actor, task);
+    let undone: String = git::worktree::undo(repo, added)
+        .iter()
+        .map(|u| format!("; {u}"))
+        .collect();
+    e.context(format!("task {task} was given back{undone}"))
 }
 
 /// Undoes a claim after a failed launch (no attempt counted) and retires the agent.

@@ -678,20 +678,25 @@ fn launch_and_crash(env: &Env, bin: &Path) -> PathBuf {
     PathBuf::from(agent["worktree"].as_str().unwrap())
 }
 
+/// The launch after the crash; it must succeed: what it said.
+fn relaunch(env: &Env, bin: &Path) -> String {
+    let o = env
+        .swarm()
+        .args(["launch", "--headless"])
+        .env("PATH", path_with(bin))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    stderr(&o)
+}
+
 #[test]
 fn a_new_launch_takes_over_a_dead_agents_worktree_and_resumes_its_session() {
     let env = Env::with_plan(&flat_plan(1));
     let (bin, log) = crashing_claude(&env);
     let wt = launch_and_crash(&env, &bin);
     assert!(wt.join("half.txt").is_file());
-    let o = env
-        .swarm()
-        .args(["launch", "--headless"])
-        .env("PATH", path_with(&bin))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = relaunch(&env, &bin);
     assert!(err.contains("taking over the worktree"), "{err}");
     assert!(err.contains("resuming its session s-9"), "{err}");
     let calls = std::fs::read_to_string(&log).unwrap();
@@ -734,14 +739,7 @@ fn a_dead_agents_vanished_worktree_means_a_fresh_start_that_says_why() {
     let (bin, log) = crashing_claude(&env);
     let wt = launch_and_crash(&env, &bin);
     std::fs::remove_dir_all(&wt).unwrap();
-    let o = env
-        .swarm()
-        .args(["launch", "--headless"])
-        .env("PATH", path_with(&bin))
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let err = relaunch(&env, &bin);
     assert!(
         err.contains("starting in a new worktree") && err.contains("is gone"),
         "{err}"
