@@ -94,7 +94,15 @@ pub fn land(
                 let mut beat = || {
                     let _ = ws.begin(Some(actor)).and_then(|txn| txn.commit());
                 };
-                let v = verify::run(cmd, worktree, &env, &log, timeout, &mut beat)?;
+                let v = verify::run(
+                    "verify command",
+                    cmd,
+                    worktree,
+                    &env,
+                    &log,
+                    timeout,
+                    &mut beat,
+                )?;
                 if !v.passed() {
                     // Logged, so that people watching see it; the error says it all anyway.
                     let _ = ws.begin(Some(actor)).and_then(|mut txn| {

@@ -321,7 +321,7 @@ fn run_command(
         .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
         .collect();
     let env: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    super::verify::run_as(what, cmd, wt, &env, log, recipe.setup_timeout, tick)
+    super::verify::run(what, cmd, wt, &env, log, recipe.setup_timeout, tick)
 }
 
 fn tail_of(v: &super::verify::Verified) -> String {

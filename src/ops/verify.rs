@@ -65,20 +65,8 @@ const TICK: Duration = Duration::from_secs(30);
 
 /// Runs `command` in `dir` with `env` added, its output (stdout and stderr) going to `log`,
 /// stopped (its whole process group) after `timeout`. `tick` is called every 30 s while it
-/// runs.
+/// runs. `what` names the command in messages ("verify command", "setup command").
 pub fn run(
-    command: &CommandLine,
-    dir: &Path,
-    env: &[(&str, &str)],
-    log: &Path,
-    timeout: Duration,
-    tick: &mut dyn FnMut(),
-) -> Result<Verified> {
-    run_as("verify command", command, dir, env, log, timeout, tick)
-}
-
-/// `run` for a command that people call `what` in messages ("the setup command").
-pub fn run_as(
     what: &str,
     command: &CommandLine,
     dir: &Path,

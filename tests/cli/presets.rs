@@ -660,14 +660,18 @@ echo '{{"type":"result","subtype":"success","is_error":false,"result":"done","se
     (bin, log)
 }
 
-/// The first launch, killed with its agent: the worktree it left.
-fn launch_and_crash(env: &Env, bin: &Path) -> PathBuf {
-    let o = env
-        .swarm()
+/// `launch --headless` with the stand-in `claude` in `bin`.
+fn headless(env: &Env, bin: &Path) -> std::process::Output {
+    env.swarm()
         .args(["launch", "--headless"])
         .env("PATH", path_with(bin))
         .output()
-        .unwrap();
+        .unwrap()
+}
+
+/// The first launch, killed with its agent: the worktree it left.
+fn launch_and_crash(env: &Env, bin: &Path) -> PathBuf {
+    let o = headless(env, bin);
     assert_eq!(o.status.code(), None, "killed: {}", stderr(&o));
     let reg = env.registry();
     let (_, agent) = reg["agents"].as_object().unwrap().iter().next().unwrap();
@@ -680,12 +684,7 @@ fn launch_and_crash(env: &Env, bin: &Path) -> PathBuf {
 
 /// The launch after the crash; it must succeed: what it said.
 fn relaunch(env: &Env, bin: &Path) -> String {
-    let o = env
-        .swarm()
-        .args(["launch", "--headless"])
-        .env("PATH", path_with(bin))
-        .output()
-        .unwrap();
+    let o = headless(env, bin);
     assert!(o.status.success(), "{}", stderr(&o));
     stderr(&o)
 }
