@@ -224,10 +224,9 @@ pub fn prepare(
         symlink(&src, &dest)?;
         // `cache/` in .gitignore matches a folder, not a link named `cache`: the link is kept
         // out of git by name.
-        let rel_slash = rel.trim_start_matches("./").trim_end_matches('/');
         crate::workspace::add_ignore_line(
             &ws.git_dir.join("info").join("exclude"),
-            &format!("/{rel_slash}"),
+            &format!("/{rel}"),
         )?;
         said.push(format!("linked {rel} -> {}", src.display()));
     }
