@@ -88,6 +88,11 @@ fn three_agents_get_the_env_file_their_setup_and_different_ports_freed_by_comple
         .filter_map(|a| a["ports"][0].as_u64())
         .collect();
     assert_eq!(listed.len(), 3, "{shown}");
+    let text = stdout(&env.run(&["agents"]));
+    assert!(
+        text.contains(&format!("{} holds slot", agents[0].0)) && text.contains("ports"),
+        "{text}"
+    );
     for (i, (agent, wt)) in agents.iter().enumerate() {
         let o = env.run(&["task", "done", &format!("t{i}"), "--agent", agent]);
         assert!(o.status.success(), "{}", stderr(&o));
