@@ -113,5 +113,8 @@ fn check_relative(path: &str) -> Result<String, String> {
     if parts.is_empty() {
         return Err(format!("{path:?} is the whole repository"));
     }
+    if parts[0] == crate::workspace::COORD_DIR {
+        return Err(format!("{path:?} is swarm's own folder"));
+    }
     Ok(parts.join("/"))
 }

@@ -74,6 +74,7 @@ fn cases() -> Vec<Case> {
         c("budget is a string", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"budgetUsd\": \"25\"}}", LIST, &["status.json:1:", "coordination.budgetUsd"]),
         c("max agents is zero", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"maxAgents\": 0}}", LIST, &["status.json", "coordination.maxAgents", "1 or more"]),
         c("worktree link outside", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"worktree\": {\"link\": [\"../up\"]}}}", LIST, &["status.json", "coordination.worktree.link[0]", "outside the repository"]),
+        c("worktree link of swarm's folder", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"worktree\": {\"link\": [\"./.claude-agents/logs\"]}}}", LIST, &["status.json", "coordination.worktree.link[0]", "swarm's own folder"]),
         c("worktree copy absolute", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"worktree\": {\"copy\": [\"/etc\"]}}}", LIST, &["status.json", "coordination.worktree.copy[0]", "absolute"]),
         c("worktree include bad glob", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"worktree\": {\"include\": [\"a/[b\"]}}}", LIST, &["status.json", "coordination.worktree.include[0]", "not a valid glob"]),
         c("worktree ports is a string", "{\"tasks\": {\"a\": {}}, \"coordination\": {\"worktree\": {\"ports\": \"2\"}}}", LIST, &["status.json:1:", "coordination.worktree.ports"]),
