@@ -46,7 +46,7 @@ pub struct LaunchArgs {
     /// starting the agent.
     #[arg(long)]
     pub no_exec: bool,
-    /// Show what would happen; change nothing.
+    /// Show what would happen (the task, the worktree, what its recipe does); change nothing.
     #[arg(long, conflicts_with = "no_exec")]
     pub dry_run: bool,
     /// With --no-exec or --dry-run: print JSON on stdout.
