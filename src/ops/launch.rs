@@ -319,6 +319,12 @@ fn ready_worktree(
     let plan = ws.load_plan()?;
     let recipe = plan.worktree.as_ref();
     let mut said = Vec::new();
+    let mark = git2::Repository::open(&added.path)
+        .map(|r| r.path().join(PREPARED_MARK))
+        .with_context(|| format!("{}: cannot open the worktree", added.path.display()))?;
+    let env = |ws: &Workspace| environment(ws, place, task);
+    let log = crate::coord::subdir(&ws.coord_dir, "logs")?.join(format!("{}-setup.log", actor.id));
+    let teardown_log = log.with_file_name(format!("{}-teardown.log", actor.id));
     if let Some(r) = recipe {
         let before = crate::lease::saved_with(&added.path);
         let lease = crate::lease::take(ws, &actor.id, &added.path, r.ports, before.as_ref())?;
@@ -329,15 +335,30 @@ fn ready_worktree(
             [one] => format!("slot {} and port {one} leased", lease.slot),
             [first, .., last] => format!("slot {} and ports {first}-{last} leased", lease.slot),
         });
+        // A worktree set up for other ports (taken over after another agent got its old
+        // ones): what its setup started under the old ones is torn down, and it is set up
+        // again for the new ones.
+        if let Some(old) = before.filter(|b| {
+            mark.exists() && (b.slot, b.port_list()) != (lease.slot, lease.port_list())
+        }) {
+            let mut old_env = env(ws);
+            old_env.retain(|(k, _)| !crate::lease::is_lease_var(k));
+            old_env.extend(old.env());
+            if let Some(t) = super::recipe::teardown(r, &added.path, &old_env, &teardown_log) {
+                said.push(format!("{t} (for its old slot {})", old.slot));
+            }
+            said.push(format!(
+                "the worktree was set up for slot {}; it is set up again for slot {}",
+                old.slot, lease.slot
+            ));
+            std::fs::remove_file(&mark)
+                .with_context(|| format!("{}: cannot remove", mark.display()))?;
+        }
     }
-    let mark = git2::Repository::open(&added.path)
-        .map(|r| r.path().join(PREPARED_MARK))
-        .with_context(|| format!("{}: cannot open the worktree", added.path.display()))?;
     if mark.exists() {
         return Ok(said);
     }
-    let env = environment(ws, place, task);
-    let log = crate::coord::subdir(&ws.coord_dir, "logs")?.join(format!("{}-setup.log", actor.id));
+    let env = env(ws);
     let mut beat = || {
         let _ = ws.begin(Some(actor)).and_then(|t| t.commit());
     };
@@ -346,10 +367,8 @@ fn ready_worktree(
         Ok(done) => said.extend(done),
         Err(e) => {
             // What a setup started before it failed (containers, a server) is stopped.
-            let torn = recipe.and_then(|r| {
-                let log = log.with_file_name(format!("{}-teardown.log", actor.id));
-                super::recipe::teardown(r, &added.path, &env, &log)
-            });
+            let torn =
+                recipe.and_then(|r| super::recipe::teardown(r, &added.path, &env, &teardown_log));
             return Err(match torn {
                 Some(t) => e.context(format!("{t}, after the setup failed")),
                 None => e,

@@ -510,3 +510,45 @@ fn teardown_gets_the_worktrees_ports_after_its_supervisor_ended() {
         "the worktree's own lease"
     );
 }
+
+#[test]
+fn a_worktree_taken_over_with_other_ports_is_torn_down_and_set_up_again() {
+    let env = repo_with_recipe(1, "{}");
+    env.write_plan(
+        r#"{"tasks": {"t0": {"title": "T0"}, "t1": {"title": "T1", "priority": "low"}},
+  "coordination": {"worktree": {"ports": 1,
+    "setup": ["sh", "-c", "echo $SWARM_PORT > .port"],
+    "teardown": ["sh", "-c", "echo $SWARM_PORT >> ../torn-down"]}}}"#,
+    );
+    // The first agent is a process that ends at once, holding t0 and its port.
+    let o = env.run(&["launch", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let reg = env.registry();
+    let (_, entry) = reg["agents"].as_object().unwrap().iter().next().unwrap();
+    let wt = PathBuf::from(entry["worktree"].as_str().unwrap());
+    let old_port = std::fs::read_to_string(wt.join(".port")).unwrap();
+    // A launch that prefers t1 gets the dead agent's port meanwhile.
+    env.write_plan(
+        &std::fs::read_to_string(env.plan_path())
+            .unwrap()
+            .replace(r#""priority": "low""#, r#""priority": "high""#),
+    );
+    let (_, other_wt) = launch(&env);
+    assert_eq!(std::fs::read_to_string(other_wt.join(".port")).unwrap(), old_port);
+    // The next launch takes the first worktree over with another port: the old setup is torn
+    // down with the old port, and the setup runs again with the new one.
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("taking over the worktree"), "{err}");
+    assert!(err.contains("set up again"), "{err}");
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let new_port = v["env"]["SWARM_PORT"].as_str().unwrap();
+    assert_ne!(new_port, old_port.trim());
+    assert_eq!(
+        std::fs::read_to_string(wt.join(".port")).unwrap().trim(),
+        new_port
+    );
+    let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
+    assert_eq!(torn, old_port, "torn down with the port it was set up with");
+}
