@@ -96,7 +96,8 @@ impl Lease {
 
 /// Whether `name` is one of the variables a lease sets.
 pub fn is_lease_var(name: &str) -> bool {
-    matches!(name, "SWARM_SLOT" | "COMPOSE_PROJECT_NAME" | "SWARM_PORT") || name.starts_with("SWARM_PORT_")
+    matches!(name, "SWARM_SLOT" | "COMPOSE_PROJECT_NAME" | "SWARM_PORT")
+        || name.starts_with("SWARM_PORT_")
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

@@ -338,9 +338,9 @@ fn ready_worktree(
         // A worktree set up for other ports (taken over after another agent got its old
         // ones): what its setup started under the old ones is torn down, and it is set up
         // again for the new ones.
-        if let Some(old) = before.filter(|b| {
-            mark.exists() && (b.slot, b.port_list()) != (lease.slot, lease.port_list())
-        }) {
+        if let Some(old) = before
+            .filter(|b| mark.exists() && (b.slot, b.port_list()) != (lease.slot, lease.port_list()))
+        {
             let mut old_env = env(ws);
             old_env.retain(|(k, _)| !crate::lease::is_lease_var(k));
             old_env.extend(old.env());

@@ -1,5 +1,5 @@
 //! Making a new worktree ready to work, by the plan's recipe (`coordination.worktree`) and the
-//! repository's `.worktreeinclude`: untracked and ignored files copied in (`include`), shared
+//! repository's `.worktreeinclude`: ignored files copied in (`include`), shared
 //! folders linked (`link`), heavy folders cloned (`copy`), then the `setup` command.
 //!
 //! The repository is untrusted input: nothing is read or written through a link that the
@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// The repository's own include list: one glob a line, `#` comments.
 pub const INCLUDE_FILE: &str = ".worktreeinclude";
 
-/// The globs of untracked or ignored files to copy into new worktrees: the plan's `include`,
+/// The globs of ignored files to copy into new worktrees: the plan's `include`,
 /// then `.worktreeinclude` (a bad line is an error naming the file and line).
 pub fn include_globs(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
     let mut globs: Vec<String> = recipe.map(|r| r.include.clone()).unwrap_or_default();
@@ -94,12 +94,22 @@ fn literal_prefix(glob: &str) -> Option<PathBuf> {
     (!prefix.as_os_str().is_empty()).then_some(prefix)
 }
 
-/// The untracked and ignored files of the main worktree that `globs` match (paths relative to
-/// it, files and links only), from the user's git: untracked folders are listed file by file,
-/// ignored folders (`node_modules/`) are looked into only when an anchored glob names them.
-pub fn matching_files(main_root: &Path, globs: &[String]) -> Result<Vec<PathBuf>> {
+/// The files of the main worktree that include globs match (paths relative to it, files and
+/// links only), from the user's git.
+#[derive(Debug, Default)]
+pub struct Matches {
+    /// Ignored files: copied. Ignored folders (`node_modules/`) are looked into only when an
+    /// anchored glob names them.
+    pub files: Vec<PathBuf>,
+    /// Untracked files git does not ignore: not copied, since in every worktree they would
+    /// look like new work (`complete` and `task done` would refuse).
+    pub not_ignored: Vec<PathBuf>,
+}
+
+/// The files of the main worktree that `globs` match.
+pub fn matching_files(main_root: &Path, globs: &[String]) -> Result<Matches> {
     if globs.is_empty() {
-        return Ok(Vec::new());
+        return Ok(Matches::default());
     }
     let set = glob_set(globs)?;
     let list = |extra: &[&str]| -> Result<Vec<String>> {
@@ -127,7 +137,19 @@ pub fn matching_files(main_root: &Path, globs: &[String]) -> Result<Vec<PathBuf>
             .map(str::to_string)
             .collect())
     };
-    let mut candidates: Vec<PathBuf> = list(&[])?.into_iter().map(PathBuf::from).collect();
+    let keep = |mut found: Vec<PathBuf>| {
+        found.retain(|rel| {
+            !rel.starts_with(crate::workspace::COORD_DIR)
+                && set.is_match(rel)
+                && std::fs::symlink_metadata(main_root.join(rel))
+                    .is_ok_and(|m| m.is_file() || m.file_type().is_symlink())
+        });
+        found.sort();
+        found.dedup();
+        found
+    };
+    let not_ignored = keep(list(&[])?.into_iter().map(PathBuf::from).collect());
+    let mut candidates: Vec<PathBuf> = Vec::new();
     let prefixes: Vec<PathBuf> = globs.iter().filter_map(|g| literal_prefix(g)).collect();
     for entry in list(&["--ignored", "--directory"])? {
         match entry.strip_suffix('/') {
@@ -147,15 +169,23 @@ pub fn matching_files(main_root: &Path, globs: &[String]) -> Result<Vec<PathBuf>
             }
         }
     }
-    candidates.retain(|rel| {
-        !rel.starts_with(crate::workspace::COORD_DIR)
-            && set.is_match(rel)
-            && std::fs::symlink_metadata(main_root.join(rel))
-                .is_ok_and(|m| m.is_file() || m.file_type().is_symlink())
-    });
-    candidates.sort();
-    candidates.dedup();
-    Ok(candidates)
+    Ok(Matches {
+        files: keep(candidates),
+        not_ignored,
+    })
+}
+
+/// Up to 5 paths, for a message.
+fn shown(paths: &[PathBuf]) -> String {
+    let mut names: Vec<String> = paths
+        .iter()
+        .take(5)
+        .map(|p| p.display().to_string())
+        .collect();
+    if paths.len() > 5 {
+        names.push(format!("and {} more", paths.len() - 5));
+    }
+    names.join(", ")
 }
 
 /// Every file and link under `root/dir` (relative to `root`), links not followed.
@@ -192,17 +222,23 @@ pub fn prepare(
     let main = &ws.main_root;
     let mut said = Said::new();
     let globs = include_globs(ws, recipe)?;
-    let files = matching_files(main, &globs)?;
+    let found = matching_files(main, &globs)?;
     let mut copied = 0;
-    for rel in &files {
+    for rel in &found.files {
         if copy_entry(&main.join(rel), wt, rel)? {
             copied += 1;
         }
     }
     if !globs.is_empty() {
         said.push(format!(
-            "copied {copied} untracked or ignored file(s) matching the include globs"
+            "copied {copied} ignored file(s) matching the include globs"
         ));
+        if !found.not_ignored.is_empty() {
+            said.push(format!(
+                "not copied, as git does not ignore them: {}",
+                shown(&found.not_ignored)
+            ));
+        }
     }
     let Some(recipe) = recipe else {
         return Ok(said);
@@ -428,16 +464,22 @@ pub fn check(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
     let mut problems = Vec::new();
     let globs = include_globs(ws, recipe)?;
     if !globs.is_empty() {
-        let files = matching_files(&ws.main_root, &globs)?;
+        let found = matching_files(&ws.main_root, &globs)?;
         let set_of = |g: &String| glob_set(std::slice::from_ref(g));
         for g in &globs {
             let one = set_of(g)?;
-            if !files.iter().any(|f| one.is_match(f)) {
+            if !found.files.iter().any(|f| one.is_match(f)) {
                 problems.push(format!(
-                    "include {g:?} matches no untracked or ignored file of {}",
+                    "include {g:?} matches no ignored file of {}",
                     ws.main_root.display()
                 ));
             }
+        }
+        if !found.not_ignored.is_empty() {
+            problems.push(format!(
+                "include matches files git does not ignore, which are not copied (in every worktree they would look like new work): {}; add them to .gitignore to have them copied",
+                shown(&found.not_ignored)
+            ));
         }
     }
     let Some(recipe) = recipe else {
@@ -497,6 +539,7 @@ pub struct Plan {
 pub fn preview(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Plan> {
     let globs = include_globs(ws, recipe)?;
     let include = matching_files(&ws.main_root, &globs)?
+        .files
         .iter()
         .map(|p| p.display().to_string())
         .collect();

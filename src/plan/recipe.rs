@@ -13,7 +13,7 @@ pub const MAX_PORTS: u16 = 100;
 /// A checked `coordination.worktree`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Recipe {
-    /// Globs of untracked or ignored files copied from the main worktree.
+    /// Globs of ignored files copied from the main worktree.
     pub include: Vec<String>,
     /// Folders shared with the main worktree through a symlink.
     pub link: Vec<String>,

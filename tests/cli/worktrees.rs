@@ -223,7 +223,7 @@ fn a_dead_agents_slot_goes_to_the_next_agent() {
 fn links_copies_and_include_globs_from_the_plan() {
     let env = repo_with_recipe(
         1,
-        r#"{"include": ["config/*.local.json"], "link": ["./cache/"], "copy": ["deps"]}"#,
+        r#"{"include": ["config/*.local.json", "*.todo"], "link": ["./cache/"], "copy": ["deps"]}"#,
     );
     std::fs::create_dir_all(env.repo.join("config")).unwrap();
     std::fs::write(env.repo.join("config/app.local.json"), "{}").unwrap();
@@ -242,7 +242,31 @@ fn links_copies_and_include_globs_from_the_plan() {
     std::fs::write(env.repo.join("deps/pkg/lib/index.js"), "module").unwrap();
     #[cfg(unix)]
     std::os::unix::fs::symlink("pkg/lib/index.js", env.repo.join("deps/main.js")).unwrap();
-    let (_, wt) = launch(&env);
+    // Untracked but not ignored: not copied (it would be new work in the worktree).
+    std::fs::write(env.repo.join("scratch.todo"), "mine").unwrap();
+    let o = env.run(&["launch", "--dry-run", "--json", "--agent-cmd", "true"]);
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(
+        v["recipe"]["problems"].to_string().contains("scratch.todo"),
+        "{v}"
+    );
+    assert!(
+        !v["recipe"]["include"].to_string().contains("scratch.todo"),
+        "{v}"
+    );
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("not copied, as git does not ignore them: scratch.todo"),
+        "{}",
+        stderr(&o)
+    );
+    let wt = PathBuf::from(
+        serde_json::from_slice::<Value>(&o.stdout).unwrap()["worktree"]
+            .as_str()
+            .unwrap(),
+    );
+    assert!(!wt.join("scratch.todo").exists());
     assert_eq!(
         std::fs::read_to_string(wt.join("config/app.local.json")).unwrap(),
         "{}"
@@ -534,7 +558,10 @@ fn a_worktree_taken_over_with_other_ports_is_torn_down_and_set_up_again() {
             .replace(r#""priority": "low""#, r#""priority": "high""#),
     );
     let (_, other_wt) = launch(&env);
-    assert_eq!(std::fs::read_to_string(other_wt.join(".port")).unwrap(), old_port);
+    assert_eq!(
+        std::fs::read_to_string(other_wt.join(".port")).unwrap(),
+        old_port
+    );
     // The next launch takes the first worktree over with another port: the old setup is torn
     // down with the old port, and the setup runs again with the new one.
     let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
