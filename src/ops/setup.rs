@@ -47,6 +47,8 @@ const LAUNCH_SCRIPT: &str = "#!/bin/sh\nexec \"${SWARM_BIN:-swarm}\" launch \"$@
 /// Validates the plan, then creates what is missing; running it again changes nothing.
 pub fn run(ws: &Workspace, opts: &SetupOptions) -> Result<SetupReport> {
     let plan = ws.load_plan()?;
+    // A `.worktreeinclude` every launch would refuse is bad input too.
+    super::recipe::include_globs(ws, plan.worktree.as_ref())?;
     let branch = ws.integration_branch(&plan);
     if let Some(b) = &branch {
         crate::ids::check_branch_name(b).with_context(|| {

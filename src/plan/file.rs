@@ -153,7 +153,7 @@ pub(crate) struct WorktreeFile {
     #[serde(default)]
     pub teardown: Option<CommandLine>,
     #[serde(default)]
-    pub setup_timeout: Option<Estimate>,
+    pub setup_timeout: Option<super::recipe::Timeout>,
     #[serde(default)]
     pub ports: Option<u16>,
 }

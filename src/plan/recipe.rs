@@ -44,10 +44,10 @@ impl Recipe {
             }
         }
         let [link, copy] = folders;
-        let timeout = w.setup_timeout.map_or(30.0 * 60.0, |e| e.0 * 3600.0);
+        let timeout = w.setup_timeout.map_or(30.0 * 60.0, |t| t.0.as_secs_f64());
         if !(1.0..=24.0 * 3600.0).contains(&timeout) {
             return Err(
-                "coordination.worktree.setupTimeout: give a duration from 1s to 24h, e.g. \"10m\""
+                "coordination.worktree.setupTimeout: give a duration from 1s to 24h, e.g. \"90s\" or \"10m\""
                     .into(),
             );
         }
@@ -117,4 +117,29 @@ fn check_relative(path: &str) -> Result<String, String> {
         return Err(format!("{path:?} is swarm's own folder"));
     }
     Ok(parts.join("/"))
+}
+
+/// `setupTimeout`: a duration written as `--timeout` takes it ("90s", "10m", "1h"; a number is
+/// minutes).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Timeout(pub Duration);
+
+impl<'de> serde::Deserialize<'de> for Timeout {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        #[derive(serde::Deserialize)]
+        #[serde(untagged)]
+        enum Raw {
+            Text(String),
+            Minutes(f64),
+        }
+        let expected = "expected a duration like \"90s\", \"10m\" or \"1h\" (a number is minutes)";
+        let text = match Raw::deserialize(d).map_err(|_| D::Error::custom(expected))? {
+            Raw::Text(t) => t,
+            Raw::Minutes(m) => format!("{m}m"),
+        };
+        crate::cli::parse_duration(&text)
+            .map(Timeout)
+            .map_err(|_| D::Error::custom(format!("invalid duration {text:?}: {expected}")))
+    }
 }

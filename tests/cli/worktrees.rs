@@ -362,13 +362,18 @@ fn bad_recipes_and_include_files_are_refused_before_anything_changes() {
     let env = repo_with_recipe(1, "{}");
     std::fs::write(env.repo.join(".worktreeinclude"), ".env\n\n!secret\n").unwrap();
     let before = env.snapshot();
-    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
-    assert_eq!(o.status.code(), Some(1));
-    assert!(
-        stderr(&o).contains(".worktreeinclude:3") && stderr(&o).contains("negated"),
-        "{}",
-        stderr(&o)
-    );
+    for args in [
+        &["launch", "--no-exec", "--agent-cmd", "true"][..],
+        &["setup"][..],
+    ] {
+        let o = env.run(args);
+        assert_eq!(o.status.code(), Some(1), "{args:?}");
+        assert!(
+            stderr(&o).contains(".worktreeinclude:3") && stderr(&o).contains("negated"),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+    }
     assert_eq!(
         crate::support::changed(&before, &env.snapshot()),
         Vec::<PathBuf>::new()
@@ -578,4 +583,13 @@ fn a_worktree_taken_over_with_other_ports_is_torn_down_and_set_up_again() {
     );
     let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
     assert_eq!(torn, old_port, "torn down with the port it was set up with");
+}
+
+#[test]
+fn a_setup_past_its_timeout_is_stopped_and_the_task_given_back() {
+    let env = repo_with_recipe(1, r#"{"setup": "sleep 30", "setupTimeout": "1s"}"#);
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("timed out after"), "{}", stderr(&o));
+    assert_eq!(env.plan()["tasks"]["t0"]["status"], "pending");
 }
