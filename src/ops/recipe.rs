@@ -299,7 +299,14 @@ pub fn prepare(
         said.push(format!("copied {rel} ({n} files)"));
     }
     if let Some(setup) = &recipe.setup {
-        let v = run_command("setup command", setup, wt, env, log, recipe, tick)?;
+        let v = match run_command("setup command", setup, wt, env, log, recipe, tick) {
+            Ok(v) => v,
+            Err(e) => {
+                // The log says it too, for whoever looks there.
+                let _ = std::fs::write(log, format!("swarm: {e:#}\n"));
+                bail!("{e:#}; see {}", log.display());
+            }
+        };
         if !v.passed() {
             bail!(
                 "the setup command {} {} in {}; its output is in {}{}",

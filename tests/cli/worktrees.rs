@@ -593,3 +593,20 @@ fn a_setup_past_its_timeout_is_stopped_and_the_task_given_back() {
     assert!(stderr(&o).contains("timed out after"), "{}", stderr(&o));
     assert_eq!(env.plan()["tasks"]["t0"]["status"], "pending");
 }
+
+#[test]
+fn a_setup_program_that_does_not_exist_is_named_with_its_log() {
+    let env = repo_with_recipe(1, r#"{"setup": "no-such-program-xyz --install"}"#);
+    let o = env.run(&["launch", "--no-exec", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let err = stderr(&o);
+    assert!(err.contains("no-such-program-xyz"), "{err}");
+    let log = err
+        .split_whitespace()
+        .find(|w| w.contains("-setup.log"))
+        .unwrap_or_else(|| panic!("no log in {err}"))
+        .trim_end_matches([';', ':', ',']);
+    let text = std::fs::read_to_string(log).unwrap();
+    assert!(text.contains("no-such-program-xyz"), "{text}");
+    assert_eq!(env.plan()["tasks"]["t0"]["status"], "pending");
+}
