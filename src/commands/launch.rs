@@ -54,6 +54,11 @@ pub fn exec(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
 }
 
 fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
+    if args.json && !args.no_exec && !args.dry_run {
+        return Err(crate::error::usage(
+            "--json goes with --no-exec or --dry-run (a launch that starts the agent prints no data)",
+        ));
+    }
     if let Some(n) = args.count.filter(|_| !args.fleet_member) {
         if n > 1 || args.tmux {
             return many(ctx, args, n);
@@ -135,6 +140,9 @@ fn exec_one_or_many(ctx: &Ctx, args: &LaunchArgs) -> Result<u8> {
                 ctx.ui.note(&format!(
                     "swarm: nothing to launch: {why}; no branch or worktree was created"
                 ));
+                if args.json {
+                    crate::output::json(&serde_json::json!({"task": null, "reason": why}))?;
+                }
                 return Ok(EXIT_NOT_READY);
             }
         }

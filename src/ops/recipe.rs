@@ -492,8 +492,25 @@ pub fn check(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
     let Some(recipe) = recipe else {
         return Ok(problems);
     };
+    let tracked = |rel: &str| {
+        git2::Repository::open(&ws.main_root)
+            .ok()
+            .and_then(|r| r.index().ok())
+            .is_some_and(|i| {
+                let dir = format!("{rel}/");
+                i.iter().any(|e| {
+                    let p = String::from_utf8_lossy(&e.path).into_owned();
+                    p == rel || p.starts_with(&dir)
+                })
+            })
+    };
     for (field, list) in [("link", &recipe.link), ("copy", &recipe.copy)] {
         for rel in list {
+            if tracked(rel) {
+                problems.push(format!(
+                    "{field} {rel:?}: git tracks it, so every worktree has it already; it is left as checked out"
+                ));
+            }
             if std::fs::symlink_metadata(ws.main_root.join(rel)).is_err() {
                 problems.push(format!(
                     "{field} {rel:?}: {} does not exist",
@@ -536,6 +553,11 @@ pub struct Plan {
     /// The setup command, as one line.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub setup: Option<String>,
+    /// The teardown command, as one line.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub teardown: Option<String>,
+    /// How long setup and teardown may run, in seconds.
+    pub setup_timeout_secs: u64,
     /// Ports leased to the agent.
     pub ports: u16,
     /// What `check` found wrong.
@@ -557,6 +579,10 @@ pub fn preview(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Plan> {
         setup: recipe
             .and_then(|r| r.setup.as_ref())
             .map(CommandLine::shown),
+        teardown: recipe
+            .and_then(|r| r.teardown.as_ref())
+            .map(CommandLine::shown),
+        setup_timeout_secs: recipe.map_or(0, |r| r.setup_timeout.as_secs()),
         ports: recipe.map_or(0, |r| r.ports),
         problems: check(ws, recipe)?,
     })

@@ -162,6 +162,16 @@ fn launch_with_nothing_ready_creates_nothing() {
         .filter(|e| e.file_name().to_string_lossy().starts_with("proj-"))
         .collect();
     assert!(siblings.is_empty());
+    // Scripts get the reason as data too.
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(3), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert!(v["task"].is_null(), "{v}");
+    assert!(v["reason"].as_str().unwrap().contains("a by busy"), "{v}");
+    // --json without --no-exec or --dry-run would print nothing: a usage error.
+    let o = env.run(&["launch", "--json", "--agent-cmd", "true"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("--json goes with --no-exec or --dry-run"));
 }
 
 /// Fake agent programs on PATH, so that presets can be launched with --no-exec.

@@ -384,7 +384,7 @@ fn bad_recipes_and_include_files_are_refused_before_anything_changes() {
 fn dry_run_and_setup_show_what_the_recipe_will_do_and_what_is_wrong() {
     let env = repo_with_recipe(
         1,
-        r#"{"include": ["nothing/*.here"], "copy": ["deps"], "setup": "no-such-program --install", "ports": 2}"#,
+        r#"{"include": ["nothing/*.here"], "copy": ["deps"], "link": ["README.md"], "setup": "no-such-program --install", "ports": 2}"#,
     );
     let o = env.run(&["launch", "--dry-run", "--json", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -398,6 +398,7 @@ fn dry_run_and_setup_show_what_the_recipe_will_do_and_what_is_wrong() {
     assert!(problems.contains("nothing/*.here"), "{problems}");
     assert!(problems.contains("deps"), "{problems}");
     assert!(problems.contains("no-such-program"), "{problems}");
+    assert!(problems.contains("git tracks it"), "{problems}");
     let o = env.run(&["setup"]);
     let err = stderr(&o);
     assert!(
