@@ -45,7 +45,7 @@ pub fn exec(ctx: &Ctx, args: &SetupArgs) -> Result<u8> {
         ui.warn(w);
     }
     if report.done.is_empty() {
-        ui.note("swarm: already set up; nothing changed");
+        ui.note("swarm: already set up: nothing to create");
     }
     let mut next = String::from("next:\n  swarm list --ready        # what can start now\n  swarm launch              # in each terminal: claim a task, make a worktree, start claude\n");
     if report.preassigned > 0 {
