@@ -306,7 +306,7 @@ fn setup_is_idempotent_and_excludes_the_coordination_dir() {
     let before = env.snapshot();
     let o = env.run(&["setup"]);
     assert!(o.status.success());
-    assert!(stderr(&o).contains("nothing changed"), "{}", stderr(&o));
+    assert!(stderr(&o).contains("nothing to create"), "{}", stderr(&o));
     assert!(
         crate::support::changed(&before, &env.snapshot()).is_empty(),
         "a second setup changes nothing"
