@@ -3,11 +3,12 @@
 //! plans, in `leases.json` in swarm's state directory (`SWARM_STATE_DIR`, else
 //! `$XDG_STATE_HOME/swarm`, else `~/.local/state/swarm`), under an OS lock on `leases.lock`.
 //!
-//! A lease is held while its agent lives by the same rules as its claims: its plan's registry
-//! is read, and an agent that is retired, dead by its process or its lease, or gone from a
-//! registry that is gone is no longer holding anything. So leases survive a restart of swarm
-//! and need no cleanup when an agent is killed; `complete` and a finished supervisor free
-//! theirs at once.
+//! A lease is held while its agent lives, by the same rules as its claims (its plan's registry
+//! is read), and after that while the worktree it set up is still there: what the setup
+//! started (a database, containers) may still use the slot and ports until `complete` tears
+//! it down and frees them. So leases survive a restart of swarm, an agent that takes over a
+//! dead agent's worktree gets its lease, and a lease whose agent is gone and whose worktree was
+//! removed is freed by the next lease taken.
 
 use crate::registry::liveness::{self, Liveness};
 use crate::registry::Registry;
@@ -190,20 +191,29 @@ impl Judge {
         // An unreadable registry keeps its leases: better a port not handed out than one
         // handed out twice.
         let Some(registry) = registry else {
-            return l.coord_dir.join("task-registry.json").exists();
+            return l.coord_dir.join("task-registry.json").exists() || kept_by_worktree(l);
         };
         let Some(agent) = registry.agents.get(&l.agent) else {
-            return false;
+            return kept_by_worktree(l);
         };
-        !agent.is_retired()
+        let alive = !agent.is_retired()
             && liveness::judge(
                 agent,
                 None,
                 &liveness::host_name(),
                 chrono::Utc::now(),
                 chrono::Duration::seconds(l.lease_secs.min(i64::MAX as u64) as i64),
-            ) == Liveness::Alive
+            ) == Liveness::Alive;
+        alive || kept_by_worktree(l)
     }
+}
+
+/// Whether the worktree of `l` is still there and was set up with it: what its setup started
+/// (a database, containers) may still use the slot and ports, until `complete` tears it down.
+fn kept_by_worktree(l: &Lease) -> bool {
+    record_of(&l.worktree)
+        .and_then(|r| r.lease)
+        .is_some_and(|w| w.coord_dir == l.coord_dir && w.slot == l.slot && w.port == l.port)
 }
 
 fn read_registry(coord_dir: &Path) -> Option<Registry> {
@@ -220,67 +230,61 @@ pub fn held(ws: &Workspace, agent: &str) -> Option<Lease> {
         .find(|l| l.agent == agent && l.coord_dir == ws.coord_dir)
 }
 
-/// Every lease of the plan in `ws`.
+/// Every lease of the plan in `ws` that is still held (by a live agent, or by the worktree
+/// it set up).
 pub fn of_plan(ws: &Workspace) -> Vec<Lease> {
     let Some(path) = state_dir().ok().map(|d| d.join("leases.json")) else {
         return Vec::new();
     };
+    let mut judge = Judge::default();
     std::fs::read(path)
         .ok()
         .and_then(|b| serde_json::from_slice::<LeaseFile>(&b).ok())
         .map(|f| {
             f.leases
                 .into_iter()
-                .filter(|l| l.coord_dir == ws.coord_dir)
+                .filter(|l| l.coord_dir == ws.coord_dir && judge.lives(l))
                 .collect()
         })
         .unwrap_or_default()
 }
 
-/// Leases a slot and `ports` ports to `agent` (its lease, when it has one already): the
-/// slot and ports of `prefer` (the lease its worktree was set up with) when no live agent
-/// holds them now, else the lowest slot and the lowest block of ports that no live agent on
-/// this machine holds and nothing listens on. `lease` is how long an agent without a process
-/// of its own lives after its last sign of life (its plan's `--lease`).
-pub fn take(
-    ws: &Workspace,
-    agent: &str,
-    worktree: &Path,
-    ports: u16,
-    prefer: Option<&Lease>,
-) -> Result<Lease> {
+/// Leases a slot and `ports` ports to `agent` working in `worktree`: its own lease when it has
+/// one; else the lease of the worktree (set up by an agent that died: it is handed over, so
+/// the worktree keeps the values its setup used); else the lowest slot and the lowest block of
+/// ports that no lease on this machine holds and nothing listens on. A lease whose number of
+/// ports differs from `ports` (the plan changed) is replaced.
+pub fn take(ws: &Workspace, agent: &str, worktree: &Path, ports: u16) -> Result<Lease> {
     let mut locked = lock()?;
-    let mine = |l: &Lease| l.agent == agent && l.coord_dir == ws.coord_dir;
-    if let Some(l) = locked.file.leases.iter_mut().find(|l| mine(l)) {
-        if l.ports == ports {
-            l.worktree = worktree.to_path_buf();
-            let lease = l.clone();
-            locked.save()?;
-            return Ok(lease);
-        }
+    let same_plan = |l: &Lease| l.coord_dir == ws.coord_dir;
+    let mine = |l: &Lease| same_plan(l) && l.agent == agent;
+    let here = |l: &Lease| same_plan(l) && crate::git::worktree::same_path(&l.worktree, worktree);
+    let wanted = |l: &Lease| l.ports == ports || (ports == 0 && l.port.is_none());
+    if let Some(l) = locked
+        .file
+        .leases
+        .iter_mut()
+        .find(|l| (mine(l) || here(l)) && wanted(l))
+    {
+        l.agent = agent.to_string();
+        l.worktree = worktree.to_path_buf();
+        let lease = l.clone();
+        locked.prune();
+        locked.save()?;
+        return Ok(lease);
     }
-    locked.file.leases.retain(|l| !mine(l));
+    locked.file.leases.retain(|l| !mine(l) && !here(l));
     locked.prune();
     let leases = &locked.file.leases;
     let taken: Vec<u16> = leases.iter().flat_map(Lease::port_list).collect();
-    let slot_free = |s: u32| leases.iter().all(|l| l.slot != s);
-    // The worktree's own ports again (its setup may have written them into its files, and
-    // what it started may still listen on them: no check that nothing listens).
-    let again = prefer.filter(|p| {
-        p.ports == ports && slot_free(p.slot) && p.port_list().iter().all(|q| !taken.contains(q))
-    });
-    let (slot, port) = match again {
-        Some(p) => (p.slot, p.port),
-        None => {
-            let slot = (1..).find(|s| slot_free(*s)).unwrap_or(1);
-            let port = match ports {
-                0 => None,
-                n => Some(free_block(&taken, n).with_context(|| {
-                    format!("no block of {n} free ports left between {FIRST_PORT} and {LAST_PORT}")
-                })?),
-            };
-            (slot, port)
-        }
+    let slot = (1..)
+        .find(|s| leases.iter().all(|l| l.slot != *s))
+        .unwrap_or(1);
+    let port = match ports {
+        0 => None,
+        n => Some(free_block(&taken, n).with_context(|| {
+            format!("no block of {n} free ports left between {FIRST_PORT} and {LAST_PORT}")
+        })?),
     };
     let lease = Lease {
         agent: agent.to_string(),
@@ -298,24 +302,49 @@ pub fn take(
     Ok(lease)
 }
 
-/// The file, in a worktree's own git folder, that keeps the lease it was set up with: its
-/// teardown gets the same environment, and an agent that takes the worktree over gets the
-/// same ports when it can.
-const SAVED: &str = "swarm-lease.json";
+/// What a worktree was set up with, kept in its own git folder (`swarm-setup.json`): the
+/// lease (which the worktree holds until it is removed) and the whole environment its setup
+/// ran with, which its teardown gets again.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct Record {
+    /// The lease, when the plan's recipe leases one.
+    #[serde(default)]
+    pub lease: Option<Lease>,
+    /// The setup's environment (`SWARM_*`, `COMPOSE_PROJECT_NAME`), without PATH.
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+}
 
-/// Keeps `lease` with the worktree at `worktree`.
-pub fn save_with(worktree: &Path, lease: &Lease) -> Result<()> {
+impl Record {
+    /// The environment to run a command of this worktree's recipe with.
+    pub fn env(&self) -> Vec<(String, OsString)> {
+        let mut env: Vec<(String, OsString)> = self
+            .env
+            .iter()
+            .map(|(k, v)| (k.clone(), v.into()))
+            .collect();
+        if let Some(path) = crate::agent::path_with_self() {
+            env.push(("PATH".into(), path));
+        }
+        env
+    }
+}
+
+const RECORD: &str = "swarm-setup.json";
+
+/// Keeps `record` with the worktree at `worktree`.
+pub fn save_record(worktree: &Path, record: &Record) -> Result<()> {
     let dir = git2::Repository::open(worktree)
         .map(|r| r.path().to_path_buf())
         .with_context(|| format!("{}: cannot open the worktree", worktree.display()))?;
-    crate::atomic::write_json(&dir.join(SAVED), lease)
-        .with_context(|| format!("{}: cannot write", dir.join(SAVED).display()))
+    crate::atomic::write_json(&dir.join(RECORD), record)
+        .with_context(|| format!("{}: cannot write", dir.join(RECORD).display()))
 }
 
-/// The lease the worktree at `worktree` was last set up with, if any.
-pub fn saved_with(worktree: &Path) -> Option<Lease> {
+/// What the worktree at `worktree` was last set up with, if anything.
+pub fn record_of(worktree: &Path) -> Option<Record> {
     let dir = git2::Repository::open(worktree).ok()?.path().to_path_buf();
-    serde_json::from_slice(&std::fs::read(dir.join(SAVED)).ok()?).ok()
+    serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
 }
 
 /// The first port of `n` consecutive ports, none of them `taken` or in use on this machine.

@@ -308,7 +308,9 @@ const PREPARED_MARK: &str = "swarm-prepared";
 
 /// Makes the worktree ready to work, the first time an agent starts in it (a worktree made
 /// now or by `setup`): the include globs, links, copies and setup command of the recipe, with
-/// the agent's environment and its lease. What was done, one line each.
+/// the agent's environment and its lease. What was done, one line each. When the setup fails,
+/// the caller tears down what it started (`abandon`), or, in a worktree this launch did not
+/// make, this does.
 fn ready_worktree(
     ws: &Workspace,
     actor: &Actor,
@@ -322,53 +324,66 @@ fn ready_worktree(
     let mark = git2::Repository::open(&added.path)
         .map(|r| r.path().join(PREPARED_MARK))
         .with_context(|| format!("{}: cannot open the worktree", added.path.display()))?;
-    let env = |ws: &Workspace| environment(ws, place, task);
-    let log = crate::coord::subdir(&ws.coord_dir, "logs")?.join(format!("{}-setup.log", actor.id));
-    let teardown_log = log.with_file_name(format!("{}-teardown.log", actor.id));
+    let logs = crate::coord::subdir(&ws.coord_dir, "logs")?;
+    let record = crate::lease::record_of(&added.path);
+    let mut lease = None;
     if let Some(r) = recipe {
-        let before = crate::lease::saved_with(&added.path);
-        let lease = crate::lease::take(ws, &actor.id, &added.path, r.ports, before.as_ref())?;
-        crate::lease::save_with(&added.path, &lease)?;
-        let ports = lease.port_list();
-        said.push(match ports.as_slice() {
-            [] => format!("slot {} leased", lease.slot),
-            [one] => format!("slot {} and port {one} leased", lease.slot),
-            [first, .., last] => format!("slot {} and ports {first}-{last} leased", lease.slot),
+        let l = crate::lease::take(ws, &actor.id, &added.path, r.ports)?;
+        said.push(match l.port_list().as_slice() {
+            [] => format!("slot {} leased", l.slot),
+            [one] => format!("slot {} and port {one} leased", l.slot),
+            [first, .., last] => format!("slot {} and ports {first}-{last} leased", l.slot),
         });
-        // A worktree set up for other ports (taken over after another agent got its old
-        // ones): what its setup started under the old ones is torn down, and it is set up
-        // again for the new ones.
-        if let Some(old) = before
-            .filter(|b| mark.exists() && (b.slot, b.port_list()) != (lease.slot, lease.port_list()))
+        // Set up with another lease (the plan's number of ports changed): what the setup
+        // started is torn down with the environment it ran with, and it is set up again.
+        let before = record.as_ref().and_then(|rec| rec.lease.clone());
+        if let Some(old) =
+            before.filter(|b| mark.exists() && (b.slot, b.port_list()) != (l.slot, l.port_list()))
         {
-            let mut old_env = env(ws);
-            old_env.retain(|(k, _)| !crate::lease::is_lease_var(k));
-            old_env.extend(old.env());
-            if let Some(t) = super::recipe::teardown(r, &added.path, &old_env, &teardown_log) {
-                said.push(format!("{t} (for its old slot {})", old.slot));
+            if let Some(t) = record.as_ref().and_then(|rec| {
+                let log = logs.join(format!("{}-teardown-slot-{}.log", actor.id, old.slot));
+                super::recipe::teardown(r, &added.path, &rec.env(), &log)
+            }) {
+                said.push(format!("{t}, for its old slot {}", old.slot));
             }
             said.push(format!(
                 "the worktree was set up for slot {}; it is set up again for slot {}",
-                old.slot, lease.slot
+                old.slot, l.slot
             ));
             std::fs::remove_file(&mark)
                 .with_context(|| format!("{}: cannot remove", mark.display()))?;
         }
+        lease = Some(l);
     }
     if mark.exists() {
         return Ok(said);
     }
-    let env = env(ws);
+    let env = environment(ws, place, task);
+    // Kept before the setup runs: a setup cut short is torn down with what it ran with.
+    crate::lease::save_record(
+        &added.path,
+        &crate::lease::Record {
+            lease,
+            env: env
+                .iter()
+                .filter(|(k, _)| k != "PATH")
+                .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
+                .collect(),
+        },
+    )?;
+    let log = logs.join(format!("{}-setup.log", actor.id));
     let mut beat = || {
         let _ = ws.begin(Some(actor)).and_then(|t| t.commit());
     };
     let mut say = |line: String| eprintln!("swarm: {line}");
     match super::recipe::prepare(ws, recipe, &added.path, &env, &log, &mut beat, &mut say) {
         Ok(done) => said.extend(done),
+        Err(e) if added.created_worktree => return Err(e),
         Err(e) => {
-            // What a setup started before it failed (containers, a server) is stopped.
-            let torn =
-                recipe.and_then(|r| super::recipe::teardown(r, &added.path, &env, &teardown_log));
+            let torn = recipe.and_then(|r| {
+                let log = logs.join(format!("{}-teardown.log", actor.id));
+                super::recipe::teardown(r, &added.path, &env, &log)
+            });
             return Err(match torn {
                 Some(t) => e.context(format!("{t}, after the setup failed")),
                 None => e,
@@ -536,11 +551,7 @@ pub fn environment(ws: &Workspace, place: &Place, task: &str) -> Vec<(String, Os
     if let Some(path) = agent::path_with_self() {
         env.push(("PATH".into(), path));
     }
-    // The agent's lease, else the one its worktree was set up with (a teardown after the
-    // agent is gone).
-    if let Some(lease) =
-        crate::lease::held(ws, &place.agent).or_else(|| crate::lease::saved_with(&place.worktree))
-    {
+    if let Some(lease) = crate::lease::held(ws, &place.agent) {
         env.extend(lease.env());
     }
     env
@@ -751,11 +762,28 @@ fn abandon(
     added: &git::worktree::Added,
     e: anyhow::Error,
 ) -> anyhow::Error {
+    // What a setup started in the worktree about to go is stopped first.
+    let torn = match (added.created_worktree, crate::lease::record_of(&added.path)) {
+        (true, Some(record)) => ws.load_plan().ok().and_then(|plan| {
+            let log = crate::coord::subdir(&ws.coord_dir, "logs")
+                .ok()?
+                .join(format!("{}-teardown.log", actor.id));
+            super::recipe::teardown(plan.worktree.as_ref()?, &added.path, &record.env(), &log)
+        }),
+        _ => None,
+    };
     give_back(ws, actor, task);
-    let undone: String = git::worktree::undo(repo, added)
+    let mut undone: String = git::worktree::undo(repo, added)
         .iter()
         .map(|u| format!("; {u}"))
         .collect();
+    if added.created_worktree && crate::lease::release(ws, &actor.id).unwrap_or(false) {
+        undone.push_str("; its lease was freed");
+    }
+    let e = match torn {
+        Some(t) => e.context(t),
+        None => e,
+    };
     e.context(format!("task {task} was given back{undone}"))
 }
 
@@ -783,7 +811,6 @@ pub fn give_back(ws: &Workspace, actor: &Actor, task: &str) {
     }
     txn.retire(&actor.id, "launch failed");
     let _ = txn.commit();
-    let _ = crate::lease::release(ws, &actor.id);
 }
 
 /// `.claude-agents/prompts/<agent>.md`: the prompt, for agents that read it from a file and

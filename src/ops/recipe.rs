@@ -339,12 +339,12 @@ pub fn teardown(
         match run_command("teardown command", cmd, wt, env, log, recipe, &mut || {}) {
             Ok(v) if v.passed() => format!("teardown {} passed", v.command),
             Ok(v) => format!(
-                "teardown {} {} (log {}); the worktree is removed anyway",
+                "teardown {} {} (log {})",
                 v.command,
                 v.outcome(),
                 log.display()
             ),
-            Err(e) => format!("teardown: {e:#}; the worktree is removed anyway"),
+            Err(e) => format!("teardown: {e:#}"),
         },
     )
 }

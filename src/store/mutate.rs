@@ -270,8 +270,15 @@ impl Txn<'_> {
         };
         let worktree = entry.worktree.take().unwrap_or_default();
         entry.branch = None;
-        entry.session_id = None;
+        let session = entry.session_id.take();
         entry.extra.insert("takenOverBy".into(), to.into());
+        // The session goes with the worktree: if this launch fails too, the next one can
+        // still resume it.
+        if let Some(new) = self.registry.agents.get_mut(to) {
+            if new.session_id.is_none() {
+                new.session_id = session;
+            }
+        }
         self.registry_dirty = true;
         self.log(
             "takeover",

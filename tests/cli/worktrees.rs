@@ -193,8 +193,8 @@ fn two_plans_on_one_machine_never_hold_the_same_ports() {
 }
 
 #[test]
-fn a_dead_agents_slot_goes_to_the_next_agent() {
-    let env = repo_with_recipe(2, r#"{"ports": 1}"#);
+fn a_dead_agents_worktree_keeps_its_slot_until_it_is_removed() {
+    let env = repo_with_recipe(3, r#"{"ports": 1}"#);
     let (first, wt) = launch(&env);
     let slot = leases(&env)[0]["slot"].clone();
     // Its lease lapses (no process of its own: judged by its heartbeat).
@@ -212,11 +212,23 @@ fn a_dead_agents_slot_goes_to_the_next_agent() {
         "{err}"
     );
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    assert_ne!(v["worktree"].as_str().map(PathBuf::from), Some(wt));
-    let now: Vec<Value> = leases(&env);
-    assert_eq!(now.len(), 1, "{now:?}");
-    assert_eq!(now[0]["agent"], v["agent"]);
-    assert_eq!(now[0]["slot"], slot, "the dead agent's slot is free again");
+    assert_ne!(v["worktree"].as_str().map(PathBuf::from), Some(wt.clone()));
+    // What its setup started may still use its slot: the new agent gets another.
+    assert_ne!(
+        v["env"]["SWARM_SLOT"].as_str(),
+        slot.to_string().as_str().into()
+    );
+    assert_eq!(leases(&env).len(), 2);
+    // Once the worktree is gone, so is its lease: the next launch gets the slot.
+    std::fs::remove_dir_all(&wt).unwrap();
+    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(
+        v["env"]["SWARM_SLOT"].as_str().map(str::to_string),
+        Some(slot.to_string())
+    );
+    assert_eq!(leases(&env).len(), 2);
 }
 
 #[test]
@@ -469,16 +481,20 @@ fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
         r#"{"ports": 1, "setup": ["sh", "-c", "echo $SWARM_PORT > .port"]}"#,
     );
     // Another plan's agent holds the first port while this plan's first agent starts, and is
-    // gone (its plan's files removed) by the time the worktree is taken over: the lowest free
-    // port is then not the one this worktree was set up with.
+    // gone (its plan's files and worktree removed) by the time the worktree is taken over:
+    // the lowest free port is then not the one this worktree was set up with.
     let other = repo_with_recipe(1, r#"{"ports": 1}"#);
     let o = other
         .swarm()
-        .args(["launch", "--no-exec", "--agent-cmd", "true"])
+        .args(["launch", "--no-exec", "--json", "--agent-cmd", "true"])
         .env("SWARM_STATE_DIR", env.state_dir())
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", stderr(&o));
+    let other_wt = serde_json::from_slice::<Value>(&o.stdout).unwrap()["worktree"]
+        .as_str()
+        .map(PathBuf::from)
+        .unwrap();
     // The first agent is a process (`true`) that ends at once, holding its task.
     let o = env.run(&["launch", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -487,6 +503,7 @@ fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
     let wt = PathBuf::from(entry["worktree"].as_str().unwrap());
     let written = std::fs::read_to_string(wt.join(".port")).unwrap();
     std::fs::remove_dir_all(other.repo.join(".claude-agents")).unwrap();
+    std::fs::remove_dir_all(&other_wt).unwrap();
     // The next launch finds it dead (its process is gone), takes the worktree over and gets
     // the ports its setup wrote down, though a lower one is free.
     let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
@@ -516,7 +533,7 @@ fn teardown_gets_the_worktrees_ports_after_its_supervisor_ended() {
     let env = repo_with_recipe(
         1,
         r#"{"ports": 1, "setup": ["sh", "-c", "echo $SWARM_PORT > .port"],
-            "teardown": ["sh", "-c", "echo \"$SWARM_PORT $COMPOSE_PROJECT_NAME\" > ../torn-down"]}"#,
+            "teardown": ["sh", "-c", "echo \"$SWARM_PORT $COMPOSE_PROJECT_NAME $SWARM_AGENT_ID\" > ../torn-down"]}"#,
     );
     let agent = crate::support::script(
         &env,
@@ -525,8 +542,8 @@ fn teardown_gets_the_worktrees_ports_after_its_supervisor_ended() {
     );
     let o = env.run(&["launch", "--headless", "--agent-cmd", &agent]);
     assert!(o.status.success(), "{}", stderr(&o));
-    // The supervisor ended: its lease is freed at once.
-    assert_eq!(leases(&env), Vec::<Value>::new());
+    // The supervisor ended; its worktree, still set up, keeps the lease until `complete`.
+    assert_eq!(leases(&env).len(), 1);
     let reg = env.registry();
     let (id, entry) = reg["agents"].as_object().unwrap().iter().next().unwrap();
     let wt = PathBuf::from(entry["worktree"].as_str().unwrap());
@@ -536,20 +553,25 @@ fn teardown_gets_the_worktrees_ports_after_its_supervisor_ended() {
     let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
     assert_eq!(
         torn,
-        format!("{} proj-1\n", port.trim()),
-        "the worktree's own lease"
+        format!("{} proj-1 {id}\n", port.trim()),
+        "the environment its setup ran with"
     );
+    assert_eq!(leases(&env), Vec::<Value>::new());
 }
 
 #[test]
 fn a_worktree_taken_over_with_other_ports_is_torn_down_and_set_up_again() {
     let env = repo_with_recipe(1, "{}");
-    env.write_plan(
-        r#"{"tasks": {"t0": {"title": "T0"}, "t1": {"title": "T1", "priority": "low"}},
-  "coordination": {"worktree": {"ports": 1,
-    "setup": ["sh", "-c", "echo $SWARM_PORT > .port"],
-    "teardown": ["sh", "-c", "echo $SWARM_PORT >> ../torn-down"]}}}"#,
-    );
+    let plan = |ports: u32| {
+        format!(
+            r#"{{"tasks": {{"t0": {{"title": "T0"}}}},
+  "coordination": {{"worktree": {{"ports": {ports},
+    "setup": ["sh", "-c", "echo $SWARM_PORT_{last} > .port"],
+    "teardown": ["sh", "-c", "echo $SWARM_PORT >> ../torn-down"]}}}}}}"#,
+            last = ports - 1
+        )
+    };
+    env.write_plan(&plan(1));
     // The first agent is a process that ends at once, holding t0 and its port.
     let o = env.run(&["launch", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
@@ -557,33 +579,23 @@ fn a_worktree_taken_over_with_other_ports_is_torn_down_and_set_up_again() {
     let (_, entry) = reg["agents"].as_object().unwrap().iter().next().unwrap();
     let wt = PathBuf::from(entry["worktree"].as_str().unwrap());
     let old_port = std::fs::read_to_string(wt.join(".port")).unwrap();
-    // A launch that prefers t1 gets the dead agent's port meanwhile.
-    env.write_plan(
-        &std::fs::read_to_string(env.plan_path())
-            .unwrap()
-            .replace(r#""priority": "low""#, r#""priority": "high""#),
-    );
-    let (_, other_wt) = launch(&env);
-    assert_eq!(
-        std::fs::read_to_string(other_wt.join(".port")).unwrap(),
-        old_port
-    );
-    // The next launch takes the first worktree over with another port: the old setup is torn
-    // down with the old port, and the setup runs again with the new one.
+    // The plan now wants two ports per agent: the worktree taken over gets a new block, its
+    // old setup is torn down with the old port, and it is set up again with the new ones.
+    env.write_plan(&plan(2));
     let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
     let err = stderr(&o);
     assert!(err.contains("taking over the worktree"), "{err}");
     assert!(err.contains("set up again"), "{err}");
     let v: Value = serde_json::from_slice(&o.stdout).unwrap();
-    let new_port = v["env"]["SWARM_PORT"].as_str().unwrap();
-    assert_ne!(new_port, old_port.trim());
+    let new_last = v["env"]["SWARM_PORT_1"].as_str().unwrap();
     assert_eq!(
         std::fs::read_to_string(wt.join(".port")).unwrap().trim(),
-        new_port
+        new_last
     );
     let torn = std::fs::read_to_string(env.repo.parent().unwrap().join("torn-down")).unwrap();
     assert_eq!(torn, old_port, "torn down with the port it was set up with");
+    assert_eq!(leases(&env).len(), 1);
 }
 
 #[test]

@@ -252,19 +252,29 @@ fn teardown(ws: &Workspace, path: &Path) -> Option<String> {
     let plan = ws.load_plan().ok()?;
     let recipe = plan.worktree.as_ref()?;
     recipe.teardown.as_ref()?;
-    let (agent, entry) = agents_at(ws, path).into_iter().next_back()?;
-    let place = super::place::Place {
-        name: entry.name.clone().unwrap_or_else(|| agent.clone()),
-        worktree: path.to_path_buf(),
-        branch: entry.branch.clone().unwrap_or_default(),
-        agent: agent.clone(),
+    let logs = crate::coord::subdir(&ws.coord_dir, "logs").ok()?;
+    let name = path.file_name()?.to_string_lossy().into_owned();
+    // The environment its setup ran with; else its agent's as it is now.
+    let env = match crate::lease::record_of(path) {
+        Some(record) => record.env(),
+        None => {
+            let (agent, entry) = agents_at(ws, path).into_iter().next_back()?;
+            let place = super::place::Place {
+                name: entry.name.clone().unwrap_or_else(|| agent.clone()),
+                worktree: path.to_path_buf(),
+                branch: entry.branch.clone().unwrap_or_default(),
+                agent,
+            };
+            let task = entry.current_task.clone().unwrap_or_default();
+            super::launch::environment(ws, &place, &task)
+        }
     };
-    let task = entry.current_task.clone().unwrap_or_default();
-    let env = super::launch::environment(ws, &place, &task);
-    let log = crate::coord::subdir(&ws.coord_dir, "logs")
-        .ok()?
-        .join(format!("{agent}-teardown.log"));
-    super::recipe::teardown(recipe, path, &env, &log)
+    super::recipe::teardown(
+        recipe,
+        path,
+        &env,
+        &logs.join(format!("{name}-teardown.log")),
+    )
 }
 
 /// Frees `leases` (those of a worktree just removed): what was freed, in words.

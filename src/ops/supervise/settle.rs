@@ -28,9 +28,7 @@ pub(super) fn plan_finished(ws: &Workspace) -> bool {
 pub(super) fn retire(ws: &Workspace, actor: &Actor, why: &str) -> Result<()> {
     let mut txn = ws.begin(Some(actor))?;
     txn.retire(&actor.id, why);
-    txn.commit()?;
-    crate::lease::release(ws, &actor.id)?;
-    Ok(())
+    txn.commit()
 }
 
 /// Lands `task` when the plan has an integration branch and the task is still the agent's,
