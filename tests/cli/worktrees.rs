@@ -36,6 +36,19 @@ fn launch(env: &Env) -> (String, PathBuf) {
     )
 }
 
+/// `launch --no-exec --json --agent-cmd CMD` with `var` set in its environment; it must
+/// succeed: what it printed.
+fn launch_json_with(env: &Env, cmd: &str, (key, value): (&str, &std::ffi::OsStr)) -> Value {
+    let o = env
+        .swarm()
+        .args(["launch", "--no-exec", "--json", "--agent-cmd", cmd])
+        .env(key, value)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    serde_json::from_slice(&o.stdout).unwrap()
+}
+
 /// The machine-wide leases of the test's state dir.
 fn leases(env: &Env) -> Vec<Value> {
     std::fs::read_to_string(env.state_dir().join("leases.json"))
@@ -162,14 +175,7 @@ fn two_plans_on_one_machine_never_hold_the_same_ports() {
     // Both plans use the same machine-wide state.
     let shared = a.state_dir();
     let run = |env: &Env| {
-        let o = env
-            .swarm()
-            .args(["launch", "--no-exec", "--json", "--agent-cmd", "true"])
-            .env("SWARM_STATE_DIR", &shared)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{}", stderr(&o));
-        let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+        let v = launch_json_with(env, "true", ("SWARM_STATE_DIR", shared.as_os_str()));
         let env_of = |k: &str| v["env"][k].as_str().map(str::to_string);
         (
             env_of("SWARM_PORT").unwrap().parse::<u16>().unwrap(),
@@ -427,14 +433,7 @@ fn without_git_on_path_worktrees_are_made_with_libgit2() {
     let env = Env::with_plan(&crate::support::flat_plan(1));
     let empty = env.repo.parent().unwrap().join("empty-bin");
     std::fs::create_dir_all(&empty).unwrap();
-    let o = env
-        .swarm()
-        .args(["launch", "--no-exec", "--json", "--agent-cmd", "/bin/true"])
-        .env("PATH", &empty)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let v = launch_json_with(&env, "/bin/true", ("PATH", empty.as_os_str()));
     let wt = PathBuf::from(v["worktree"].as_str().unwrap());
     assert!(wt.join("README.md").is_file());
     let list = git(&env.repo, &["worktree", "list"]);
@@ -484,14 +483,9 @@ fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
     // gone (its plan's files and worktree removed) by the time the worktree is taken over:
     // the lowest free port is then not the one this worktree was set up with.
     let other = repo_with_recipe(1, r#"{"ports": 1}"#);
-    let o = other
-        .swarm()
-        .args(["launch", "--no-exec", "--json", "--agent-cmd", "true"])
-        .env("SWARM_STATE_DIR", env.state_dir())
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", stderr(&o));
-    let other_wt = serde_json::from_slice::<Value>(&o.stdout).unwrap()["worktree"]
+    let state = env.state_dir();
+    let other_wt = launch_json_with(&other, "true", ("SWARM_STATE_DIR", state.as_os_str()))
+        ["worktree"]
         .as_str()
         .map(PathBuf::from)
         .unwrap();
