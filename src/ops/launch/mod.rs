@@ -1,16 +1,22 @@
 //! `launch`: register an agent, claim its first task before touching git, make its branch and
 //! worktree, and build the command that starts the agent there.
 
-use super::place::{absolute, Place};
-use crate::agent::{self, prompt, AgentCommand, CommandInput, CommandSource, Mode};
+mod checks;
+mod command;
+mod prepare;
+
+use self::checks::{check_permissions, check_program, refuse_running_twice};
+use self::command::resume_taken_over;
+pub use self::command::{agent_command, environment};
+use self::prepare::{claude_settings, ready_worktree};
+use super::place::Place;
+use crate::agent::{AgentCommand, CommandSource, Mode};
 use crate::git;
-use crate::registry::liveness::{self, Liveness};
 use crate::scheduler;
-use crate::store::{Actor, Txn};
+use crate::store::Actor;
 use crate::workspace::Workspace;
-use anyhow::{bail, Context, Result};
-use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use anyhow::Result;
+use std::path::PathBuf;
 
 pub use crate::agent::prompt::Previous;
 
@@ -76,7 +82,7 @@ pub enum Takeover {
     /// There was none.
     None,
     /// This agent works on in it.
-    Took(super::takeover::Takeover),
+    Took(crate::ops::takeover::Takeover),
     /// It could not be used: this agent starts in a worktree of its own. Why.
     Fresh(String),
 }
@@ -134,7 +140,7 @@ pub struct Preview {
     /// Branch it would use.
     pub branch: String,
     /// What the worktree recipe would do.
-    pub recipe: super::recipe::Plan,
+    pub recipe: crate::ops::recipe::Plan,
 }
 
 /// Runs the launch up to the point of starting the agent.
@@ -142,7 +148,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let plan = ws.load_plan()?;
     let place = place(ws, &plan, req)?;
     // A bad `.worktreeinclude` stops the launch before anything changes.
-    super::recipe::include_globs(ws, plan.worktree.as_ref())?;
+    crate::ops::recipe::include_globs(ws, plan.worktree.as_ref())?;
     drop(plan);
     check_program(&req.source)?;
     check_permissions(req)?;
@@ -193,11 +199,11 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     };
     // A dead agent's worktree, still there with its attempt's work: this agent works on in it.
     let found = match &req.as_agent {
-        None => super::takeover::find(&txn, &repo, i),
-        Some(_) => super::takeover::Found::Nothing,
+        None => crate::ops::takeover::find(&txn, &repo, i),
+        Some(_) => crate::ops::takeover::Found::Nothing,
     };
     let (place, takeover) = match found {
-        super::takeover::Found::Take(t) => (
+        crate::ops::takeover::Found::Take(t) => (
             Place {
                 worktree: t.worktree.clone(),
                 branch: t.branch.clone(),
@@ -205,8 +211,8 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
             },
             Takeover::Took(t),
         ),
-        super::takeover::Found::Fresh(why) => (place, Takeover::Fresh(why)),
-        super::takeover::Found::Nothing => (place, Takeover::None),
+        crate::ops::takeover::Found::Fresh(why) => (place, Takeover::Fresh(why)),
+        crate::ops::takeover::Found::Nothing => (place, Takeover::None),
     };
     txn.touch(&actor);
     if let Some(entry) = txn.registry.agents.get_mut(&actor.id) {
@@ -226,7 +232,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     let (now, lease) = (txn.now(), ws.settings.lease);
     let (_, registry) = txn.finish()?;
     // What interrupted launches left would make the worktree below fail.
-    for line in super::cleanup::clean_worktrees(&repo, &registry, now, lease) {
+    for line in crate::ops::cleanup::clean_worktrees(&repo, &registry, now, lease) {
         eprintln!("swarm: {line}");
     }
 
@@ -265,7 +271,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         match ws
             .load_plan()
             .map_err(anyhow::Error::from)
-            .and_then(|plan| super::land::refresh(ws, &plan, &added.path))
+            .and_then(|plan| crate::ops::land::refresh(ws, &plan, &added.path))
         {
             Ok(Some(what)) => eprintln!("swarm: {}: {what}", added.path.display()),
             Ok(None) => {}
@@ -301,199 +307,6 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         takeover,
         prepared,
     })))
-}
-
-/// The name of the marker, in a worktree's own git folder, that says its recipe ran.
-const PREPARED_MARK: &str = "swarm-prepared";
-
-/// Makes the worktree ready to work, the first time an agent starts in it (a worktree made
-/// now or by `setup`): the include globs, links, copies and setup command of the recipe, with
-/// the agent's environment and its lease. What was done, one line each. When the setup fails,
-/// the caller tears down what it started (`abandon`), or, in a worktree this launch did not
-/// make, this does.
-fn ready_worktree(
-    ws: &Workspace,
-    actor: &Actor,
-    task: &str,
-    place: &Place,
-    added: &git::worktree::Added,
-) -> Result<Vec<String>> {
-    let plan = ws.load_plan()?;
-    let recipe = plan.worktree.as_ref();
-    let mut said = Vec::new();
-    let mark = git2::Repository::open(&added.path)
-        .map(|r| r.path().join(PREPARED_MARK))
-        .with_context(|| format!("{}: cannot open the worktree", added.path.display()))?;
-    let logs = crate::coord::subdir(&ws.coord_dir, "logs")?;
-    let record = crate::lease::record_of(&added.path);
-    let mut lease = None;
-    if let Some(r) = recipe {
-        let l = crate::lease::take(ws, &actor.id, &added.path, r.ports)?;
-        said.push(match l.port_list().as_slice() {
-            [] => format!("slot {} leased", l.slot),
-            [one] => format!("slot {} and port {one} leased", l.slot),
-            [first, .., last] => format!("slot {} and ports {first}-{last} leased", l.slot),
-        });
-        // Set up with another lease (the plan's number of ports changed): what the setup
-        // started is torn down with the environment it ran with, and it is set up again.
-        let before = record.as_ref().and_then(|rec| rec.lease.clone());
-        if let Some(old) =
-            before.filter(|b| mark.exists() && (b.slot, b.port_list()) != (l.slot, l.port_list()))
-        {
-            if let Some(t) = record.as_ref().and_then(|rec| {
-                let log = logs.join(format!("{}-teardown-slot-{}.log", actor.id, old.slot));
-                super::recipe::teardown(r, &added.path, &rec.env(), &log)
-            }) {
-                said.push(format!("{t}, for its old slot {}", old.slot));
-            }
-            said.push(format!(
-                "the worktree was set up for slot {}; it is set up again for slot {}",
-                old.slot, l.slot
-            ));
-            std::fs::remove_file(&mark)
-                .with_context(|| format!("{}: cannot remove", mark.display()))?;
-        }
-        lease = Some(l);
-    }
-    if mark.exists() {
-        return Ok(said);
-    }
-    let env = environment(ws, place, task);
-    // Kept before the setup runs: a setup cut short is torn down with what it ran with.
-    crate::lease::save_record(
-        &added.path,
-        &crate::lease::Record {
-            lease,
-            env: env
-                .iter()
-                .filter(|(k, _)| k != "PATH")
-                .map(|(k, v)| (k.clone(), v.to_string_lossy().into_owned()))
-                .collect(),
-        },
-    )?;
-    let log = logs.join(format!("{}-setup.log", actor.id));
-    let mut beat = || {
-        let _ = ws.begin(Some(actor)).and_then(|t| t.commit());
-    };
-    let mut say = |line: String| eprintln!("swarm: {line}");
-    match super::recipe::prepare(ws, recipe, &added.path, &env, &log, &mut beat, &mut say) {
-        Ok(done) => said.extend(done),
-        Err(e) if added.created_worktree => return Err(e),
-        Err(e) => {
-            let torn = recipe.and_then(|r| {
-                let log = logs.join(format!("{}-teardown.log", actor.id));
-                super::recipe::teardown(r, &added.path, &env, &log)
-            });
-            return Err(match torn {
-                Some(t) => e.context(format!("{t}, after the setup failed")),
-                None => e,
-            });
-        }
-    }
-    std::fs::write(&mark, b"").with_context(|| format!("{}: cannot write", mark.display()))?;
-    Ok(said)
-}
-
-/// The command of an agent that took over a dead agent's worktree: it resumes the session
-/// left there, when one was recorded, the CLI can resume it and `--fresh` was not given.
-fn resume_taken_over(
-    req: &LaunchRequest,
-    task: &str,
-    takeover: &Takeover,
-    command: AgentCommand,
-) -> Result<AgentCommand> {
-    let Takeover::Took(t) = takeover else {
-        return Ok(command);
-    };
-    let Some(session) = t.session.as_deref().filter(|_| !req.fresh) else {
-        return Ok(command);
-    };
-    let prompt = prompt::resume(task, &t.why);
-    Ok(
-        match req
-            .source
-            .resume_argv(session, &prompt, req.mode, &req.options)?
-        {
-            Some(argv) => AgentCommand { argv, ..command },
-            None => command,
-        },
-    )
-}
-
-/// The command that starts the agent at `place` on `task`: prompt, argv, environment.
-pub fn agent_command(
-    ws: &Workspace,
-    req: &LaunchRequest,
-    place: &Place,
-    task: &crate::plan::Task,
-    previous: Option<&Previous>,
-) -> Result<AgentCommand> {
-    let plan_md = ws.plan_md();
-    let integrated = ws
-        .load_plan()
-        .ok()
-        .and_then(|plan| integrated(ws, &plan, &task.id));
-    let prompt_text = prompt::render(&prompt::PromptInput {
-        agent: &place.agent,
-        name: &place.name,
-        project: &ws.project,
-        worktree: &place.worktree,
-        branch: &place.branch,
-        task: &task.id,
-        title: &task.title,
-        description: &task.description,
-        plan_md: plan_md.as_deref(),
-        prefer_as: req.as_agent.as_deref(),
-        previous,
-        mode: req.mode,
-        integration: integrated.as_ref(),
-    });
-    let prompt_file = write_prompt(ws, &place.agent, &prompt_text)?;
-    let input = CommandInput {
-        options: &req.options,
-        prompt: &prompt_text,
-        task: &task.id,
-        worktree: &place.worktree,
-        prompt_file: &prompt_file,
-    };
-    Ok(AgentCommand {
-        argv: req.source.argv(req.mode, &input)?,
-        cwd: place.worktree.clone(),
-        env: {
-            let mut env = environment(ws, place, &task.id);
-            if let Some(n) = &req.notify {
-                env.push((agent::notify::ENV.into(), n.into()));
-            }
-            env
-        },
-    })
-}
-
-/// What the prompt of task `id` says about the integration branch: its name, the verify
-/// command, and where the task's blockers landed.
-fn integrated(ws: &Workspace, plan: &crate::plan::Plan, id: &str) -> Option<prompt::Integrated> {
-    let branch = ws.integration_branch(plan)?;
-    let i = plan.find(id)?;
-    let landed = plan.tasks[i]
-        .blocked_by
-        .iter()
-        .map(|&b| {
-            let commit = plan
-                .field(b, "landed")
-                .and_then(|l| {
-                    l.get("commit")?
-                        .as_str()
-                        .map(|c| c[..c.len().min(9)].to_string())
-                })
-                .unwrap_or_else(|| "the base".into());
-            (plan.tasks[b].id.clone(), commit)
-        })
-        .collect();
-    Some(prompt::Integrated {
-        branch,
-        verify: plan.verify_command(i).map(|v| v.shown()),
-        landed,
-    })
 }
 
 /// The task a launch would claim now (`preferred` patterns first), or why there is none; for
@@ -534,27 +347,8 @@ pub fn preview(ws: &Workspace, req: &LaunchRequest) -> Result<Preview> {
         agent: place.agent,
         worktree: place.worktree,
         branch: place.branch,
-        recipe: super::recipe::preview(ws, plan.worktree.as_ref())?,
+        recipe: crate::ops::recipe::preview(ws, plan.worktree.as_ref())?,
     })
-}
-
-/// The `SWARM_*` environment of an agent, so `swarm task …` works from its worktree.
-pub fn environment(ws: &Workspace, place: &Place, task: &str) -> Vec<(String, OsString)> {
-    let mut env: Vec<(String, OsString)> = vec![
-        ("SWARM_AGENT_ID".into(), place.agent.clone().into()),
-        ("SWARM_AGENT_NAME".into(), place.name.clone().into()),
-        ("SWARM_TASK".into(), task.into()),
-        ("SWARM_PROJECT".into(), ws.project.clone().into()),
-        ("SWARM_TASKS_DIR".into(), absolute(&ws.tasks_root).into()),
-        ("SWARM_ROOT".into(), ws.main_root.clone().into()),
-    ];
-    if let Some(path) = agent::path_with_self() {
-        env.push(("PATH".into(), path));
-    }
-    if let Some(lease) = crate::lease::held(ws, &place.agent) {
-        env.extend(lease.env());
-    }
-    env
 }
 
 /// The place of the agent this launch starts.
@@ -610,117 +404,6 @@ pub fn stop_waiting(ws: &Workspace, agent: &str) -> Result<()> {
     txn.commit()
 }
 
-/// Writes the worktree's `.claude/settings.local.json` (see `agent::claude`), kept out of git
-/// through `.git/info/exclude`; one the repository tracks is left alone.
-fn claude_settings(ws: &Workspace, worktree: &Path, hooks: bool) -> Result<()> {
-    let rel = ".claude/settings.local.json";
-    let tracked = git2::Repository::open(worktree)
-        .ok()
-        .and_then(|r| r.index().ok())
-        .is_some_and(|i| i.get_path(Path::new(rel), 0).is_some());
-    if tracked {
-        bail!(
-            "{}: the repository tracks {rel}, so swarm does not write it; the agent will ask before running swarm's commands",
-            worktree.display()
-        );
-    }
-    crate::workspace::add_ignore_line(
-        &ws.git_dir.join("info").join("exclude"),
-        &format!("/{rel}"),
-    )?;
-    let exe = std::env::current_exe().context("cannot find the swarm executable")?;
-    crate::agent::claude::install(worktree, &exe, hooks)?;
-    Ok(())
-}
-
-/// Claude Code refuses `bypassPermissions` as root outside a sandbox it recognises: said
-/// before anything changes, instead of a failed run.
-fn check_permissions(req: &LaunchRequest) -> Result<()> {
-    let claude = matches!(
-        req.source,
-        CommandSource::Preset(crate::agent::Preset::Claude)
-    );
-    let bypass = req.options.permissions == crate::agent::Permissions::Bypass;
-    let sandbox = std::env::var_os("IS_SANDBOX").is_some_and(|v| v == "1");
-    if claude && bypass && rustix::process::geteuid().is_root() && !sandbox {
-        bail!(
-            "--permissions bypass: Claude Code refuses to skip permissions as root outside a sandbox it recognises; run swarm as a normal user, choose --permissions auto, or set IS_SANDBOX=1 if this machine really is a disposable sandbox"
-        );
-    }
-    Ok(())
-}
-
-/// Fails early, before anything changes, when the agent's program is not on PATH.
-fn check_program(source: &CommandSource) -> Result<()> {
-    let program = match source {
-        CommandSource::Preset(p) => p.program().to_string(),
-        CommandSource::Template(t) => match agent::template::split(t)
-            .map_err(|e| anyhow::anyhow!("--agent-cmd: {e}"))?
-            .into_iter()
-            .next()
-        {
-            Some(p) => p,
-            None => bail!("--agent-cmd is empty: give the program to run"),
-        },
-    };
-    if program.contains('/') {
-        if Path::new(&program).is_file() {
-            return Ok(());
-        }
-        bail!("agent program {program} does not exist");
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if std::env::split_paths(&path).any(|d| d.join(&program).is_file()) {
-        return Ok(());
-    }
-    bail!("agent program {program:?} is not on PATH; install it, or choose another with --agent / --agent-cmd")
-}
-
-/// A second process acting as the same live agent would share its worktree: refuse. An agent
-/// without a process of its own (`--no-exec`, scripts) is taken as running while it is alive
-/// by its lease and holds a task.
-fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
-    let Some(entry) = txn.registry.agents.get(&actor.id) else {
-        return Ok(());
-    };
-    if entry.is_retired() {
-        return Ok(());
-    }
-    let held: Vec<&str> = txn
-        .registry
-        .claimed_tasks
-        .iter()
-        .filter(|(_, c)| c.agent == actor.id)
-        .map(|(t, _)| t.as_str())
-        .collect();
-    // No process of its own and nothing held, or this very process (registered while it
-    // waited for a task).
-    if entry.pid.is_none() && held.is_empty() || entry.pid == Some(std::process::id()) {
-        return Ok(());
-    }
-    let verdict = liveness::judge(
-        entry,
-        None,
-        &liveness::host_name(),
-        txn.now(),
-        txn.workspace().settings.lease,
-    );
-    match (verdict, entry.pid) {
-        (Liveness::Alive, Some(pid)) => bail!(
-            "agent {} is already running (pid {pid}); one process per agent",
-            actor.id
-        ),
-        (Liveness::Alive, None) => bail!(
-            "agent {} holds {} and is alive by its lease (no process of its own to check); one process per agent: if the one working as {} has stopped, give the task back (swarm task release ID --agent {}), then launch again",
-            actor.id,
-            held.join(", "),
-            actor.id,
-            actor.id
-        ),
-        _ => Ok(()),
-    }
-}
-
 /// Where the new branch starts: the previous attempt's branch when it has commits the base
 /// lacks (no work is lost), else the base.
 fn start_point(repo: &git2::Repository, base: git2::Oid, previous: Option<&str>) -> git2::Oid {
@@ -768,7 +451,7 @@ fn abandon(
             let log = crate::coord::subdir(&ws.coord_dir, "logs")
                 .ok()?
                 .join(format!("{}-teardown.log", actor.id));
-            super::recipe::teardown(plan.worktree.as_ref()?, &added.path, &record.env(), &log)
+            crate::ops::recipe::teardown(plan.worktree.as_ref()?, &added.path, &record.env(), &log)
         }),
         _ => None,
     };
@@ -811,13 +494,4 @@ pub fn give_back(ws: &Workspace, actor: &Actor, task: &str) {
     }
     txn.retire(&actor.id, "launch failed");
     let _ = txn.commit();
-}
-
-/// `.claude-agents/prompts/<agent>.md`: the prompt, for agents that read it from a file and
-/// for people who want to see what an agent was told.
-fn write_prompt(ws: &Workspace, agent: &str, text: &str) -> Result<PathBuf> {
-    let dir = crate::coord::subdir(&ws.coord_dir, "prompts")?;
-    let path = dir.join(format!("{agent}.md"));
-    crate::coord::write(&path, text.as_bytes())?;
-    Ok(path)
 }
