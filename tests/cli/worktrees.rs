@@ -617,3 +617,28 @@ fn a_setup_program_that_does_not_exist_is_named_with_its_log() {
     assert!(text.contains("no-such-program-xyz"), "{text}");
     assert_eq!(env.plan()["tasks"]["t0"]["status"], "pending");
 }
+
+#[test]
+fn a_recipe_added_to_the_plan_later_applies_at_the_next_launch_into_a_worktree() {
+    let env = Env::with_plan(
+        r#"{"tasks": {"t0": {"title": "T0"}, "t1": {"title": "T1"}},
+  "coordination": {"agents": {"a": {"worktree": "../proj-a", "branch": "work/a"}}}}"#,
+    );
+    assert!(env.run(&["setup", "-q"]).status.success());
+    let wt = env.repo.parent().unwrap().join("proj-a");
+    let o = env.run(&["launch", "--no-exec", "--as", "a", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let o = env.run(&["task", "done", "t0", "--agent", "a"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let mut plan = env.plan();
+    plan["coordination"]["worktree"] =
+        serde_json::json!({"setup": ["sh", "-c", "echo $SWARM_SLOT > .slot"]});
+    std::fs::write(env.repo.join(".gitignore"), ".slot\n").unwrap();
+    git(&env.repo, &["add", ".gitignore"]);
+    git(&env.repo, &["commit", "-q", "-m", "ignore .slot"]);
+    env.write_plan(&plan.to_string());
+    assert!(!wt.join(".slot").exists());
+    let o = env.run(&["launch", "--no-exec", "--as", "a", "--agent-cmd", "true"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(std::fs::read_to_string(wt.join(".slot")).unwrap(), "1\n");
+}

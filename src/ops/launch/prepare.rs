@@ -61,7 +61,9 @@ pub(super) fn ready_worktree(
         }
         lease = Some(l);
     }
-    if mark.exists() {
+    // Nothing to do is not marked done: a recipe added to the plan later still applies here.
+    let nothing = recipe.is_none() && crate::ops::recipe::include_globs(ws, None)?.is_empty();
+    if mark.exists() || nothing {
         return Ok(said);
     }
     let env = environment(ws, place, task);
