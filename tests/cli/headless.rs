@@ -25,6 +25,15 @@ fn launch_ok(env: &Env, cmd: &str) -> String {
     stderr(&o)
 }
 
+/// Runs one headless supervisor with `cmd` as the agent; it must stop early with exit 1 (its
+/// worktree needs a look). Returns its stderr.
+fn launch_stopped(env: &Env, cmd: &str) -> String {
+    let o = env.run(&["launch", "--headless", "--agent-cmd", cmd]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(stderr(&o).contains("stopping:"), "{}", stderr(&o));
+    stderr(&o)
+}
+
 /// Whether the agent wrote its pid to `mark`.
 fn started(mark: &Path) -> bool {
     std::fs::read_to_string(mark).is_ok_and(|s| !s.trim().is_empty())
@@ -59,7 +68,9 @@ fn a_task_failing_three_times_ends_failed_and_says_why() {
     let env = Env::with_plan(crate::support::CHAIN);
     for attempt in 1..=3 {
         let o = env.run(&["launch", "--headless", "--agent-cmd", "false"]);
-        assert!(o.status.success(), "{}", stderr(&o));
+        // The last attempt leaves the task failed: the supervisor's run failed.
+        let want = if attempt == 3 { 1 } else { 0 };
+        assert_eq!(o.status.code(), Some(want), "{}", stderr(&o));
         assert!(
             stderr(&o).contains(&format!("(attempt {attempt})")),
             "{}",
@@ -174,7 +185,7 @@ git init -q vendor/lib
 echo feature > feature.txt
 "#;
     let cmd = script(&env, "forgets.sh", body);
-    let err = launch_ok(&env, &cmd);
+    let err = launch_stopped(&env, &cmd);
     assert!(err.contains("has uncommitted changes after"), "{err}");
     assert!(err.contains("feature.txt"), "{err}");
     let plan = env.plan();
@@ -206,7 +217,7 @@ echo b > b.txt
 exit 1
 "#;
     let cmd = script(&env, "fails-dirty.sh", body);
-    let err = launch_ok(&env, &cmd);
+    let err = launch_stopped(&env, &cmd);
     assert!(err.contains("has uncommitted changes after"), "{err}");
     let t = env.plan()["tasks"]["t0000"].clone();
     assert_eq!(t["status"], "pending", "{t}");
@@ -283,7 +294,7 @@ git add . && git -c user.name=a -c user.email=a@example.com commit -q -m "on els
 exit 1
 "#;
     let cmd = script(&env, "switches.sh", body);
-    let err = launch_ok(&env, &cmd);
+    let err = launch_stopped(&env, &cmd);
     assert!(
         err.contains("the worktree is on elsewhere, not on the agent's branch"),
         "{err}"
@@ -309,7 +320,7 @@ else
 fi
 "#;
     let cmd = script(&env, "rewinds.sh", body);
-    let err = launch_ok(&env, &cmd);
+    let err = launch_stopped(&env, &cmd);
     assert!(
         err.contains("the branch no longer contains the commit it was at"),
         "{err}"

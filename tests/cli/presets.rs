@@ -203,7 +203,7 @@ fn every_preset_runs_headless_with_its_real_argv_and_is_judged_by_its_output() {
             assert!(!prompt.contains("task claim"), "{prompt}");
         }
         assert!(
-            stderr(&o).contains("2 task(s) run, 2 done"),
+            stderr(&o).contains("2 task(s), 2 done, 0 not (2 run(s))"),
             "{preset}: {}",
             stderr(&o)
         );
@@ -761,4 +761,48 @@ fn a_dead_agents_vanished_worktree_means_a_fresh_start_that_says_why() {
         "{files}"
     );
     assert_eq!(env.plan()["tasks"]["t0000"]["status"], "completed");
+}
+
+#[test]
+fn every_attempt_resumed_in_place_is_set_aside_when_the_task_fails() {
+    let env = Env::with_plan(&flat_plan(2));
+    let bin = env.repo.parent().unwrap().join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    // t0000 always fails after a commit (one per attempt, resumed in place); t0001 works.
+    let body = r#"#!/bin/sh
+n=$(ls attempt-* 2>/dev/null | wc -l)
+if [ "$SWARM_TASK" = t0000 ]; then
+  echo x > "attempt-$n" && git add . && git -c user.name=c -c user.email=c@example.com commit -qm "t0000 attempt $n"
+  echo '{"type":"system","subtype":"init","session_id":"s-a"}'
+  echo '{"type":"result","subtype":"error_during_execution","is_error":true,"errors":["broken"],"session_id":"s-a"}'
+else
+  echo y > done.txt && git add . && git -c user.name=c -c user.email=c@example.com commit -qm "t0001 done"
+  echo '{"type":"system","subtype":"init","session_id":"s-b"}'
+  echo '{"type":"result","subtype":"success","is_error":false,"result":"ok","session_id":"s-b"}'
+fi
+"#;
+    let path = bin.join("claude");
+    std::fs::write(&path, body).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let o = headless(&env, &bin);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "t0000 ended failed: {err}");
+    assert!(err.contains("failed: t0000"), "{err}");
+    let plan = env.plan();
+    assert_eq!(plan["tasks"]["t0000"]["status"], "failed", "{plan}");
+    assert_eq!(plan["tasks"]["t0001"]["status"], "completed", "{plan}");
+    // The agent's branch holds t0001's work only; every attempt at t0000 is on the branch
+    // set aside for it.
+    let reg = env.registry();
+    let (_, agent) = reg["agents"].as_object().unwrap().iter().next().unwrap();
+    let branch = agent["branch"].as_str().unwrap();
+    let log = crate::support::git(&env.repo, &["log", "--format=%s", branch]);
+    assert!(log.contains("t0001 done"), "{log}");
+    assert!(!log.contains("attempt"), "{log}");
+    let aside = plan["tasks"]["t0000"]["previousBranch"].as_str().unwrap();
+    let log = crate::support::git(&env.repo, &["log", "--format=%s", aside]);
+    for n in 0..3 {
+        assert!(log.contains(&format!("t0000 attempt {n}")), "{log}");
+    }
 }

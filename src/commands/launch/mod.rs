@@ -385,16 +385,42 @@ fn headless(
     if let Some(sig) = done.signal {
         return Ok(signal_exit(sig));
     }
-    let failed = done
-        .runs
+    // Each task by how its last run here ended (a task resumed in place has several runs).
+    let mut tasks: Vec<(&str, bool)> = Vec::new();
+    for r in &done.runs {
+        let ok = r.ending == supervise::Ending::Done;
+        match tasks.iter_mut().find(|(t, _)| *t == r.task) {
+            Some(entry) => entry.1 = ok,
+            None => tasks.push((&r.task, ok)),
+        }
+    }
+    let finished = tasks.iter().filter(|(_, ok)| *ok).count();
+    // A task it ran that ended `failed` (no attempts left) is this run's failure; one given
+    // back for another agent to try is not, yet.
+    let plan = ws.load_plan()?;
+    let failed: Vec<&str> = tasks
         .iter()
-        .filter(|r| r.ending != supervise::Ending::Done)
-        .count();
+        .filter(|(t, ok)| {
+            !ok && plan
+                .find(t)
+                .is_some_and(|i| plan.tasks[i].status == crate::plan::Status::Failed)
+        })
+        .map(|(t, _)| *t)
+        .collect();
     ctx.ui.note(&format!(
-        "swarm: {}: {} task(s) run, {} done, {failed} not",
+        "swarm: {}: {} task(s), {finished} done, {} not ({} run(s)){}",
         launched.agent,
+        tasks.len(),
+        tasks.len() - finished,
         done.runs.len(),
-        done.runs.len() - failed
+        match failed.as_slice() {
+            [] => String::new(),
+            f => format!("; failed: {}", f.join(", ")),
+        }
     ));
-    Ok(EXIT_OK)
+    Ok(if done.needs_a_look || !failed.is_empty() {
+        1
+    } else {
+        EXIT_OK
+    })
 }

@@ -66,6 +66,8 @@ pub struct Supervised {
     pub signal: Option<i32>,
     /// Why it stopped claiming (nothing ready: the reasons).
     pub stopped: String,
+    /// Whether it stopped early because its worktree needs a person's look.
+    pub needs_a_look: bool,
 }
 
 /// Supervises the agent `first` was launched for, until nothing is ready or a signal (its
@@ -99,14 +101,19 @@ pub fn supervise(
         actor.id,
         log_path.display()
     ));
+    // Where a failed attempt sends the branch back to: where the task started, kept across
+    // the attempts resumed in place (their commits are set aside together).
+    let mut start_tip: Option<String> = None;
+    let mut retrying = false;
     loop {
         say(format!("{}: working on {task}", actor.id));
         crate::ops::tmux::title_pane(&actor.id, &task);
-        // Where a failed attempt sends the branch back to.
-        let start_tip = match continued_from_base.take() {
-            Some(base) => Some(base),
-            None => crate::git::leftovers::head(&place.worktree).ok(),
-        };
+        if !std::mem::take(&mut retrying) {
+            start_tip = match continued_from_base.take() {
+                Some(base) => Some(base),
+                None => crate::git::leftovers::head(&place.worktree).ok(),
+            };
+        }
         let started = Instant::now();
         let (ending, report) = run::run_one(
             ws,
@@ -180,6 +187,7 @@ pub fn supervise(
                         argv,
                         ..command.clone()
                     };
+                    retrying = true;
                     continue;
                 }
             }
@@ -284,6 +292,7 @@ pub fn supervise(
             retire(ws, &actor, "supervisor stopped: the worktree needs a look")?;
             say(format!("{}: stopping: {why}", actor.id));
             out.stopped = why;
+            out.needs_a_look = true;
             return Ok(out);
         }
         let sig = signal.load(Ordering::SeqCst);
