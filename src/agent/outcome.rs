@@ -98,10 +98,14 @@ fn claude(stdout: &str) -> Option<Outcome> {
             .unwrap_or("")
             .to_string(),
     };
-    let what = if subtype.is_empty() { "error" } else { subtype };
+    // "success" with `is_error` (Claude Code's own errors: login, API) names no kind.
+    let what = match subtype {
+        "" | "success" => String::new(),
+        kind => format!(" ({kind})"),
+    };
     Some(Outcome::Failed(match detail.trim() {
-        "" => format!("claude reported an error ({what})"),
-        d => format!("claude reported an error ({what}): {}", shorten(d)),
+        "" => format!("claude reported an error{what}"),
+        d => format!("claude reported an error{what}: {}", shorten(d)),
     }))
 }
 

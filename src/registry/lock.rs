@@ -24,29 +24,48 @@ impl RegistryLock {
     pub fn acquire(
         path: &Path,
         timeout: Option<Duration>,
-        mut on_wait: impl FnMut(&str),
+        mut on_wait: impl FnMut(&str) + Send,
     ) -> Result<RegistryLock> {
         let start = Instant::now();
         let mut told = false;
+        // Short waits are the normal case when agents run together: said only when the wait
+        // lasts (at once when a short --lock-timeout may end it first).
+        let quiet = match timeout {
+            Some(t) if t <= QUIET * 2 => Duration::ZERO,
+            _ => QUIET,
+        };
         loop {
             let file = open(path)?;
             if !try_lock(&file, path)? {
-                if !told {
-                    on_wait(&format!(
-                        "waiting for lock {} held by {}",
-                        path.display(),
-                        holder(path)
-                    ));
-                    told = true;
-                }
-                match timeout {
-                    Some(timeout) => {
-                        wait_at_most(&file, path, timeout.saturating_sub(start.elapsed()))?
+                let msg = format!(
+                    "waiting for lock {} held by {}",
+                    path.display(),
+                    holder(path)
+                );
+                let (done, waiting) = std::sync::mpsc::channel::<()>();
+                std::thread::scope(|s| -> Result<()> {
+                    if !told {
+                        let on_wait = &mut on_wait;
+                        s.spawn(move || {
+                            if waiting.recv_timeout(quiet)
+                                == Err(std::sync::mpsc::RecvTimeoutError::Timeout)
+                            {
+                                on_wait(&msg);
+                            }
+                        });
                     }
-                    None => file
-                        .lock()
-                        .with_context(|| format!("{}: cannot lock", path.display()))?,
-                }
+                    let locked = match timeout {
+                        Some(timeout) => {
+                            wait_at_most(&file, path, timeout.saturating_sub(start.elapsed()))
+                        }
+                        None => file
+                            .lock()
+                            .with_context(|| format!("{}: cannot lock", path.display())),
+                    };
+                    drop(done);
+                    locked
+                })?;
+                told = true;
             }
             // A lock file deleted or replaced while we waited (a `git clean`, a person) is not
             // the one the next process will lock: locking it would guard nothing. Start over on
@@ -99,6 +118,9 @@ fn is_at_path(_: &File, path: &Path) -> bool {
 }
 
 /// Tries the lock with back-off (1 ms doubling to 50 ms) for up to `timeout`.
+/// How long a wait for the lock goes unsaid.
+const QUIET: Duration = Duration::from_secs(1);
+
 fn wait_at_most(file: &File, path: &Path, timeout: Duration) -> Result<()> {
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);

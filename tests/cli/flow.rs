@@ -76,7 +76,14 @@ fn three_agents_run_the_plan_and_complete_merges_everything() {
         .collect();
     for c in children {
         let o = c.wait_with_output().unwrap();
-        assert!(o.status.success(), "launch/agent failed: {}", stderr(&o));
+        // A launch that comes after the other agents took every ready task finds nothing
+        // (exit 3, nothing created); any other failure is one.
+        let nothing = o.status.code() == Some(3) && stderr(&o).contains("nothing to launch");
+        assert!(
+            o.status.success() || nothing,
+            "launch/agent failed: {}",
+            stderr(&o)
+        );
     }
 
     // Every task completed, each claimed exactly once.

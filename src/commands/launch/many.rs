@@ -43,8 +43,25 @@ pub(super) fn many(ctx: &Ctx, args: &LaunchArgs, n: u16) -> Result<u8> {
     }
     let codes: Vec<i32> = out.codes.iter().map(|c| c.unwrap_or(1)).collect();
     let started = codes.iter().filter(|c| **c != 3).count();
+    let killed = out.codes.iter().filter(|c| c.is_none()).count();
+    let failed = codes.iter().filter(|c| **c == 1).count() - killed;
+    let mut why = Vec::new();
+    if killed > 0 {
+        why.push(format!(
+            "{killed} killed by a signal (its task goes back to the plan; `swarm launch` takes its worktree over)"
+        ));
+    }
+    if failed > 0 {
+        why.push(format!(
+            "{failed} ended with a failed task or a worktree to look at (see above)"
+        ));
+    }
     ctx.ui.note(&format!(
-        "swarm: {n} supervisors ended ({started} found work)"
+        "swarm: {n} supervisors ended ({started} found work){}",
+        match why.is_empty() {
+            true => String::new(),
+            false => format!("; {}", why.join("; ")),
+        }
     ));
     Ok(if codes.iter().any(|c| *c != 0 && *c != 3) {
         1

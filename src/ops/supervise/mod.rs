@@ -205,7 +205,7 @@ pub fn supervise(
             // where this attempt's work is).
             Ok(Tidied::Dirty(files)) => (
                 format!(
-                    "; it left uncommitted changes in the worktree ({}), and any commits on {}",
+                    "; its uncommitted changes ({}) and any commits on {} stay in the worktree",
                     shorten(files),
                     place.branch
                 ),
