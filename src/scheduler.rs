@@ -135,9 +135,12 @@ pub fn explain_nothing_ready<'a>(
                 claimed.push(format!("{} by {who}", t.id));
             }
             Status::Pending => {
-                let waits: Vec<&str> = plan
+                let waits: Vec<String> = plan
                     .waiting_for(i)
-                    .map(|b| plan.tasks[b].id.as_str())
+                    .map(|b| match plan.tasks[b].status {
+                        Status::Failed => format!("{} (failed)", plan.tasks[b].id),
+                        _ => plan.tasks[b].id.clone(),
+                    })
                     .collect();
                 if waits.is_empty() {
                     let who = holder(i).or(t.agent.as_deref()).unwrap_or("another agent");
@@ -304,6 +307,9 @@ mod tests {
         let why = explain_nothing_ready(&p, |_| None);
         assert!(why.contains("a by x"), "{why}");
         assert!(why.contains("b waits for a"), "{why}");
+        let failed = plan(r#"{"tasks":{"a":{"status":"failed"},"b":{"blockedBy":["a"]}}}"#);
+        let why = explain_nothing_ready(&failed, |_| None);
+        assert!(why.contains("b waits for a (failed)"), "{why}");
         let done = plan(r#"{"tasks":{"a":{"status":"completed"}}}"#);
         assert_eq!(
             explain_nothing_ready(&done, |_| None),

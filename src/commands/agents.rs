@@ -37,6 +37,9 @@ struct AgentRow {
     /// Its leased ports (`SWARM_PORT_0..`).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     ports: Vec<u16>,
+    /// Its agent CLI's session, when swarm learnt it (to resume it after a crash).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    session_id: Option<String>,
 }
 
 pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
@@ -93,6 +96,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
                 .filter(|_| !a.is_retired())
                 .map(|l| l.port_list())
                 .unwrap_or_default(),
+            session_id: a.session_id.clone(),
         })
         .collect();
     if args.json {
@@ -102,7 +106,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     let ui = &ctx.ui;
     let id_w = rows.iter().map(|r| r.id.len()).max().unwrap_or(5).max(5);
     let mut lines = vec![ui.bold_out(&format!(
-        "{:id_w$}  {:6}  {:8}  {:20}  CLAIMS",
+        "{:id_w$}  {:7}  {:8}  {:20}  CLAIMS",
         "AGENT", "STATE", "PID", "HEARTBEAT"
     ))];
     for r in &rows {
@@ -112,7 +116,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
             r.claims.join(", ")
         };
         lines.push(format!(
-            "{:id_w$}  {:6}  {:8}  {:20}  {claims}",
+            "{:id_w$}  {:7}  {:8}  {:20}  {claims}",
             r.id,
             r.state,
             r.pid.map_or("-".into(), |p| p.to_string()),

@@ -274,6 +274,9 @@ struct TaskDetail {
     blocks: Vec<String>,
     claimed_at: Option<String>,
     previous_branch: Option<String>,
+    /// Every recorded run of an agent on it (`runs` in the plan).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    runs: Vec<serde_json::Value>,
 }
 
 fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
@@ -298,6 +301,10 @@ fn show(ctx: &Ctx, id: &str, json: bool) -> Result<u8> {
             .get(id)
             .and_then(|c| c.claimed_at.clone()),
         previous_branch: plan.previous_branch(i),
+        runs: plan
+            .field(i, "runs")
+            .and_then(|r| r.as_array().cloned())
+            .unwrap_or_default(),
         row,
     };
     if json {

@@ -321,6 +321,12 @@ exit 0
     assert_eq!(runs[1]["turns"], 3);
     assert_eq!(runs[1]["outcome"], "done");
     assert!(runs[1]["durationMs"].is_u64());
+    // `task show --json` has them too.
+    let shown: serde_json::Value = serde_json::from_str(&crate::support::stdout(
+        &env.run(&["task", "show", "t0000", "--json"]),
+    ))
+    .unwrap();
+    assert_eq!(shown["runs"].as_array().map(Vec::len), Some(2), "{shown}");
     let calls = std::fs::read_to_string(&log).unwrap();
     let calls: Vec<&str> = calls.split('\u{1e}').filter(|c| !c.is_empty()).collect();
     assert_eq!(calls.len(), 2, "{calls:?}");
@@ -620,6 +626,9 @@ fn claude_hooks_show_an_agent_waiting_for_a_person_and_hold_a_stop_while_its_tas
     let start = r#"{"session_id":"s-1","hook_event_name":"SessionStart","source":"startup"}"#;
     run_hook(&env, &wt, "SessionStart", "a", start);
     assert_eq!(env.registry()["agents"]["a"]["sessionId"], "s-1");
+    let agents: serde_json::Value =
+        serde_json::from_str(&crate::support::stdout(&env.run(&["agents", "--json"]))).unwrap();
+    assert_eq!(agents[0]["sessionId"], "s-1", "{agents}");
 }
 
 /// A stand-in `claude` for takeovers: its first run names session s-9 (headless init event),
