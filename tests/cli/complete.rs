@@ -483,3 +483,13 @@ fn an_agent_is_named_by_its_id_or_its_name_everywhere_and_shown_by_its_id() {
     assert!(stderr(&o).contains(&l.agent), "{}", stderr(&o));
     assert_eq!(l.env.registry()["agents"][&l.agent]["state"], "done");
 }
+
+#[test]
+fn a_worktree_folder_deleted_by_hand_leaves_no_entry_after_complete() {
+    let l = launched();
+    std::fs::remove_dir_all(&l.worktree).unwrap();
+    let o = l.env.run(&["complete", &l.agent, "--merge"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let list = git(&l.env.repo, &["worktree", "list"]);
+    assert_eq!(list.lines().count(), 1, "only the main worktree: {list}");
+}

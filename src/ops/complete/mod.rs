@@ -147,7 +147,7 @@ pub fn complete(ws: &Workspace, req: &CompleteRequest) -> Result<Completed> {
         notes.extend(note);
     }
     // A worktree folder deleted by hand before `complete`: its entry goes too (only its own).
-    if let Some(path) = &sit.worktree {
+    if let Some(path) = &sit.recorded_worktree {
         worktree::prune_stale_at(&sit.repo, path);
     }
     let mut txn = ws.begin(None)?;

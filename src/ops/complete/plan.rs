@@ -14,6 +14,9 @@ pub(super) struct Situation {
     pub repo: Repository,
     pub running: Option<u32>,
     pub worktree: Option<PathBuf>,
+    /// The worktree as recorded, whether or not its folder is still there (a vanished one's
+    /// entry under `.git/worktrees` is pruned).
+    pub recorded_worktree: Option<PathBuf>,
     pub branch: Option<String>,
     /// The recorded branch, when no such branch exists (renamed or deleted).
     pub missing_branch: Option<String>,
@@ -120,6 +123,7 @@ pub(super) fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situati
     Ok(Situation {
         repo,
         running,
+        recorded_worktree: worktree.clone(),
         worktree: worktree.filter(|p| p.exists()),
         branch,
         missing_branch,
