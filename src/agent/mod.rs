@@ -113,6 +113,16 @@ fn check_size(argv: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// Whether `program` can be run: a file at that path when it names one (has a `/`), else a
+/// file of that name in a directory of `PATH`.
+pub fn on_path(program: &str) -> bool {
+    if program.contains('/') {
+        return Path::new(program).is_file();
+    }
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path).any(|d| d.join(program).is_file())
+}
+
 /// The `PATH` for agents: the directory of this `swarm` first, unless `swarm` on `PATH`
 /// already is this binary, so that the prompt's `swarm …` commands reach the same swarm.
 pub fn path_with_self() -> Option<OsString> {

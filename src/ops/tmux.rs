@@ -70,7 +70,7 @@ pub fn open(
     cwd: &Path,
     env: &[(OsString, OsString)],
 ) -> Result<Window> {
-    if !super::complete::on_path("tmux") {
+    if !crate::agent::on_path("tmux") {
         bail!("--tmux needs tmux on PATH");
     }
     let inside = std::env::var_os("TMUX").is_some();

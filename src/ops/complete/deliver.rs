@@ -1,7 +1,7 @@
 //! `complete` with no agent: deliver the plan's integration branch (a pull request, or a merge
 //! into the base), then remove the worktrees of agents that have nothing unlanded.
 
-use super::plan::{check_mergeable, checked_out_as_recorded, default_remote, on_path, unsaved};
+use super::plan::{check_mergeable, checked_out_as_recorded, default_remote, unsaved};
 use super::{carry_out, Completed, Delivery, Step};
 use crate::git::{self, safety};
 use crate::plan::{Plan, Status};
@@ -177,7 +177,9 @@ fn steps(req: &DeliverRequest, look: &Look) -> Result<Vec<Step>> {
     let remote = default_remote(&look.repo);
     let delivery = match req.delivery {
         Some(d) => d,
-        None if remote.is_some() && on_path("gh") && !look.landed.is_empty() => Delivery::Pr,
+        None if remote.is_some() && crate::agent::on_path("gh") && !look.landed.is_empty() => {
+            Delivery::Pr
+        }
         None => Delivery::Keep,
     };
     let mut steps = Vec::new();
@@ -199,7 +201,7 @@ fn steps(req: &DeliverRequest, look: &Look) -> Result<Vec<Step>> {
             let Some(remote) = remote else {
                 bail!("--pr needs a git remote to push {} to; add one with `git remote add`, or use --merge", look.branch);
             };
-            if !on_path("gh") {
+            if !crate::agent::on_path("gh") {
                 bail!("--pr needs GitHub's `gh` on PATH; install it, or use --merge");
             }
             steps.push(Step::Push {

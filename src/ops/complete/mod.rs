@@ -7,7 +7,6 @@ mod deliver;
 mod plan;
 
 pub use self::deliver::{deliver, DeliverRequest};
-pub use self::plan::on_path;
 use crate::git::{self, merge::Merged, worktree};
 use crate::plan::Status;
 use crate::store::Txn;

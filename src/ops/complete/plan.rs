@@ -191,7 +191,7 @@ pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>>
     };
     let delivery = match req.delivery {
         Some(d) => d,
-        None if remote.is_some() && on_path("gh") && has_new_work() => Delivery::Pr,
+        None if remote.is_some() && crate::agent::on_path("gh") && has_new_work() => Delivery::Pr,
         None => Delivery::Keep,
     };
     let base = || {
@@ -230,7 +230,7 @@ pub(super) fn steps(req: &CompleteRequest, sit: &Situation) -> Result<Vec<Step>>
             let Some(remote) = remote else {
                 bail!("--pr needs a git remote to push {branch} to; add one with `git remote add`, or use --merge / --archive");
             };
-            if !on_path("gh") {
+            if !crate::agent::on_path("gh") {
                 bail!("--pr needs GitHub's `gh` on PATH; install it, or use --merge / --archive");
             }
             let base = base()?;
@@ -360,12 +360,6 @@ pub(super) fn default_remote(repo: &Repository) -> Option<String> {
         .find(|n| *n == "origin")
         .or(names.first())
         .cloned()
-}
-
-/// Whether `program` is on PATH.
-pub fn on_path(program: &str) -> bool {
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| d.join(program).is_file())
 }
 
 pub(super) fn pr_title(agent: &str, titles: &[(String, String)]) -> String {

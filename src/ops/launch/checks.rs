@@ -6,7 +6,6 @@ use crate::agent::{self, CommandSource};
 use crate::registry::liveness::{self, Liveness};
 use crate::store::{Actor, Txn};
 use anyhow::{bail, Result};
-use std::path::Path;
 
 /// Claude Code refuses `bypassPermissions` as root outside a sandbox it recognises: said
 /// before anything changes, instead of a failed run.
@@ -38,15 +37,11 @@ pub(super) fn check_program(source: &CommandSource) -> Result<()> {
             None => bail!("--agent-cmd is empty: give the program to run"),
         },
     };
-    if program.contains('/') {
-        if Path::new(&program).is_file() {
-            return Ok(());
-        }
-        bail!("agent program {program} does not exist");
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    if std::env::split_paths(&path).any(|d| d.join(&program).is_file()) {
+    if agent::on_path(&program) {
         return Ok(());
+    }
+    if program.contains('/') {
+        bail!("agent program {program} does not exist");
     }
     bail!("agent program {program:?} is not on PATH; install it, or choose another with --agent / --agent-cmd")
 }

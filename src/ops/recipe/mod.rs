@@ -245,7 +245,7 @@ pub fn check(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
     }
     for (field, cmd) in [("setup", &recipe.setup), ("teardown", &recipe.teardown)] {
         if let Some(program) = cmd.as_ref().and_then(|c| c.0.first()) {
-            if !on_path(program) {
+            if !crate::agent::on_path(program) {
                 problems.push(format!(
                     "{field}: {program:?} is not on PATH (nor a file, for a path)"
                 ));
@@ -253,14 +253,6 @@ pub fn check(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
         }
     }
     Ok(problems)
-}
-
-fn on_path(program: &str) -> bool {
-    if program.contains('/') {
-        return Path::new(program).is_file();
-    }
-    let path = std::env::var_os("PATH").unwrap_or_default();
-    std::env::split_paths(&path).any(|d| d.join(program).is_file())
 }
 
 /// What the recipe will do, for `launch --dry-run`: the files it copies, the folders it
