@@ -78,6 +78,11 @@ impl Lease {
             .unwrap_or_default()
     }
 
+    /// "slot 2 and ports 20002-20003", for people.
+    pub fn shown(&self) -> String {
+        shown(self.slot, &self.port_list())
+    }
+
     /// `<project>-<slot>` in the characters compose allows (lower-case letters, digits, `-`,
     /// `_`), starting with a letter or digit.
     fn compose_name(&self) -> String {
@@ -95,10 +100,14 @@ impl Lease {
     }
 }
 
-/// Whether `name` is one of the variables a lease sets.
-pub fn is_lease_var(name: &str) -> bool {
-    matches!(name, "SWARM_SLOT" | "COMPOSE_PROJECT_NAME" | "SWARM_PORT")
-        || name.starts_with("SWARM_PORT_")
+/// A slot and its ports in words: "slot 1", "slot 1 and port 20000", "slot 1 and ports
+/// 20000-20001".
+pub fn shown(slot: u32, ports: &[u16]) -> String {
+    match ports {
+        [] => format!("slot {slot}"),
+        [one] => format!("slot {slot} and port {one}"),
+        [first, .., last] => format!("slot {slot} and ports {first}-{last}"),
+    }
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]
@@ -221,32 +230,34 @@ fn read_registry(coord_dir: &Path) -> Option<Registry> {
     serde_json::from_slice(&bytes).ok()
 }
 
+/// The leases of the plan in `ws` as the file has them, read without the lock (it is only
+/// ever replaced whole); none when there is no file.
+fn recorded(ws: &Workspace) -> Vec<Lease> {
+    let read = || -> Option<LeaseFile> {
+        let bytes = std::fs::read(state_dir().ok()?.join("leases.json")).ok()?;
+        serde_json::from_slice(&bytes).ok()
+    };
+    read()
+        .map(|f| f.leases)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|l| l.coord_dir == ws.coord_dir)
+        .collect()
+}
+
 /// The lease of `agent` of the plan in `ws`, if it holds one.
 pub fn held(ws: &Workspace, agent: &str) -> Option<Lease> {
-    let path = state_dir().ok()?.join("leases.json");
-    let file: LeaseFile = serde_json::from_slice(&std::fs::read(path).ok()?).ok()?;
-    file.leases
-        .into_iter()
-        .find(|l| l.agent == agent && l.coord_dir == ws.coord_dir)
+    recorded(ws).into_iter().find(|l| l.agent == agent)
 }
 
 /// Every lease of the plan in `ws` that is still held (by a live agent, or by the worktree
 /// it set up).
 pub fn of_plan(ws: &Workspace) -> Vec<Lease> {
-    let Some(path) = state_dir().ok().map(|d| d.join("leases.json")) else {
-        return Vec::new();
-    };
     let mut judge = Judge::default();
-    std::fs::read(path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<LeaseFile>(&b).ok())
-        .map(|f| {
-            f.leases
-                .into_iter()
-                .filter(|l| l.coord_dir == ws.coord_dir && judge.lives(l))
-                .collect()
-        })
-        .unwrap_or_default()
+    recorded(ws)
+        .into_iter()
+        .filter(|l| judge.lives(l))
+        .collect()
 }
 
 /// Leases a slot and `ports` ports to `agent` working in `worktree`: its own lease when it has
@@ -334,17 +345,17 @@ const RECORD: &str = "swarm-setup.json";
 
 /// Keeps `record` with the worktree at `worktree`.
 pub fn save_record(worktree: &Path, record: &Record) -> Result<()> {
-    let dir = git2::Repository::open(worktree)
-        .map(|r| r.path().to_path_buf())
-        .with_context(|| format!("{}: cannot open the worktree", worktree.display()))?;
-    crate::atomic::write_json(&dir.join(RECORD), record)
-        .with_context(|| format!("{}: cannot write", dir.join(RECORD).display()))
+    let path = crate::git::worktree::own_git_dir(worktree)?.join(RECORD);
+    crate::atomic::write_json(&path, record)
+        .with_context(|| format!("{}: cannot write", path.display()))
 }
 
 /// What the worktree at `worktree` was last set up with, if anything.
 pub fn record_of(worktree: &Path) -> Option<Record> {
-    let dir = git2::Repository::open(worktree).ok()?.path().to_path_buf();
-    serde_json::from_slice(&std::fs::read(dir.join(RECORD)).ok()?).ok()
+    let path = crate::git::worktree::own_git_dir(worktree)
+        .ok()?
+        .join(RECORD);
+    serde_json::from_slice(&std::fs::read(path).ok()?).ok()
 }
 
 /// The first port of `n` consecutive ports, none of them `taken` or in use on this machine.

@@ -126,12 +126,8 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
     let now = chrono::Utc::now();
     for r in &rows {
         if let Some(slot) = r.slot {
-            let ports = match r.ports.as_slice() {
-                [] => String::new(),
-                [one] => format!(", port {one}"),
-                [first, .., last] => format!(", ports {first}-{last}"),
-            };
-            lines.push(format!("  {} holds slot {slot}{ports}", r.id));
+            let held = crate::lease::shown(slot, &r.ports);
+            lines.push(format!("  {} holds {held}", r.id));
         }
         if let Some(m) = r.stalled_minutes {
             lines.push(format!(

@@ -378,6 +378,14 @@ fn free_name(repo: &Repository, name: &str) -> Result<String> {
         .ok_or_else(|| anyhow!("no free worktree name for {name}"))
 }
 
+/// The worktree's own git folder (`.git/worktrees/<name>/` for a linked one), where swarm keeps
+/// what it knows about that worktree.
+pub fn own_git_dir(worktree: &Path) -> Result<PathBuf> {
+    Repository::open(worktree)
+        .map(|r| r.path().to_path_buf())
+        .with_context(|| format!("{}: cannot open the worktree", worktree.display()))
+}
+
 /// Whether two paths name the same place (links resolved where they exist).
 pub fn same_path(a: &Path, b: &Path) -> bool {
     normalize(a) == normalize(b)

@@ -281,18 +281,7 @@ fn free_leases(ws: &Workspace, leases: &[crate::lease::Lease]) -> Option<String>
     let mut freed = Vec::new();
     for lease in leases {
         if crate::lease::release(ws, &lease.agent).unwrap_or(false) {
-            freed.push(match lease.port_list().as_slice() {
-                [] => format!("slot {} freed", lease.slot),
-                ports => format!(
-                    "slot {} and port(s) {} freed",
-                    lease.slot,
-                    ports
-                        .iter()
-                        .map(u16::to_string)
-                        .collect::<Vec<_>>()
-                        .join(",")
-                ),
-            });
+            freed.push(format!("{} freed", lease.shown()));
         }
     }
     (!freed.is_empty()).then(|| freed.join(", "))

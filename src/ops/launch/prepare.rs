@@ -27,19 +27,13 @@ pub(super) fn ready_worktree(
     let plan = ws.load_plan()?;
     let recipe = plan.worktree.as_ref();
     let mut said = Vec::new();
-    let mark = git2::Repository::open(&added.path)
-        .map(|r| r.path().join(PREPARED_MARK))
-        .with_context(|| format!("{}: cannot open the worktree", added.path.display()))?;
+    let mark = git::worktree::own_git_dir(&added.path)?.join(PREPARED_MARK);
     let logs = crate::coord::subdir(&ws.coord_dir, "logs")?;
     let record = crate::lease::record_of(&added.path);
     let mut lease = None;
     if let Some(r) = recipe {
         let l = crate::lease::take(ws, &actor.id, &added.path, r.ports)?;
-        said.push(match l.port_list().as_slice() {
-            [] => format!("slot {} leased", l.slot),
-            [one] => format!("slot {} and port {one} leased", l.slot),
-            [first, .., last] => format!("slot {} and ports {first}-{last} leased", l.slot),
-        });
+        said.push(format!("{} leased", l.shown()));
         // Set up with another lease (the plan's number of ports changed): what the setup
         // started is torn down with the environment it ran with, and it is set up again.
         let before = record.as_ref().and_then(|rec| rec.lease.clone());

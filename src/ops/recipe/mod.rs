@@ -192,12 +192,22 @@ fn tail_of(v: &super::verify::Verified) -> String {
 /// What `setup` and `launch --dry-run` say about the recipe: globs that match nothing,
 /// folders to link or copy that do not exist, a setup command not on PATH.
 pub fn check(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
-    let mut problems = Vec::new();
     let globs = include_globs(ws, recipe)?;
+    let found = matching_files(&ws.main_root, &globs)?;
+    problems(ws, recipe, &globs, &found)
+}
+
+/// What is wrong with the recipe, given its include globs and what they match.
+fn problems(
+    ws: &Workspace,
+    recipe: Option<&Recipe>,
+    globs: &[String],
+    found: &Matches,
+) -> Result<Vec<String>> {
+    let mut problems = Vec::new();
     if !globs.is_empty() {
-        let found = matching_files(&ws.main_root, &globs)?;
         let set_of = |g: &String| glob_set(std::slice::from_ref(g));
-        for g in &globs {
+        for g in globs {
             let one = set_of(g)?;
             if !found.files.iter().any(|f| one.is_match(f)) {
                 problems.push(format!(
@@ -216,17 +226,17 @@ pub fn check(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Vec<String>> {
     let Some(recipe) = recipe else {
         return Ok(problems);
     };
+    let index = git2::Repository::open(&ws.main_root)
+        .ok()
+        .and_then(|r| r.index().ok());
     let tracked = |rel: &str| {
-        git2::Repository::open(&ws.main_root)
-            .ok()
-            .and_then(|r| r.index().ok())
-            .is_some_and(|i| {
-                let dir = format!("{rel}/");
-                i.iter().any(|e| {
-                    let p = String::from_utf8_lossy(&e.path).into_owned();
-                    p == rel || p.starts_with(&dir)
-                })
+        let dir = format!("{rel}/");
+        index.as_ref().is_some_and(|i| {
+            i.iter().any(|e| {
+                let p = String::from_utf8_lossy(&e.path).into_owned();
+                p == rel || p.starts_with(&dir)
             })
+        })
     };
     for (field, list) in [("link", &recipe.link), ("copy", &recipe.copy)] {
         for rel in list {
@@ -283,13 +293,13 @@ pub struct Plan {
 /// What preparing a worktree would do now.
 pub fn preview(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Plan> {
     let globs = include_globs(ws, recipe)?;
-    let include = matching_files(&ws.main_root, &globs)?
-        .files
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect();
+    let found = matching_files(&ws.main_root, &globs)?;
     Ok(Plan {
-        include,
+        include: found
+            .files
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
         link: recipe.map(|r| r.link.clone()).unwrap_or_default(),
         copy: recipe.map(|r| r.copy.clone()).unwrap_or_default(),
         setup: recipe
@@ -300,6 +310,6 @@ pub fn preview(ws: &Workspace, recipe: Option<&Recipe>) -> Result<Plan> {
             .map(CommandLine::shown),
         setup_timeout_secs: recipe.map_or(0, |r| r.setup_timeout.as_secs()),
         ports: recipe.map_or(0, |r| r.ports),
-        problems: check(ws, recipe)?,
+        problems: problems(ws, recipe, &globs, &found)?,
     })
 }
