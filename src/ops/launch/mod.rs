@@ -229,6 +229,8 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         txn.take_over(&t.from, &actor.id, &task.id);
     }
     let previous = txn.plan.previous_branch(i);
+    // The worktree recipe of the plan the task was claimed from.
+    let recipe = txn.plan.worktree.clone();
     let (now, lease) = (txn.now(), ws.settings.lease);
     let (_, registry) = txn.finish()?;
     // What interrupted launches left would make the worktree below fail.
@@ -280,9 +282,10 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
     }
     // The plan's recipe and `.worktreeinclude`, once per worktree; a lease on ports and a
     // slot for the agent.
-    let prepared = match ready_worktree(ws, &actor, &task.id, &place, &added) {
+    let recipe = recipe.as_ref();
+    let prepared = match ready_worktree(ws, recipe, &actor, &task.id, &place, &added) {
         Ok(said) => said,
-        Err(e) => return Err(abandon(ws, &actor, &task.id, &repo, &added, e)),
+        Err(e) => return Err(abandon(ws, recipe, &actor, &task.id, &repo, &added, e)),
     };
     // Said only as it really is: an existing branch was not moved, whatever --base or the
     // previous attempt would have had it start from.
@@ -291,7 +294,7 @@ pub fn launch(ws: &Workspace, req: &LaunchRequest) -> Result<LaunchOutcome> {
         .and_then(|c| resume_taken_over(req, &task.id, &takeover, c))
     {
         Ok(c) => c,
-        Err(e) => return Err(abandon(ws, &actor, &task.id, &repo, &added, e)),
+        Err(e) => return Err(abandon(ws, recipe, &actor, &task.id, &repo, &added, e)),
     };
     Ok(LaunchOutcome::Ready(Box::new(Launched {
         agent: place.agent,
@@ -439,6 +442,7 @@ pub fn previous_work(
 /// this launch made a moment ago (worktree, branch), which holds no work yet, goes too.
 fn abandon(
     ws: &Workspace,
+    recipe: Option<&crate::plan::Recipe>,
     actor: &Actor,
     task: &str,
     repo: &git2::Repository,
@@ -446,12 +450,12 @@ fn abandon(
     e: anyhow::Error,
 ) -> anyhow::Error {
     // What a setup started in the worktree about to go is stopped first.
-    let torn = match (added.created_worktree, crate::lease::record_of(&added.path)) {
-        (true, Some(record)) => ws.load_plan().ok().and_then(|plan| {
+    let torn = match (added.created_worktree, recipe) {
+        (true, Some(recipe)) => crate::lease::record_of(&added.path).and_then(|record| {
             let log = crate::coord::subdir(&ws.coord_dir, "logs")
                 .ok()?
                 .join(format!("{}-teardown.log", actor.id));
-            crate::ops::recipe::teardown(plan.worktree.as_ref()?, &added.path, &record.env(), &log)
+            crate::ops::recipe::teardown(recipe, &added.path, &record.env(), &log)
         }),
         _ => None,
     };

@@ -4,6 +4,7 @@
 use super::command::environment;
 use crate::git;
 use crate::ops::place::Place;
+use crate::plan::Recipe;
 use crate::store::Actor;
 use crate::workspace::Workspace;
 use anyhow::{bail, Context, Result};
@@ -19,13 +20,12 @@ pub(super) const PREPARED_MARK: &str = "swarm-prepared";
 /// make, this does.
 pub(super) fn ready_worktree(
     ws: &Workspace,
+    recipe: Option<&Recipe>,
     actor: &Actor,
     task: &str,
     place: &Place,
     added: &git::worktree::Added,
 ) -> Result<Vec<String>> {
-    let plan = ws.load_plan()?;
-    let recipe = plan.worktree.as_ref();
     let mut said = Vec::new();
     let mark = git::worktree::own_git_dir(&added.path)?.join(PREPARED_MARK);
     let logs = crate::coord::subdir(&ws.coord_dir, "logs")?;
