@@ -167,6 +167,17 @@ fn make(
     branch: &str,
     reference: &git2::Reference<'_>,
 ) -> std::result::Result<(), String> {
+    // `git worktree add` reads every entry under .git/worktrees and fails on one that another
+    // add is still writing ("failed to read .git/worktrees/…/commondir"): swarm's adds in one
+    // repository go one at a time, under a lock beside those entries.
+    let lock_path = repo.commondir().join("swarm-worktree-add.lock");
+    let _lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .and_then(|f| f.lock().map(|()| f))
+        .map_err(|e| format!("{}: cannot lock: {e}", lock_path.display()))?;
     let mut git = std::process::Command::new("git");
     match repo.workdir() {
         Some(dir) => git.arg("-C").arg(dir),
