@@ -94,26 +94,19 @@ pub fn supervise(
     let mut task = first.task.clone();
     let mut command = first.command.clone();
     let mut failed_here: Vec<String> = Vec::new();
-    let mut continued_from_base = continued_base(ws, req, first);
     let mut out = Supervised::default();
     say(format!(
         "{}: agent output goes to {}",
         actor.id,
         log_path.display()
     ));
-    // Where a failed attempt sends the branch back to: where the task started, kept across
-    // the attempts resumed in place (their commits are set aside together).
-    let mut start_tip: Option<String> = None;
-    let mut retrying = false;
+    // Where a failed attempt sends the branch back to: where the task started, set when a task
+    // starts, so the attempts resumed in place have their commits set aside together.
+    let mut start_tip = continued_base(ws, req, first)
+        .or_else(|| crate::git::leftovers::head(&place.worktree).ok());
     loop {
         say(format!("{}: working on {task}", actor.id));
         crate::ops::tmux::title_pane(&actor.id, &task);
-        if !std::mem::take(&mut retrying) {
-            start_tip = match continued_from_base.take() {
-                Some(base) => Some(base),
-                None => crate::git::leftovers::head(&place.worktree).ok(),
-            };
-        }
         let started = Instant::now();
         let (ending, report) = run::run_one(
             ws,
@@ -187,7 +180,6 @@ pub fn supervise(
                         argv,
                         ..command.clone()
                     };
-                    retrying = true;
                     continue;
                 }
             }
@@ -323,6 +315,7 @@ pub fn supervise(
                 }
                 command = launch::agent_command(ws, req, &place, &next, previous.as_ref())?;
                 task = next.id;
+                start_tip = crate::git::leftovers::head(&place.worktree).ok();
             }
             Next::Interrupted(sig) => {
                 stop_for_signal(ws, &actor, None, sig)?;
