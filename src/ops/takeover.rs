@@ -35,16 +35,8 @@ pub enum Found {
 
 /// Whether the agent's own process on this host is gone (not only its lease).
 fn died_for_sure(entry: &crate::registry::AgentEntry) -> bool {
-    use crate::registry::liveness;
-    let (Some(pid), Some(host)) = (entry.pid, entry.host.as_deref()) else {
-        return false;
-    };
-    host == liveness::host_name()
-        && match (liveness::process_start(pid), entry.pid_start) {
-            (None, _) => true,
-            (Some(now), Some(then)) => now != then,
-            (Some(_), None) => false,
-        }
+    use crate::registry::liveness::{by_process, host_name, Liveness};
+    matches!(by_process(entry, &host_name()), Some(Liveness::Dead(_)))
 }
 
 /// Looks, under the lock, at the agent whose attempt at task `i` failed last.

@@ -72,21 +72,8 @@ pub fn judge(
     now: DateTime<Utc>,
     lease: Duration,
 ) -> Liveness {
-    if let Some(pid) = agent.pid {
-        if agent.host.as_deref() == Some(host) && can_see_processes() {
-            match (process_start(pid), agent.pid_start) {
-                (None, _) => return Liveness::Dead(format!("process {pid} is gone")),
-                (Some(now_start), Some(recorded)) if now_start != recorded => {
-                    return Liveness::Dead(format!(
-                        "process {pid} is gone (its pid now belongs to another process)"
-                    ))
-                }
-                (Some(_), Some(_)) => return Liveness::Alive,
-                // A pid without its start time proves nothing (pid 1 always runs): the lease
-                // decides.
-                (Some(_), None) => {}
-            }
-        }
+    if let Some(verdict) = by_process(agent, host) {
+        return verdict;
     }
     // A time ahead of now (more than a clock's drift) is not a sign of life: one of 2099 would
     // keep a claim until then.
@@ -107,6 +94,24 @@ pub fn judge(
             human_duration(lease)
         )),
         None => Liveness::Dead("no sign of life recorded".to_string()),
+    }
+}
+
+/// The verdict of the agent's own process, when it has one on this host that can be checked;
+/// `None` when only its lease can tell.
+pub fn by_process(agent: &AgentEntry, host: &str) -> Option<Liveness> {
+    let pid = agent.pid?;
+    if agent.host.as_deref() != Some(host) || !can_see_processes() {
+        return None;
+    }
+    match (process_start(pid), agent.pid_start) {
+        (None, _) => Some(Liveness::Dead(format!("process {pid} is gone"))),
+        (Some(now_start), Some(recorded)) if now_start != recorded => Some(Liveness::Dead(
+            format!("process {pid} is gone (its pid now belongs to another process)"),
+        )),
+        (Some(_), Some(_)) => Some(Liveness::Alive),
+        // A pid without its start time proves nothing (pid 1 always runs): the lease decides.
+        (Some(_), None) => None,
     }
 }
 
