@@ -90,12 +90,9 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
                 chrono::Utc::now(),
                 crate::ops::activity::STALLED_AFTER,
             ),
-            // A retired agent's lease is free, though the file keeps it until it is needed.
-            slot: lease_of(id).filter(|_| !a.is_retired()).map(|l| l.slot),
-            ports: lease_of(id)
-                .filter(|_| !a.is_retired())
-                .map(|l| l.port_list())
-                .unwrap_or_default(),
+            // Held by the agent, or by the worktree it set up.
+            slot: lease_of(id).map(|l| l.slot),
+            ports: lease_of(id).map(|l| l.port_list()).unwrap_or_default(),
             session_id: a.session_id.clone(),
         })
         .collect();

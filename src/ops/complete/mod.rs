@@ -229,49 +229,19 @@ fn carry_out(ws: &Workspace, repo: &git2::Repository, step: &Step) -> Result<Opt
     })
 }
 
-/// The agents whose worktree is `path`, by the registry, with their entries.
-fn agents_at(ws: &Workspace, path: &Path) -> Vec<(String, crate::registry::AgentEntry)> {
-    let Ok((_, registry)) = ws.snapshot() else {
-        return Vec::new();
-    };
-    registry
-        .agents
-        .into_iter()
-        .filter(|(_, a)| {
-            a.worktree
-                .as_deref()
-                .is_some_and(|w| worktree::same_path(Path::new(w), path))
-        })
-        .collect()
-}
-
 /// Runs the plan's `teardown` in the worktree at `path` before it is removed, with the
-/// environment its agent had (lease included): how it went, in words.
+/// environment its setup ran with (lease included): how it went, in words. A worktree that
+/// was never set up (no record of it) has nothing to tear down.
 fn teardown(ws: &Workspace, path: &Path) -> Option<String> {
     let plan = ws.load_plan().ok()?;
     let recipe = plan.worktree.as_ref()?;
-    recipe.teardown.as_ref()?;
+    let record = crate::lease::record_of(path)?;
     let logs = crate::coord::subdir(&ws.coord_dir, "logs").ok()?;
     let name = path.file_name()?.to_string_lossy().into_owned();
-    // The environment its setup ran with; else its agent's as it is now.
-    let env = match crate::lease::record_of(path) {
-        Some(record) => record.env(),
-        None => {
-            let (agent, entry) = agents_at(ws, path).into_iter().next_back()?;
-            let place = super::place::Place {
-                name: entry.name.clone().unwrap_or_else(|| agent.clone()),
-                worktree: path.to_path_buf(),
-                branch: entry.branch.clone().unwrap_or_default(),
-                agent,
-            };
-            let task = entry.current_task.clone().unwrap_or_default();
-            super::launch::environment(ws, &place, &task)
-        }
-    };
     super::recipe::teardown(
         recipe,
         path,
-        &env,
+        &record.env(),
         &logs.join(format!("{name}-teardown.log")),
     )
 }
