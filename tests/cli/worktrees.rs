@@ -25,11 +25,16 @@ fn repo_with_recipe(n: usize, recipe: &str) -> Env {
     env
 }
 
-/// `launch --no-exec --json`: agent id and worktree.
-fn launch(env: &Env) -> (String, PathBuf) {
+/// `launch --no-exec --json`; it must succeed: what it printed, and what it said.
+fn launch_said(env: &Env) -> (Value, String) {
     let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
     assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    (serde_json::from_slice(&o.stdout).unwrap(), stderr(&o))
+}
+
+/// `launch --no-exec --json`: agent id and worktree.
+fn launch(env: &Env) -> (String, PathBuf) {
+    let (v, _) = launch_said(env);
     (
         v["agent"].as_str().unwrap().to_string(),
         PathBuf::from(v["worktree"].as_str().unwrap()),
@@ -209,15 +214,12 @@ fn a_dead_agents_worktree_keeps_its_slot_until_it_is_removed() {
     reg["agents"][&first]["startTime"] = "2020-01-01T00:00:00Z".into();
     reg["claimedTasks"]["t0"]["claimedAt"] = "2020-01-01T00:00:00Z".into();
     std::fs::write(env.registry_path(), reg.to_string()).unwrap();
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (v, err) = launch_said(&env);
     // Dead by its lease only, it may still be at work in its worktree: not taken over.
-    let err = stderr(&o);
     assert!(
         err.contains("starting in a new worktree") && err.contains("may still be in use"),
         "{err}"
     );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_ne!(v["worktree"].as_str().map(PathBuf::from), Some(wt.clone()));
     // What its setup started may still use its slot: the new agent gets another.
     assert_ne!(
@@ -227,9 +229,7 @@ fn a_dead_agents_worktree_keeps_its_slot_until_it_is_removed() {
     assert_eq!(leases(&env).len(), 2);
     // Once the worktree is gone, so is its lease: the next launch gets the slot.
     std::fs::remove_dir_all(&wt).unwrap();
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (v, _) = launch_said(&env);
     assert_eq!(
         v["env"]["SWARM_SLOT"].as_str().map(str::to_string),
         Some(slot.to_string())
@@ -272,18 +272,12 @@ fn links_copies_and_include_globs_from_the_plan() {
         !v["recipe"]["include"].to_string().contains("scratch.todo"),
         "{v}"
     );
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
+    let (v, err) = launch_said(&env);
     assert!(
-        stderr(&o).contains("not copied, as git does not ignore them: scratch.todo"),
-        "{}",
-        stderr(&o)
+        err.contains("not copied, as git does not ignore them: scratch.todo"),
+        "{err}"
     );
-    let wt = PathBuf::from(
-        serde_json::from_slice::<Value>(&o.stdout).unwrap()["worktree"]
-            .as_str()
-            .unwrap(),
-    );
+    let wt = PathBuf::from(v["worktree"].as_str().unwrap());
     assert!(!wt.join("scratch.todo").exists());
     assert_eq!(
         std::fs::read_to_string(wt.join("config/app.local.json")).unwrap(),
@@ -500,14 +494,8 @@ fn an_agent_taking_over_a_dead_agents_worktree_keeps_its_ports() {
     std::fs::remove_dir_all(&other_wt).unwrap();
     // The next launch finds it dead (its process is gone), takes the worktree over and gets
     // the ports its setup wrote down, though a lower one is free.
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    assert!(
-        stderr(&o).contains("taking over the worktree"),
-        "{}",
-        stderr(&o)
-    );
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
+    let (v, err) = launch_said(&env);
+    assert!(err.contains("taking over the worktree"), "{err}");
     assert_eq!(v["worktree"].as_str().map(PathBuf::from), Some(wt.clone()));
     assert_eq!(v["env"]["SWARM_PORT"].as_str().unwrap(), written.trim());
     assert_ne!(
@@ -576,12 +564,9 @@ fn a_worktree_taken_over_with_other_ports_is_torn_down_and_set_up_again() {
     // The plan now wants two ports per agent: the worktree taken over gets a new block, its
     // old setup is torn down with the old port, and it is set up again with the new ones.
     env.write_plan(&plan(2));
-    let o = env.run(&["launch", "--no-exec", "--json", "--agent-cmd", "true"]);
-    assert!(o.status.success(), "{}", stderr(&o));
-    let err = stderr(&o);
+    let (v, err) = launch_said(&env);
     assert!(err.contains("taking over the worktree"), "{err}");
     assert!(err.contains("set up again"), "{err}");
-    let v: Value = serde_json::from_slice(&o.stdout).unwrap();
     let new_last = v["env"]["SWARM_PORT_1"].as_str().unwrap();
     assert_eq!(
         std::fs::read_to_string(wt.join(".port")).unwrap().trim(),
