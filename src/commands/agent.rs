@@ -117,13 +117,7 @@ fn needs_input(ws: &Workspace, actor: &Actor, kind: String, message: String) -> 
 /// Why the agent should not stop yet: it still holds a task that is in progress.
 fn stop_check(ws: &Workspace, actor: &Actor) -> Result<Option<String>> {
     let txn = ws.begin(Some(actor))?;
-    let held: Vec<String> = txn
-        .registry
-        .claimed_tasks
-        .iter()
-        .filter(|(_, c)| c.agent == actor.id)
-        .map(|(t, _)| t.clone())
-        .collect();
+    let held = txn.registry.held_by(&actor.id);
     txn.commit()?;
     Ok(held.first().map(|t| {
         let t = crate::agent::prompt::shell_word(t);

@@ -64,12 +64,7 @@ pub fn exec(ctx: &Ctx, args: &AgentsArgs) -> Result<u8> {
             name: a.name.clone(),
             state: a.state.clone().unwrap_or_else(|| "alive".into()),
             current_task: a.current_task.clone(),
-            claims: registry
-                .claimed_tasks
-                .iter()
-                .filter(|(_, c)| &c.agent == id)
-                .map(|(t, _)| t.clone())
-                .collect(),
+            claims: registry.held_by(id),
             pid: a.pid,
             host: a.host.clone(),
             heartbeat: a.heartbeat.clone(),

@@ -143,12 +143,7 @@ pub(crate) fn dashboard(
         let rows: Vec<(String, String, String, String)> = live
             .iter()
             .map(|(id, a)| {
-                let held: Vec<&String> = registry
-                    .claimed_tasks
-                    .iter()
-                    .filter(|(_, c)| &c.agent == *id)
-                    .map(|(t, _)| t)
-                    .collect();
+                let held = registry.held_by(id);
                 let task = match held.as_slice() {
                     [] => "-".to_string(),
                     [one] => one.to_string(),

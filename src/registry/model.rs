@@ -43,6 +43,15 @@ impl Registry {
     pub fn live_agents(&self) -> usize {
         self.agents.values().filter(|a| !a.is_retired()).count()
     }
+
+    /// The tasks `agent` holds a claim on.
+    pub fn held_by(&self, agent: &str) -> Vec<String> {
+        self.claimed_tasks
+            .iter()
+            .filter(|(_, c)| c.agent == agent)
+            .map(|(t, _)| t.clone())
+            .collect()
+    }
 }
 
 impl Default for Registry {

@@ -146,13 +146,7 @@ impl Txn<'_> {
             .agents
             .get(agent)
             .and_then(|a| a.branch.clone());
-        let held: Vec<String> = self
-            .registry
-            .claimed_tasks
-            .iter()
-            .filter(|(_, c)| c.agent == agent)
-            .map(|(t, _)| t.clone())
-            .collect();
+        let held = self.registry.held_by(agent);
         // A process that ended holding no task (an agent that finished and quit) is not an
         // alarm: it is `exited`; `dead` is for one that left a task behind.
         let state = if held.is_empty() { "exited" } else { "dead" };

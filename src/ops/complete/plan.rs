@@ -92,12 +92,7 @@ pub(super) fn situation(ws: &Workspace, req: &CompleteRequest) -> Result<Situati
             crate::registry::liveness::judge(e, None, &host, chrono::Utc::now(), ws.settings.lease);
         (here && verdict == crate::registry::liveness::Liveness::Alive).then_some(pid)
     });
-    let held: Vec<String> = registry
-        .claimed_tasks
-        .iter()
-        .filter(|(_, c)| c.agent == req.agent)
-        .map(|(t, _)| t.clone())
-        .collect();
+    let held = registry.held_by(&req.agent);
     let mine = |t: &&crate::plan::Task| t.agent.as_deref() == Some(req.agent.as_str());
     let completed = plan
         .tasks

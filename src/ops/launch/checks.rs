@@ -56,13 +56,7 @@ pub(super) fn refuse_running_twice(txn: &Txn<'_>, actor: &Actor) -> Result<()> {
     if entry.is_retired() {
         return Ok(());
     }
-    let held: Vec<&str> = txn
-        .registry
-        .claimed_tasks
-        .iter()
-        .filter(|(_, c)| c.agent == actor.id)
-        .map(|(t, _)| t.as_str())
-        .collect();
+    let held = txn.registry.held_by(&actor.id);
     // No process of its own and nothing held, or this very process (registered while it
     // waited for a task).
     if entry.pid.is_none() && held.is_empty() || entry.pid == Some(std::process::id()) {
